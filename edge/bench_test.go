@@ -1,0 +1,54 @@
+package edge
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// serveInProcess runs one request through the client handler and writes the
+// response to w, as the server would, without sockets.
+func serveInProcess(b *testing.B, n *Node, ctx *fasthttp.RequestCtx, req *fasthttp.Request, w *bufio.Writer) {
+	req.CopyTo(&ctx.Request)
+	n.serveClient(ctx)
+	if err := ctx.Response.Write(w); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if c := ctx.Response.StatusCode(); c != fasthttp.StatusPartialContent {
+		b.Fatalf("status %d", c)
+	}
+	ctx.Response.Reset()
+}
+
+// BenchmarkHit_1MiB_Range is the hot path: a 1 MiB range of a cached
+// object, aligned and unaligned (two chunks), served from local memory.
+func BenchmarkHit_1MiB_Range(b *testing.B) {
+	const cs = 1 << 20
+	org := newTestOrigin(b)
+	org.put("/big.bin", &testObject{data: make([]byte, 8*cs), etag: `"big"`, modTime: confModTime})
+	n := startNode(b, org.URL(), func(c *Config) { c.ChunkSize = cs; c.CacheSize = 64 << 20 })
+	for _, off := range []int{0, 673} {
+		b.Run(fmt.Sprintf("offset=%d", off), func(b *testing.B) {
+			var ctx fasthttp.RequestCtx
+			var req fasthttp.Request
+			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
+			req.SetRequestURI("/big.bin")
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", 2*cs+off, 3*cs+off-1))
+			w := bufio.NewWriterSize(io.Discard, 64<<10)
+			serveInProcess(b, n, &ctx, &req, w) // fill
+			b.SetBytes(cs)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				serveInProcess(b, n, &ctx, &req, w)
+			}
+		})
+	}
+}

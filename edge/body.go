@@ -1,0 +1,275 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// span is one piece of a response body: literal bytes (multipart framing)
+// or a byte range [start, end) of the object.
+type span struct {
+	literal    bool // bytes [start, end) of body.scrap, not of the object
+	start, end int64
+}
+
+// slot is the fetch of one chunk the body needs. A chunk found in local
+// memory is resolved at once; any other is fetched in the background.
+type slot struct {
+	data  []byte
+	src   source
+	err   error
+	async *asyncFetch
+}
+
+// asyncFetch is owned by the goroutine that fills it until done is closed,
+// so a body recycled while a fetch is still running shares nothing with it.
+type asyncFetch struct {
+	done chan struct{}
+	data []byte
+	src  source
+	err  error
+}
+
+// body streams a response: it walks its spans in order and fetches the
+// chunks they cover a bounded window ahead of the one being written, so the
+// first byte waits for one chunk and the rest arrive while earlier ones are
+// sent. It is the io.Reader/io.WriterTo handed to fasthttp; fasthttp
+// calls WriteTo, then Close, which recycles it.
+type body struct {
+	n      *Node
+	o      *object
+	spans  []span
+	needs  []int64 // chunk indices in the order the body reads them
+	slots  []slot  // slots[i] fetches needs[i]
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	started int    // slots [0, started) have been started
+	cur     int    // the slot being written, -1 before the first
+	curData []byte // its bytes
+	spanIdx int    // the span being written
+	pos     int64  // next object offset within a range span, or literal offset
+	pending []byte // the rest of a piece a short Read did not take
+
+	sent  [srcOrigin + 1]int64 // body bytes written, by source
+	scrap []byte               // backing store of literal spans
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(body) }}
+
+func newBody(n *Node, o *object) *body {
+	b := bodyPool.Get().(*body)
+	b.n, b.o = n, o
+	b.cur = -1
+	return b
+}
+
+// addRange appends the object bytes [start, end) to the body.
+func (b *body) addRange(start, end int64) {
+	b.spans = append(b.spans, span{start: start, end: end})
+	if start >= end {
+		return
+	}
+	cs := b.n.cfg.ChunkSize
+	for idx := start / cs; idx <= (end-1)/cs; idx++ {
+		if k := len(b.needs); k > 0 && b.needs[k-1] == idx {
+			continue
+		}
+		b.needs = append(b.needs, idx)
+	}
+}
+
+// addLiteral appends fixed bytes (multipart framing) to the body.
+func (b *body) addLiteral(p []byte) {
+	off := len(b.scrap)
+	b.scrap = append(b.scrap, p...)
+	b.spans = append(b.spans, span{literal: true, start: int64(off), end: int64(len(b.scrap))})
+}
+
+// prepare starts the window and waits for the first chunk, so that an
+// origin failure can still become a clean 502/504 instead of a cut body.
+// It returns the worst source the response will report.
+func (b *body) prepare() (source, error) {
+	if len(b.needs) == 0 {
+		return srcHit, nil
+	}
+	if cap(b.slots) >= len(b.needs) {
+		b.slots = b.slots[:len(b.needs)]
+	} else {
+		b.slots = make([]slot, len(b.needs))
+	}
+	b.startWindow(0)
+	if _, _, err := b.wait(0); err != nil {
+		return srcOrigin, err
+	}
+	worst := b.slots[0].src
+	for i := 1; i < len(b.needs); i++ {
+		s := srcOrigin
+		switch {
+		case i < b.started && b.slots[i].async == nil:
+			s = b.slots[i].src
+		case i >= b.started && b.o.storable() && b.n.hot.Contains(b.o.chunkKey(b.needs[i])):
+			s = srcHit
+		}
+		worst = max(worst, s)
+	}
+	return worst, nil
+}
+
+// startWindow starts the fetches of slots [from, from+readahead].
+func (b *body) startWindow(from int) {
+	for ; b.started < len(b.needs) && b.started <= from+b.n.cfg.Readahead; b.started++ {
+		b.start(b.started)
+	}
+}
+
+func (b *body) start(i int) {
+	s := &b.slots[i]
+	idx := b.needs[i]
+	if b.o.storable() {
+		if data, ok := b.n.hot.Get(b.o.chunkKey(idx)); ok {
+			s.data, s.src = data, srcHit
+			return
+		}
+	}
+	if b.ctx == nil {
+		b.ctx, b.cancel = context.WithCancel(b.n.baseCtx)
+	}
+	f := &asyncFetch{done: make(chan struct{})}
+	s.async = f
+	ctx, n, o := b.ctx, b.n, b.o
+	go func() {
+		defer close(f.done)
+		f.data, f.src, f.err = n.getChunk(ctx, o, idx)
+	}()
+}
+
+// wait returns the chunk of slot i once it is there.
+func (b *body) wait(i int) ([]byte, source, error) {
+	s := &b.slots[i]
+	if f := s.async; f != nil {
+		select {
+		case <-f.done:
+		case <-b.ctx.Done():
+			return nil, srcOrigin, b.ctx.Err()
+		}
+		s.data, s.src, s.err, s.async = f.data, f.src, f.err, nil
+	}
+	return s.data, s.src, s.err
+}
+
+// chunkAt returns chunk idx, which is the body's current or next needed
+// chunk by construction of needs.
+func (b *body) chunkAt(idx int64) ([]byte, error) {
+	if b.cur >= 0 && b.needs[b.cur] == idx {
+		return b.curData, nil
+	}
+	if b.cur >= 0 {
+		b.slots[b.cur] = slot{} // let the bytes go as soon as they are sent
+	}
+	b.cur++
+	if b.cur >= len(b.needs) || b.needs[b.cur] != idx {
+		return nil, fmt.Errorf("edge: body needs chunk %d out of order", idx)
+	}
+	b.startWindow(b.cur)
+	data, src, err := b.wait(b.cur)
+	if err != nil {
+		return nil, err
+	}
+	if want := b.n.chunkLen(b.o, idx); len(data) != want {
+		return nil, fmt.Errorf("edge: chunk %d of %s has %d bytes, want %d", idx, b.o.key, len(data), want)
+	}
+	b.curData = data
+	b.slots[b.cur].src = src
+	return data, nil
+}
+
+// nextPiece returns the next contiguous bytes of the body, io.EOF at the
+// end.
+func (b *body) nextPiece() ([]byte, source, error) {
+	for b.spanIdx < len(b.spans) {
+		sp := &b.spans[b.spanIdx]
+		if sp.literal {
+			b.spanIdx++
+			return b.scrap[sp.start:sp.end], srcHit, nil
+		}
+		if b.pos < sp.start {
+			b.pos = sp.start
+		}
+		if b.pos >= sp.end {
+			b.spanIdx++
+			b.pos = 0
+			continue
+		}
+		cs := b.n.cfg.ChunkSize
+		idx := b.pos / cs
+		data, err := b.chunkAt(idx)
+		if err != nil {
+			return nil, srcOrigin, err
+		}
+		off := b.pos - idx*cs
+		n := min(sp.end-b.pos, int64(len(data))-off)
+		b.pos += n
+		return data[off : off+n], b.slots[b.cur].src, nil
+	}
+	return nil, srcHit, io.EOF
+}
+
+// WriteTo writes the body without copying chunk bytes.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	if len(b.pending) > 0 {
+		n, err := w.Write(b.pending)
+		total += int64(n)
+		b.pending = nil
+		if err != nil {
+			return total, err
+		}
+	}
+	for {
+		p, src, err := b.nextPiece()
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			b.n.logBodyError(b.o, err)
+			return total, err
+		}
+		n, err := w.Write(p)
+		total += int64(n)
+		b.sent[src] += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Read is the fallback for writers fasthttp does not hand to WriteTo.
+func (b *body) Read(p []byte) (int, error) {
+	for len(b.pending) == 0 {
+		piece, src, err := b.nextPiece()
+		if err != nil {
+			return 0, err
+		}
+		b.sent[src] += int64(len(piece))
+		b.pending = piece
+	}
+	n := copy(p, b.pending)
+	b.pending = b.pending[n:]
+	return n, nil
+}
+
+// Close stops the fetches still running for this body and recycles it.
+func (b *body) Close() error {
+	b.n.countSent(b.sent)
+	if b.cancel != nil {
+		b.cancel()
+	}
+	clear(b.slots)
+	*b = body{spans: b.spans[:0], needs: b.needs[:0], slots: b.slots[:0], scrap: b.scrap[:0]}
+	bodyPool.Put(b)
+	return nil
+}

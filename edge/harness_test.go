@@ -1,0 +1,175 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testObject is one object of a test origin.
+type testObject struct {
+	data         []byte
+	etag         string
+	modTime      time.Time
+	contentType  string
+	cacheControl string
+}
+
+// testOrigin serves objects with net/http's ServeContent, the oracle the
+// edge is compared with, and counts what it is asked.
+type testOrigin struct {
+	mu      sync.Mutex
+	objects map[string]*testObject
+	ranges  map[string]int // "path range" -> GETs with that Range
+	gets    int
+	heads   int
+	srv     *httptest.Server
+}
+
+func newTestOrigin(t testing.TB) *testOrigin {
+	o := &testOrigin{objects: map[string]*testObject{}, ranges: map[string]int{}}
+	o.srv = httptest.NewServer(o)
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+func (o *testOrigin) URL() string { return o.srv.URL }
+
+func (o *testOrigin) put(path string, obj *testObject) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if obj.contentType == "" {
+		obj.contentType = "video/mp4"
+	}
+	if obj.cacheControl == "" {
+		obj.cacheControl = "public, max-age=3600"
+	}
+	o.objects[path] = obj
+}
+
+func (o *testOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	obj := o.objects[r.URL.Path]
+	if r.Method == http.MethodHead {
+		o.heads++
+	} else {
+		o.gets++
+		o.ranges[r.URL.Path+" "+r.Header.Get("Range")]++
+	}
+	o.mu.Unlock()
+	if obj == nil {
+		http.NotFound(w, r)
+		return
+	}
+	serveOracle(w, r, obj)
+}
+
+// serveOracle answers r for obj exactly as a well-behaved origin would.
+func serveOracle(w http.ResponseWriter, r *http.Request, obj *testObject) {
+	h := w.Header()
+	h.Set("Content-Type", obj.contentType)
+	h.Set("Cache-Control", obj.cacheControl)
+	if obj.etag != "" {
+		h.Set("ETag", obj.etag)
+	}
+	http.ServeContent(w, r, "", obj.modTime, bytes.NewReader(obj.data))
+}
+
+func (o *testOrigin) counts() (gets, heads int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.gets, o.heads
+}
+
+// rangeGets returns how many GETs asked for each Range of path.
+func (o *testOrigin) rangeGets(path string) map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := map[string]int{}
+	for k, v := range o.ranges {
+		if p, rng, _ := strings.Cut(k, " "); p == path {
+			m[rng] = v
+		}
+	}
+	return m
+}
+
+// startNode runs an edge in front of originURL until the test ends.
+func startNode(t testing.TB, originURL string, mutate func(*Config)) *Node {
+	t.Helper()
+	cfg := Config{
+		Listen:      "127.0.0.1:0",
+		AdminListen: "127.0.0.1:0",
+		Origin:      originURL,
+		CacheSize:   64 << 20,
+		ChunkSize:   4 << 10,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := n.Run(ctx); err != nil {
+			t.Errorf("node: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return n
+}
+
+// testClient talks to edges and oracles without compression or redirects.
+var testClient = &http.Client{
+	Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64},
+	Timeout:   20 * time.Second,
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func do(t testing.TB, method, url string, hdr http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	res, err := testClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s %v: %v", method, url, hdr, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s %v: reading body: %v", method, url, hdr, err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}

@@ -1,0 +1,292 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/origin"
+)
+
+// Config configures an edge node. The zero value of every field but Origin
+// means its default.
+type Config struct {
+	// Listen is the client listener, for players: GET and HEAD only.
+	// Default ":8080".
+	Listen string
+	// AdminListen serves /healthz and /readyz. Default ":8082".
+	AdminListen string
+	// Origin is the base URL of the origin, http or https. Required.
+	Origin string
+	// CacheSize bounds the bytes of chunks kept in memory. Default 512 MiB.
+	CacheSize int64
+	// ChunkSize is the unit of caching and of origin fetches. Default 1 MiB.
+	ChunkSize int64
+	// Readahead is how many chunks past the one being sent a response
+	// fetches in the background. Default 4.
+	Readahead int
+	// MaxRanges caps the ranges of one request; more is refused with 416.
+	// Default 64.
+	MaxRanges int
+	// MetaEntries caps the objects whose metadata is kept. Default 65536.
+	MetaEntries int
+	// DefaultTTL is the freshness of a response whose origin says nothing
+	// about it and gives no Last-Modified. Default 1 minute.
+	DefaultTTL time.Duration
+	// NegativeTTL is how long an origin 404 is remembered. Default 10 s.
+	NegativeTTL time.Duration
+	// FillTimeout bounds one chunk fill, retries included. Default 30 s.
+	FillTimeout time.Duration
+	// OriginTimeout bounds one origin request attempt. Default 10 s.
+	OriginTimeout time.Duration
+	// OriginRetries is how many times an idempotent origin read is
+	// retried. Default 2.
+	OriginRetries int
+	// ReadTimeout bounds reading a request's headers, so that a slowloris
+	// client cannot hold a connection. Default 10 s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response. Default 5 minutes: a
+	// paced player reads a large range slowly.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long. Default
+	// 2 minutes.
+	IdleTimeout time.Duration
+	// MaxConns caps concurrent client connections. Default 16384.
+	MaxConns int
+	// MaxHeaderBytes caps a request's headers; larger ones get 431.
+	// Default 8 KiB.
+	MaxHeaderBytes int
+	// ShutdownGrace bounds how long Run waits for responses in flight
+	// after its context ends. Default 20 s.
+	ShutdownGrace time.Duration
+	// Logger receives the node's logs. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) applyDefaults() {
+	setDefault(&c.Listen, ":8080")
+	setDefault(&c.AdminListen, ":8082")
+	setDefault(&c.CacheSize, 512<<20)
+	setDefault(&c.ChunkSize, 1<<20)
+	setDefault(&c.Readahead, 4)
+	setDefault(&c.MaxRanges, 64)
+	setDefault(&c.MetaEntries, 65536)
+	setDefault(&c.DefaultTTL, time.Minute)
+	setDefault(&c.NegativeTTL, 10*time.Second)
+	setDefault(&c.FillTimeout, 30*time.Second)
+	setDefault(&c.OriginTimeout, 10*time.Second)
+	setDefault(&c.OriginRetries, 2)
+	setDefault(&c.ReadTimeout, 10*time.Second)
+	setDefault(&c.WriteTimeout, 5*time.Minute)
+	setDefault(&c.IdleTimeout, 2*time.Minute)
+	setDefault(&c.MaxConns, 16384)
+	setDefault(&c.MaxHeaderBytes, 8<<10)
+	setDefault(&c.ShutdownGrace, 20*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Validate reports every problem of a configuration, after defaults.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Origin == "" {
+		errs = append(errs, errors.New("an origin URL is required"))
+	}
+	if c.ChunkSize < 4<<10 || c.ChunkSize > 64<<20 {
+		errs = append(errs, fmt.Errorf("chunk size %d is outside 4 KiB..64 MiB", c.ChunkSize))
+	}
+	if c.CacheSize < c.ChunkSize+chunk.EntryOverhead {
+		errs = append(errs, fmt.Errorf("cache size %d is smaller than one chunk (%d)", c.CacheSize, c.ChunkSize))
+	}
+	if c.Readahead < 0 || c.Readahead > 64 {
+		errs = append(errs, fmt.Errorf("readahead %d is outside 0..64", c.Readahead))
+	}
+	if c.MaxRanges < 1 {
+		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))
+	}
+	if c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
+		errs = append(errs, fmt.Errorf("client and admin listeners are both %s", c.Listen))
+	}
+	return errors.Join(errs...)
+}
+
+// Node is one edge: a client listener in front of a chunk cache in front of
+// the origin, and an admin listener for probes.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	origin  originReader
+	objects *objects
+	hot     *chunk.Store[chunk.Key, []byte] // decoded chunks (L1)
+	fills   singleflight.Group
+	stats   counters
+
+	baseCtx  context.Context // ends when the node stops; fills run under it
+	stopBase context.CancelFunc
+
+	client      *fasthttp.Server
+	clientLn    *trackingListener
+	admin       *http.Server
+	adminLn     net.Listener
+	ready       atomic.Bool
+	closeOnce   sync.Once
+	serveErrors chan error
+}
+
+// New builds a node and binds its listeners, so that ":0" ports are known
+// (Addr, AdminAddr) before Run.
+func New(cfg Config) (*Node, error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	oc, err := origin.NewClient(origin.Config{
+		BaseURL: cfg.Origin,
+		Timeout: cfg.OriginTimeout,
+		Retries: cfg.OriginRetries,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newNode(cfg, oc)
+}
+
+func newNode(cfg Config, or originReader) (*Node, error) {
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, serveErrors: make(chan error, 2)}
+	var err error
+	n.objects, err = newObjects(cfg.MetaEntries, or, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
+	if err != nil {
+		return nil, err
+	}
+	n.objects.coalesced = func() { n.stats.coalesced.Add(1) }
+	n.hot, err = chunk.NewStore(chunk.StoreConfig[chunk.Key, []byte]{
+		MaxBytes: cfg.CacheSize,
+		Cost: func(k chunk.Key, v []byte) int64 {
+			return int64(len(v)+len(k.Object)+len(k.Version)) + chunk.EntryOverhead
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("client listener: %w", err)
+	}
+	n.clientLn = newTrackingListener(ln)
+	n.adminLn, err = net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	n.client = &fasthttp.Server{
+		Handler:                       n.serveClient,
+		Name:                          "edgecache",
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		Concurrency:                   cfg.MaxConns,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
+		MaxRequestBodySize:            1 << 10, // GET and HEAD carry no body
+		DisablePreParseMultipartForm:  true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{n.log},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", n.serveReady)
+	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return n, nil
+}
+
+// Addr is the client listener's address.
+func (n *Node) Addr() string { return n.clientLn.Addr().String() }
+
+// AdminAddr is the admin listener's address.
+func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
+
+// Run serves until ctx ends, then stops taking requests, lets the responses
+// in flight finish within ShutdownGrace, and returns.
+func (n *Node) Run(ctx context.Context) error {
+	go func() { n.serveErrors <- n.client.Serve(n.clientLn) }()
+	go func() { n.serveErrors <- n.admin.Serve(n.adminLn) }()
+	n.ready.Store(true)
+	n.log.Info("edge serving", "client", n.Addr(), "admin", n.AdminAddr(), "origin", n.cfg.Origin,
+		"cache_size", n.cfg.CacheSize, "chunk_size", n.cfg.ChunkSize)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-n.serveErrors:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	n.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownGrace)
+	defer cancel()
+	if e := n.client.ShutdownWithContext(sctx); e != nil && err == nil {
+		err = fmt.Errorf("draining client connections: %w", e)
+	}
+	_ = n.admin.Shutdown(sctx)
+	n.Close()
+	return err
+}
+
+// Close stops the node at once: listeners and every open connection are
+// closed and fetches in flight are abandoned. Run returns soon after.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.ready.Store(false)
+		n.stopBase()
+		n.clientLn.Close()
+		n.clientLn.closeConns()
+		n.admin.Close()
+		if c, ok := n.origin.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections() // do not hold the origin's sockets
+		}
+	})
+	return nil
+}
+
+func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if !n.ready.Load() {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// fasthttpLogger sends fasthttp's own messages to the node's logger.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+}

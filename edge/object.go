@@ -1,0 +1,177 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/origin"
+)
+
+// originReader is what the edge needs of an origin; *origin.Client is one.
+type originReader interface {
+	Stat(ctx context.Context, path string) (origin.Meta, error)
+	Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error)
+	ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error
+}
+
+// object is what the edge knows of one version of one object. It is
+// immutable once published in the object cache: a revalidation publishes a
+// new one, so a response in flight keeps a consistent view.
+type object struct {
+	key      string // the cache key and the path asked of the origin
+	meta     origin.Meta
+	version  string // chunk version; "" when the origin gives no validator
+	policy   cachePolicy
+	fetched  time.Time // when the origin last vouched for it
+	notFound bool      // a cached 404
+
+	// Header values formatted once, so that a hit formats nothing.
+	lastModified string
+	contentType  string
+}
+
+// storable reports whether the object's chunks may be kept. Without a
+// validator, chunks fetched at different times might come from different
+// versions, so they are streamed but never stored.
+func (o *object) storable() bool { return !o.policy.noStore && o.version != "" }
+
+func (o *object) fresh(now time.Time) bool { return now.Before(o.fetched.Add(o.policy.ttl)) }
+
+func (o *object) expiresAt() time.Time { return o.fetched.Add(o.policy.ttl) }
+
+// chunkKey names chunk idx of this version of the object.
+func (o *object) chunkKey(idx int64) chunk.Key {
+	return chunk.Key{Object: o.key, Version: o.version, Index: idx}
+}
+
+// objects caches object metadata: the answer to "what is this path now"
+// that every request needs before it can name a chunk. Lookups of one path
+// share one origin round trip, and a stale entry is revalidated once per
+// object, not once per chunk or per request.
+type objects struct {
+	cache       *lru.Cache[string, *object]
+	flights     singleflight.Group
+	origin      originReader
+	now         func() time.Time
+	defaultTTL  time.Duration
+	negativeTTL time.Duration
+	timeout     time.Duration
+	coalesced   func() // counts a lookup that joined another's flight
+}
+
+func newObjects(entries int, or originReader, now func() time.Time, defaultTTL, negativeTTL, timeout time.Duration) (*objects, error) {
+	c, err := lru.New[string, *object](entries)
+	if err != nil {
+		return nil, err
+	}
+	return &objects{cache: c, origin: or, now: now, defaultTTL: defaultTTL, negativeTTL: negativeTTL, timeout: timeout, coalesced: func() {}}, nil
+}
+
+// lookup returns the current object for key. key may alias a request
+// buffer: it is copied before anything keeps it.
+func (c *objects) lookup(ctx context.Context, key string) (*object, error) {
+	if o, ok := c.cache.Get(key); ok && o.fresh(c.now()) {
+		if o.notFound {
+			return o, errNotFoundCached
+		}
+		return o, nil
+	}
+	key = strings.Clone(key)
+	ch := c.flights.DoChan(key, func() (any, error) { return c.refresh(key) })
+	select {
+	case r := <-ch:
+		if r.Shared {
+			c.coalesced()
+		}
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		o := r.Val.(*object)
+		if o.notFound {
+			return o, errNotFoundCached
+		}
+		return o, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// errNotFoundCached: the origin said 404 recently; the edge answers 404
+// without asking again until the negative entry expires.
+var errNotFoundCached = errors.New("not found at origin (cached)")
+
+// refresh asks the origin about key, revalidating the entry it replaces
+// when there is one. It runs detached from any one client's context so
+// that a client going away does not fail the others waiting on it.
+func (c *objects) refresh(key string) (*object, error) {
+	now := c.now()
+	if o, ok := c.cache.Get(key); ok && o.fresh(now) {
+		return o, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	old, had := c.cache.Peek(key)
+	if had && !old.notFound {
+		m, _, err := c.origin.Revalidate(ctx, key, old.meta)
+		if err != nil {
+			if errors.Is(err, origin.ErrNotFound) {
+				return c.store(c.negative(key, now)), nil
+			}
+			if now.Before(old.expiresAt().Add(old.policy.staleIfError)) {
+				return old, nil // RFC 5861 stale-if-error
+			}
+			return nil, err
+		}
+		return c.store(c.newObject(key, m, now)), nil
+	}
+	m, err := c.origin.Stat(ctx, key)
+	if errors.Is(err, origin.ErrNotFound) {
+		return c.store(c.negative(key, now)), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.store(c.newObject(key, m, now)), nil
+}
+
+func (c *objects) store(o *object) *object {
+	c.cache.Add(o.key, o)
+	return o
+}
+
+func (c *objects) negative(key string, now time.Time) *object {
+	return &object{key: key, fetched: now, notFound: true, policy: cachePolicy{ttl: c.negativeTTL}}
+}
+
+func (c *objects) newObject(key string, m origin.Meta, now time.Time) *object {
+	o := &object{
+		key:         key,
+		meta:        m,
+		version:     chunk.Version(m.ETag, m.LastModified, m.Size),
+		policy:      policyFor(m.CacheControl, m.Expires, m.Date, m.LastModified, now, c.defaultTTL),
+		fetched:     now,
+		contentType: m.ContentType,
+	}
+	if !m.LastModified.IsZero() {
+		o.lastModified = m.LastModified.UTC().Format(http.TimeFormat)
+	}
+	if o.contentType == "" {
+		o.contentType = contentTypeFor(key)
+	}
+	return o
+}
+
+// invalidate drops o if it is still the current entry for its key: the
+// origin showed that the version it describes is gone.
+func (c *objects) invalidate(o *object) {
+	if cur, ok := c.cache.Peek(o.key); ok && cur == o {
+		c.cache.Remove(o.key)
+	}
+}

@@ -1,0 +1,315 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	strGET    = []byte(http.MethodGet)
+	strHEAD   = []byte(http.MethodHead)
+	strBytes  = []byte("bytes")
+	hdrXCache = "X-Cache"
+	hdrStatus = "Cache-Status"
+)
+
+// serveClient answers one player request: GET or HEAD of any origin path,
+// with the range and conditional semantics of RFC 9110.
+func (n *Node) serveClient(ctx *fasthttp.RequestCtx) {
+	isHead := false
+	switch m := ctx.Method(); {
+	case bytes.Equal(m, strGET):
+	case bytes.Equal(m, strHEAD):
+		isHead = true
+	default:
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		n.reject(ctx, http.StatusMethodNotAllowed, "only GET and HEAD are served")
+		return
+	}
+	key, ok := requestKey(ctx)
+	if !ok {
+		n.reject(ctx, http.StatusBadRequest, "the path holds characters that cannot name an object")
+		return
+	}
+	n.stats.requests.Add(1)
+	// A version that changes at the origin while we serve it is found
+	// before any byte is sent: look the object up again, once.
+	for attempt := 0; ; attempt++ {
+		o, err := n.objects.lookup(ctx, key)
+		if err != nil {
+			n.fail(ctx, key, err)
+			return
+		}
+		err = n.serveObject(ctx, o, isHead)
+		if err == nil {
+			return
+		}
+		if errors.Is(err, errChanged) && attempt == 0 {
+			n.objects.invalidate(o)
+			ctx.Response.Reset()
+			continue
+		}
+		n.fail(ctx, key, err)
+		return
+	}
+}
+
+// requestKey names the object a request asks for: its normalized path (dot
+// segments removed and escapes decoded by fasthttp, so that no spelling
+// reaches outside the origin's tree), escaped again canonically, and its raw
+// query. A key that needs no escaping and has no query aliases the request
+// buffer and must be cloned before it is kept.
+func requestKey(ctx *fasthttp.RequestCtx) (string, bool) {
+	p := ctx.Path()
+	if len(p) == 0 || p[0] != '/' {
+		return "", false
+	}
+	plain := true
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f || c == '?' || c == '#' {
+			return "", false
+		}
+		plain = plain && pathSafe(c)
+	}
+	q := ctx.URI().QueryString()
+	if plain && len(q) == 0 {
+		return unsafe.String(unsafe.SliceData(p), len(p)), true
+	}
+	key := string(p)
+	if !plain {
+		key = (&url.URL{Path: key}).EscapedPath()
+	}
+	if len(q) > 0 {
+		key += "?" + string(q)
+	}
+	return key, true
+}
+
+// pathSafe reports whether c stands for itself in a URL path (RFC 3986
+// pchar or '/', less '%').
+func pathSafe(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
+}
+
+// serveObject writes the response for one version of an object.
+func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool) error {
+	h := &ctx.Response.Header
+	n.setObjectHeaders(h, o)
+
+	conds := requestConds{
+		ifMatch:           ctx.Request.Header.Peek("If-Match"),
+		ifNoneMatch:       ctx.Request.Header.Peek("If-None-Match"),
+		ifModifiedSince:   ctx.Request.Header.Peek("If-Modified-Since"),
+		ifUnmodifiedSince: ctx.Request.Header.Peek("If-Unmodified-Since"),
+		ifRange:           ctx.Request.Header.Peek("If-Range"),
+	}
+	useRange := true
+	if conds.any() {
+		var status int
+		status, useRange = conds.evaluate(o.meta.ETag, o.meta.LastModified)
+		if status != 0 {
+			if status == http.StatusNotModified && o.meta.ETag != "" {
+				h.Del("Last-Modified") // as net/http does: the ETag suffices
+			}
+			h.Del("Content-Type")
+			ctx.SetStatusCode(status)
+			n.setCacheHeaders(h, o, srcHit)
+			return nil
+		}
+	}
+
+	size := o.meta.Size
+	var ranges []byteRange
+	if rh := ctx.Request.Header.Peek("Range"); len(rh) > 0 && useRange {
+		var err error
+		var buf [4]byteRange
+		ranges, err = parseRange(rh, size, n.cfg.MaxRanges, buf[:0])
+		switch {
+		case errors.Is(err, errRangeUnit):
+			ranges = nil
+		case err != nil:
+			h.SetBytesV("Content-Range", rangeUnsatisfiable(size))
+			n.reject(ctx, http.StatusRequestedRangeNotSatisfiable, err.Error())
+			return nil
+		}
+	}
+
+	b := newBody(n, o)
+	var length int64
+	switch len(ranges) {
+	case 0:
+		ctx.SetStatusCode(http.StatusOK)
+		b.addRange(0, size)
+		length = size
+	case 1:
+		r := ranges[0]
+		ctx.SetStatusCode(http.StatusPartialContent)
+		var crb [64]byte
+		h.SetBytesV("Content-Range", appendContentRange(crb[:0], r, size))
+		b.addRange(r.start, r.end)
+		length = r.length()
+	default:
+		ctx.SetStatusCode(http.StatusPartialContent)
+		length = n.addMultipart(b, h, o, ranges)
+	}
+
+	if isHead {
+		src := srcHit
+		for _, idx := range b.needs {
+			if !o.storable() || !n.hot.Contains(o.chunkKey(idx)) {
+				src = srcOrigin
+				break
+			}
+		}
+		b.Close()
+		n.setCacheHeaders(h, o, src)
+		h.SetContentLength(int(length))
+		return nil
+	}
+	src, err := b.prepare()
+	if err != nil {
+		b.Close()
+		return err
+	}
+	n.setCacheHeaders(h, o, src)
+	ctx.SetBodyStream(b, int(length))
+	return nil
+}
+
+func rangeUnsatisfiable(size int64) []byte {
+	return strconv.AppendInt([]byte("bytes */"), size, 10)
+}
+
+func appendContentRange(dst []byte, r byteRange, size int64) []byte {
+	dst = append(dst, "bytes "...)
+	dst = strconv.AppendInt(dst, r.start, 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, r.end-1, 10)
+	dst = append(dst, '/')
+	return strconv.AppendInt(dst, size, 10)
+}
+
+// addMultipart lays out a multipart/byteranges body (RFC 9110 §14.6) in
+// the framing mime/multipart writes, so its length matches net/http's for
+// the same ranges. It returns the body length.
+func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *object, ranges []byteRange) int64 {
+	var rnd [30]byte
+	for i := 0; i < len(rnd); i += 8 {
+		v := rand.Uint64()
+		for j := 0; j < 8 && i+j < len(rnd); j++ {
+			rnd[i+j] = byte(v >> (8 * j))
+		}
+	}
+	boundary := fmt.Sprintf("%x", rnd[:])
+	h.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
+	var length int64
+	var part []byte
+	for i, r := range ranges {
+		part = part[:0]
+		if i > 0 {
+			part = append(part, "\r\n"...)
+		}
+		part = append(part, "--"+boundary+"\r\nContent-Range: "...)
+		part = appendContentRange(part, r, o.meta.Size)
+		part = append(part, "\r\nContent-Type: "+o.contentType+"\r\n\r\n"...)
+		b.addLiteral(part)
+		b.addRange(r.start, r.end)
+		length += int64(len(part)) + r.length()
+	}
+	tail := "\r\n--" + boundary + "--\r\n"
+	b.addLiteral([]byte(tail))
+	return length + int64(len(tail))
+}
+
+// setObjectHeaders sets the headers every response about o carries.
+func (n *Node) setObjectHeaders(h *fasthttp.ResponseHeader, o *object) {
+	h.Set("Accept-Ranges", "bytes")
+	h.SetContentType(o.contentType)
+	if o.meta.ETag != "" {
+		h.Set("ETag", o.meta.ETag)
+	}
+	if o.lastModified != "" {
+		h.Set("Last-Modified", o.lastModified)
+	}
+	if o.meta.CacheControl != "" {
+		h.Set("Cache-Control", o.meta.CacheControl)
+	}
+	if o.meta.Expires != "" {
+		h.Set("Expires", o.meta.Expires)
+	}
+	if o.meta.ContentDisposition != "" {
+		h.Set("Content-Disposition", o.meta.ContentDisposition)
+	}
+}
+
+// setCacheHeaders says where the bytes came from: X-Cache for people and
+// dashboards, Cache-Status (RFC 9211) for software, and Age (RFC 9111).
+func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, o *object, src source) {
+	now := n.now()
+	var buf [96]byte
+	age := int64(max(now.Sub(o.fetched), 0) / time.Second)
+	h.SetBytesV("Age", strconv.AppendInt(buf[:0], age, 10))
+	h.Set(hdrXCache, src.String())
+	status := append(buf[:0], "edgecache; "...)
+	switch {
+	case src == srcHit:
+		status = append(status, "hit"...)
+	case src == srcPeer:
+		status = append(status, "hit; detail=peer"...)
+	case o.storable():
+		status = append(status, "fwd=miss; stored"...)
+	default:
+		status = append(status, "fwd=miss"...)
+	}
+	if o.storable() {
+		status = append(status, "; ttl="...)
+		status = strconv.AppendInt(status, int64(o.expiresAt().Sub(now)/time.Second), 10)
+	}
+	h.SetBytesV(hdrStatus, status)
+}
+
+// reject ends a request with a client error and its reason in the body.
+func (n *Node) reject(ctx *fasthttp.RequestCtx, status int, reason string) {
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	ctx.Response.Header.Set(hdrXCache, "MISS")
+	ctx.SetBodyString(reason + "\n")
+}
+
+// fail answers a request the edge could not serve, with the status of
+// statusFor, and logs upstream failures.
+func (n *Node) fail(ctx *fasthttp.RequestCtx, key string, err error) {
+	status, reason := statusFor(err)
+	ctx.Response.Reset()
+	if status >= 500 {
+		n.log.Warn("request failed", "path", key, "status", status, "err", err)
+	}
+	if errors.Is(err, errNotFoundCached) {
+		ctx.Response.Header.Set(hdrStatus, "edgecache; hit; detail=negative")
+	}
+	n.reject(ctx, status, reason)
+}
+
+// logBodyError records a response cut short after its headers were sent:
+// the client sees a short body, never wrong bytes.
+func (n *Node) logBodyError(o *object, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	n.log.Warn("response cut short", "path", o.key, "err", err)
+}

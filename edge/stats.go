@@ -1,0 +1,54 @@
+package edge
+
+import "sync/atomic"
+
+// counters are the node's running totals, read by Stats.
+type counters struct {
+	requests      atomic.Int64
+	coalesced     atomic.Int64
+	fillsInFlight atomic.Int64
+	originChunks  atomic.Int64
+	originBytes   atomic.Int64
+	originErrors  atomic.Int64
+	sent          [srcOrigin + 1]atomic.Int64
+}
+
+// Stats is a snapshot of a node's counters since it started.
+type Stats struct {
+	Requests      int64 // client requests for an object
+	Coalesced     int64 // lookups and fills that joined one already in flight
+	OriginChunks  int64 // chunk reads sent to the origin
+	OriginBytes   int64 // chunk bytes read from the origin
+	OriginErrors  int64 // chunk reads from the origin that failed
+	FillsInFlight int64 // chunk fills running now
+	SentHit       int64 // body bytes sent from local memory
+	SentPeer      int64 // body bytes sent rebuilt from peers
+	SentOrigin    int64 // body bytes sent fetched from the origin
+	CacheBytes    int64 // bytes charged to the chunk store
+	CacheEntries  int   // chunks in the chunk store
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	return Stats{
+		Requests:      n.stats.requests.Load(),
+		Coalesced:     n.stats.coalesced.Load(),
+		OriginChunks:  n.stats.originChunks.Load(),
+		OriginBytes:   n.stats.originBytes.Load(),
+		OriginErrors:  n.stats.originErrors.Load(),
+		FillsInFlight: n.stats.fillsInFlight.Load(),
+		SentHit:       n.stats.sent[srcHit].Load(),
+		SentPeer:      n.stats.sent[srcPeer].Load(),
+		SentOrigin:    n.stats.sent[srcOrigin].Load(),
+		CacheBytes:    n.hot.Bytes(),
+		CacheEntries:  n.hot.Len(),
+	}
+}
+
+func (n *Node) countSent(sent [srcOrigin + 1]int64) {
+	for i, v := range sent {
+		if v != 0 {
+			n.stats.sent[i].Add(v)
+		}
+	}
+}
