@@ -1,0 +1,141 @@
+package chunk
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Shard is one erasure-coded piece of one chunk. It carries everything a
+// reader needs to check it and to combine it with the chunk's other shards,
+// so a shard found on any peer can be used without asking where it came from.
+type Shard struct {
+	Key      Key
+	Index    int    // 0..Data+Parity-1; Index < Data are data shards (systematic code)
+	Data     int    // k: data shards per chunk
+	Parity   int    // m: parity shards per chunk
+	ChunkLen int    // length of the whole chunk, >= 1 (the last chunk of an object is short)
+	ChunkSum uint64 // xxhash64 of the whole chunk, checked after every rebuild
+	Bytes    []byte // the shard's bytes, ShardLen(ChunkLen) long
+}
+
+// Frame layout, all integers big-endian (network order, readable in a hex
+// dump); n is the key length, L the shard length:
+//
+//	offset  size  field
+//	0       4     magic "ECSH"
+//	4       1     format version (1)
+//	5       1     k, data shards (1..255)
+//	6       1     m, parity shards (0..255, k+m <= 256)
+//	7       1     shard index (0..k+m-1)
+//	8       4     chunk length (>= 1)
+//	12      4     shard length L (= ceil(chunk length / k))
+//	16      2     key length n
+//	18      n     key, Key.String()
+//	18+n    8     xxhash64 of the shard bytes
+//	26+n    8     xxhash64 of the whole chunk
+//	34+n    8     xxhash64 of bytes [0, 34+n): the header checksum
+//	42+n    L     shard bytes
+//
+// The header checksum makes a flipped bit in the key or the counts read as
+// corruption (ErrCorrupt, the shard is missing) rather than as a shard of
+// some other chunk.
+const (
+	frameMagic    = "ECSH"
+	frameVersion  = 1
+	frameFixedLen = 42 // every field but the key and the shard bytes
+
+	offKey = 18 // start of the key; the checksums follow it
+)
+
+// FrameLen returns the length of the frame AppendFrame writes for s, so a
+// caller can size one buffer for several frames.
+func (s *Shard) FrameLen() int {
+	return frameFixedLen + s.Key.encodedLen() + len(s.Bytes)
+}
+
+// AppendFrame appends the frame of s to dst and returns the extended slice.
+// It allocates only when dst lacks FrameLen bytes of spare capacity, so a
+// server can write frames into a reused buffer.
+//
+// AppendFrame does not validate s: a Shard made by Encode, Rebuild or
+// DecodeFrame always frames correctly, but one built by hand with fields out
+// of the frame's ranges yields a frame that DecodeFrame rejects.
+func (s *Shard) AppendFrame(dst []byte) []byte {
+	dst = slices.Grow(dst, s.FrameLen())
+	start := len(dst)
+	dst = append(dst, frameMagic...)
+	dst = append(dst, frameVersion, byte(s.Data), byte(s.Parity), byte(s.Index))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(s.ChunkLen))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(s.Bytes)))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(s.Key.encodedLen()))
+	dst = s.Key.appendTo(dst)
+	dst = binary.BigEndian.AppendUint64(dst, xxhash.Sum64(s.Bytes))
+	dst = binary.BigEndian.AppendUint64(dst, s.ChunkSum)
+	dst = binary.BigEndian.AppendUint64(dst, xxhash.Sum64(dst[start:]))
+	return append(dst, s.Bytes...)
+}
+
+// DecodeFrame parses and checks one frame, which must be all of b. It
+// returns ErrBadFrame for anything malformed (magic, version, k/m/index out
+// of range, lengths not exactly consistent with each other and with len(b),
+// a key ParseKey rejects) and ErrCorrupt when the header or shard checksum
+// fails. It never panics, whatever b holds: frames come from peers.
+//
+// The returned Shard's Bytes aliases b (no copy on the read path): the
+// caller must not modify b while the shard is in use. DecodeFrame trusts
+// len(b) as the size bound; callers cap how much they read from a peer.
+func DecodeFrame(b []byte) (Shard, error) {
+	if len(b) < frameFixedLen {
+		return Shard{}, fmt.Errorf("%w: %d bytes, shorter than any frame", ErrBadFrame, len(b))
+	}
+	if string(b[:4]) != frameMagic {
+		return Shard{}, fmt.Errorf("%w: bad magic %q", ErrBadFrame, b[:4])
+	}
+	if b[4] != frameVersion {
+		return Shard{}, fmt.Errorf("%w: unknown format version %d", ErrBadFrame, b[4])
+	}
+	keyLen := int(binary.BigEndian.Uint16(b[16:]))
+	sums := offKey + keyLen
+	body := sums + 24
+	if len(b) < body {
+		return Shard{}, fmt.Errorf("%w: %d bytes, shorter than its %d-byte header", ErrBadFrame, len(b), body)
+	}
+	if xxhash.Sum64(b[:sums+16]) != binary.BigEndian.Uint64(b[sums+16:]) {
+		return Shard{}, fmt.Errorf("%w: header checksum", ErrCorrupt)
+	}
+
+	k, m, index := int(b[5]), int(b[6]), int(b[7])
+	if k < 1 || k+m > maxShards || index >= k+m {
+		return Shard{}, fmt.Errorf("%w: k=%d m=%d index=%d out of range", ErrBadFrame, k, m, index)
+	}
+	chunkLen := uint64(binary.BigEndian.Uint32(b[8:]))
+	shardLen := uint64(binary.BigEndian.Uint32(b[12:]))
+	if chunkLen < 1 || chunkLen > math.MaxInt || shardLen != (chunkLen+uint64(k)-1)/uint64(k) {
+		return Shard{}, fmt.Errorf("%w: chunk length %d and shard length %d disagree for k=%d",
+			ErrBadFrame, chunkLen, shardLen, k)
+	}
+	if uint64(len(b)-body) != shardLen {
+		return Shard{}, fmt.Errorf("%w: %d shard bytes, header says %d", ErrBadFrame, len(b)-body, shardLen)
+	}
+	key, err := ParseKey(string(b[offKey:sums]))
+	if err != nil {
+		return Shard{}, fmt.Errorf("%w: %w", ErrBadFrame, err)
+	}
+	data := b[body:len(b):len(b)]
+	if xxhash.Sum64(data) != binary.BigEndian.Uint64(b[sums:]) {
+		return Shard{}, fmt.Errorf("%w: shard %d of %s", ErrCorrupt, index, key)
+	}
+	return Shard{
+		Key:      key,
+		Index:    index,
+		Data:     k,
+		Parity:   m,
+		ChunkLen: int(chunkLen),
+		ChunkSum: binary.BigEndian.Uint64(b[sums+8:]),
+		Bytes:    data,
+	}, nil
+}

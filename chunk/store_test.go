@@ -1,0 +1,309 @@
+package chunk
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// byteCost charges a []byte value its length, so tests can reason in
+// exact numbers.
+func byteCost(_ string, v []byte) int64 { return int64(len(v)) }
+
+func mustStore(t testing.TB, maxBytes int64, onEvict func(string, []byte)) *Store[string, []byte] {
+	t.Helper()
+	s, err := NewStore(StoreConfig[string, []byte]{MaxBytes: maxBytes, Cost: byteCost, OnEvict: onEvict})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestNewStoreRejects(t *testing.T) {
+	for name, cfg := range map[string]StoreConfig[string, []byte]{
+		"zero budget":     {Cost: byteCost},
+		"negative budget": {MaxBytes: -1, Cost: byteCost},
+		"no cost":         {MaxBytes: 10},
+	} {
+		if _, err := NewStore(cfg); err == nil {
+			t.Errorf("%s: NewStore succeeded", name)
+		}
+	}
+}
+
+// TestStoreBudgetProperty drives a store with a working set ten times its
+// budget and random sizes, and checks after every call that the charged
+// bytes are within budget and equal to the cost of what is actually held.
+func TestStoreBudgetProperty(t *testing.T) {
+	const budget = 10_000
+	rng := rand.New(rand.NewPCG(16, 17))
+	s := mustStore(t, budget, nil)
+	sizes := map[string]int{} // last size added per key
+	evictions := 0
+	for op := range 20_000 {
+		k := fmt.Sprint(rng.IntN(100)) // 100 keys of ~1000 bytes: ~10x the budget
+		switch r := rng.IntN(10); {
+		case r < 6:
+			n := rng.IntN(2000)
+			if op%500 == 0 {
+				n = budget + 1 // oversize now and then
+			}
+			evictions += s.Add(k, make([]byte, n))
+			sizes[k] = n
+		case r < 9:
+			if v, ok := s.Get(k); ok && len(v) != sizes[k] {
+				t.Fatalf("Get(%s) returned %d bytes, last Add gave %d", k, len(v), sizes[k])
+			}
+		default:
+			s.Remove(k)
+		}
+		if s.Bytes() > budget {
+			t.Fatalf("op %d: %d bytes charged, budget %d", op, s.Bytes(), budget)
+		}
+		var held int64
+		n := 0
+		for k, size := range sizes {
+			if s.Contains(k) {
+				held += int64(size)
+				n++
+			}
+		}
+		if held != s.Bytes() || n != s.Len() {
+			t.Fatalf("op %d: holds %d entries of %d bytes, store reports %d of %d", op, n, held, s.Len(), s.Bytes())
+		}
+	}
+	if evictions == 0 || uint64(evictions) != s.Evictions() {
+		t.Errorf("Add reported %d evictions, Evictions() = %d", evictions, s.Evictions())
+	}
+}
+
+func TestStoreLRUOrder(t *testing.T) {
+	s := mustStore(t, 30, nil)
+	for _, k := range []string{"a", "b", "c"} {
+		s.Add(k, make([]byte, 10))
+	}
+	s.Get("a")      // a is now the newest
+	s.Peek("b")     // neither Peek
+	s.Contains("b") // nor Contains refreshes b
+	if n := s.Add("d", make([]byte, 10)); n != 1 {
+		t.Fatalf("Add(d) evicted %d, want 1", n)
+	}
+	if s.Contains("b") {
+		t.Error("b survived: it was the least recently used")
+	}
+	if n := s.Add("e", make([]byte, 20)); n != 2 {
+		t.Fatalf("Add(e) evicted %d, want 2", n)
+	}
+	if s.Contains("c") || s.Contains("a") || !s.Contains("d") || !s.Contains("e") {
+		t.Errorf("after e: want d and e, have a=%v c=%v d=%v e=%v",
+			s.Contains("a"), s.Contains("c"), s.Contains("d"), s.Contains("e"))
+	}
+}
+
+func TestStoreOverwriteRecharges(t *testing.T) {
+	s := mustStore(t, 100, nil)
+	s.Add("a", make([]byte, 10))
+	s.Add("b", make([]byte, 10))
+	s.Add("a", make([]byte, 70))
+	if s.Bytes() != 80 || s.Len() != 2 {
+		t.Fatalf("after growing a: %d bytes, %d entries; want 80, 2", s.Bytes(), s.Len())
+	}
+	s.Add("a", make([]byte, 5))
+	if s.Bytes() != 15 {
+		t.Fatalf("after shrinking a: %d bytes, want 15", s.Bytes())
+	}
+	// Growing a past what b leaves evicts b, not a.
+	if n := s.Add("a", make([]byte, 95)); n != 1 || s.Contains("b") || s.Bytes() != 95 {
+		t.Errorf("growing a to 95: evicted %d, b held %v, %d bytes", n, s.Contains("b"), s.Bytes())
+	}
+	if s.Evictions() != 1 {
+		t.Errorf("Evictions() = %d, want 1 (overwrites are not evictions)", s.Evictions())
+	}
+}
+
+func TestStoreOversizeRefused(t *testing.T) {
+	s := mustStore(t, 100, nil)
+	s.Add("a", make([]byte, 10))
+	s.Add("b", make([]byte, 10))
+	if n := s.Add("big", make([]byte, 101)); n != 0 {
+		t.Errorf("oversize Add evicted %d, want 0", n)
+	}
+	if s.Contains("big") || s.Len() != 2 || s.Bytes() != 20 {
+		t.Errorf("oversize Add changed the store: big=%v len=%d bytes=%d", s.Contains("big"), s.Len(), s.Bytes())
+	}
+	// An oversize value under an existing key drops the old value rather
+	// than leave it to be served as current.
+	s.Add("a", make([]byte, 101))
+	if s.Contains("a") || s.Bytes() != 10 {
+		t.Errorf("oversize overwrite kept a=%v, bytes=%d", s.Contains("a"), s.Bytes())
+	}
+	if n := s.Add("exact", make([]byte, 100)); n != 1 || !s.Contains("exact") {
+		t.Errorf("Add of exactly MaxBytes: evicted %d, held %v", n, s.Contains("exact"))
+	}
+}
+
+func TestStoreRemove(t *testing.T) {
+	s := mustStore(t, 100, nil)
+	s.Add("a", make([]byte, 10))
+	if !s.Remove("a") || s.Remove("a") || s.Len() != 0 || s.Bytes() != 0 {
+		t.Errorf("Remove: len %d, bytes %d", s.Len(), s.Bytes())
+	}
+}
+
+func TestStoreRemoveFunc(t *testing.T) {
+	s, err := NewStore(StoreConfig[Key, []byte]{
+		MaxBytes: 1 << 20,
+		Cost:     func(_ Key, v []byte) int64 { return int64(len(v)) + EntryOverhead },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(10) {
+		s.Add(Key{Object: "/a", Version: "e:1", Index: i}, make([]byte, 100))
+		s.Add(Key{Object: "/b", Version: "e:1", Index: i}, make([]byte, 100))
+	}
+	if n := s.RemoveFunc(func(k Key) bool { return k.Object == "/a" }); n != 10 {
+		t.Errorf("RemoveFunc removed %d, want 10", n)
+	}
+	if s.Len() != 10 || s.Bytes() != 10*(100+EntryOverhead) {
+		t.Errorf("after RemoveFunc: %d entries, %d bytes", s.Len(), s.Bytes())
+	}
+	if s.Contains(Key{Object: "/a", Version: "e:1", Index: 3}) || !s.Contains(Key{Object: "/b", Version: "e:1", Index: 3}) {
+		t.Error("RemoveFunc removed the wrong entries")
+	}
+	if n := s.RemoveFunc(func(Key) bool { return false }); n != 0 {
+		t.Errorf("RemoveFunc matching nothing removed %d", n)
+	}
+}
+
+// TestStoreOnEvict checks that OnEvict sees exactly the budget's victims,
+// oldest first, and runs outside the lock: it calls back into the store,
+// which would deadlock otherwise.
+func TestStoreOnEvict(t *testing.T) {
+	var s *Store[string, []byte]
+	var evicted []string
+	s = mustStore(t, 30, func(k string, v []byte) {
+		evicted = append(evicted, fmt.Sprintf("%s/%d/len=%d", k, len(v), s.Len()))
+		s.Get("x") // takes the lock
+	})
+	s.Add("a", make([]byte, 10))
+	s.Add("b", make([]byte, 10))
+	s.Add("c", make([]byte, 10))
+	s.Add("c", make([]byte, 5))   // overwrite: not an eviction
+	s.Remove("c")                 // removal: not an eviction
+	s.Add("x", make([]byte, 101)) // refused: not an eviction
+	s.Add("d", make([]byte, 30))
+	want := []string{"a/10/len=1", "b/10/len=1"}
+	if !slices.Equal(evicted, want) {
+		t.Errorf("OnEvict saw %q, want %q", evicted, want)
+	}
+}
+
+// TestStoreConcurrent exercises every method from several goroutines; run
+// it with -race.
+func TestStoreConcurrent(t *testing.T) {
+	const budget = 50_000
+	var evicted sync.Map
+	s := mustStore(t, budget, func(k string, _ []byte) { evicted.Store(k, true) })
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 18))
+			for range 5_000 {
+				k := fmt.Sprint(rng.IntN(200))
+				switch r := rng.IntN(20); {
+				case r < 8:
+					s.Add(k, make([]byte, rng.IntN(1000)))
+				case r < 17:
+					s.Get(k)
+				case r < 18:
+					s.Remove(k)
+				case r < 19:
+					s.RemoveFunc(func(key string) bool { return key == k })
+				default:
+					s.Peek(k)
+				}
+				if b := s.Bytes(); b > budget {
+					t.Errorf("%d bytes charged, budget %d", b, budget)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if s.Evictions() == 0 {
+		t.Error("no evictions: the test did not exercise the budget")
+	}
+}
+
+// TestEntryOverheadCoversStore measures the heap a Store[Key, []byte]
+// spends per entry beside the values, the case EntryOverhead is for.
+func TestEntryOverheadCoversStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the heap")
+	}
+	const n = 200_000
+	s, err := NewStore(StoreConfig[Key, []byte]{
+		MaxBytes: 1 << 40,
+		Cost:     func(_ Key, v []byte) int64 { return int64(len(v)) + EntryOverhead },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 1) // shared, so only the store's own memory grows
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range int64(n) {
+		s.Add(Key{Object: "/object", Version: "e:1", Index: i}, value)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perEntry := int64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%d bytes of heap per entry, EntryOverhead is %d", perEntry, EntryOverhead)
+	if perEntry > EntryOverhead {
+		t.Errorf("%d bytes of heap per entry exceeds EntryOverhead (%d)", perEntry, EntryOverhead)
+	}
+	runtime.KeepAlive(s)
+}
+
+func TestStoreGetDoesNotAllocate(t *testing.T) {
+	s, err := NewStore(StoreConfig[Key, []byte]{
+		MaxBytes: 1 << 20,
+		Cost:     func(_ Key, v []byte) int64 { return int64(len(v)) + EntryOverhead },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := Key{Object: "/videos/a.mp4", Version: `e:"v1"`, Index: 3}
+	s.Add(k, make([]byte, 64))
+	if n := testing.AllocsPerRun(100, func() { s.Get(k) }); n != 0 {
+		t.Errorf("Get: %v allocs, want 0", n)
+	}
+}
+
+func BenchmarkStoreGet(b *testing.B) {
+	s, err := NewStore(StoreConfig[Key, []byte]{
+		MaxBytes: 1 << 30,
+		Cost:     func(_ Key, v []byte) int64 { return int64(len(v)) + EntryOverhead },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]Key, 1024)
+	for i := range keys {
+		keys[i] = Key{Object: "/videos/a.mp4", Version: `e:"v1"`, Index: int64(i)}
+		s.Add(keys[i], make([]byte, 64))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := s.Get(keys[i&1023]); !ok {
+			b.Fatal("miss")
+		}
+		i++
+	}
+}
