@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"io"
+	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/edgecache/edgecache/edge"
+	"github.com/edgecache/edgecache/ring"
 )
 
 const edgeSynopsis = `Run an edge node: players stream through it with HTTP range requests; it
@@ -19,6 +25,17 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	var logs logFlags
 	fs.StringVar(&cfg.Listen, "listen", ":8080", "client listener address (players; GET and HEAD only)")
 	fs.StringVar(&cfg.AdminListen, "admin-listen", ":8082", "admin listener address (/healthz, /readyz)")
+	fs.StringVar(&cfg.PeerListen, "peer-listen", ":8081", "peer listener address (other edges only; authenticated)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "peer address other edges reach this one at (default: the peer listener's)")
+	peers := fs.String("peers", "", "static membership: comma-separated peer addresses host:port")
+	peersDNS := fs.String("peers-dns", "", "DNS membership NAME:PORT: every A/AAAA record of NAME is a peer (a Kubernetes headless Service)")
+	join := fs.String("join", "", "gossip membership: comma-separated gossip addresses of existing members")
+	gossipListen := fs.String("gossip-listen", "0.0.0.0:7946", "gossip (memberlist) listener, with --join")
+	secretFile := fs.String("cluster-secret-file", "", "file holding the cluster secret that authenticates peers (or set EDGECACHE_CLUSTER_SECRET)")
+	fs.IntVar(&cfg.DataShards, "data-shards", 4, "k: data shards per chunk")
+	fs.IntVar(&cfg.ParityShards, "parity-shards", 2, "m: parity shards per chunk; any m owners of a chunk may be lost")
+	fs.DurationVar(&cfg.HedgeDelay, "hedge-delay", 25*time.Millisecond, "wait on the first owners asked for shards before asking the others")
+	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", 2*time.Second, "timeout of a shard read or push")
 	fs.StringVar(&cfg.Origin, "origin", "http://127.0.0.1:9000", "origin base URL")
 	fs.Var(&cacheSize, "cache-size", "memory for cached chunks (e.g. 512MiB, 4GiB)")
 	fs.Var(&chunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
@@ -45,9 +62,78 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 		return err
 	}
 	cfg.Logger = log
+	if err := configureMembership(&cfg, *peers, *peersDNS, *join, *gossipListen, *secretFile, env, log); err != nil {
+		return err
+	}
 	n, err := edge.New(cfg)
 	if err != nil {
 		return err
 	}
 	return n.Run(ctx)
+}
+
+// configureMembership sets the edge's membership source and cluster secret
+// from the flags: at most one of --peers, --peers-dns and --join.
+func configureMembership(cfg *edge.Config, peers, peersDNS, join, gossipListen, secretFile string, env func(string) string, log *slog.Logger) error {
+	set := 0
+	for _, v := range []string{peers, peersDNS, join} {
+		if v != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return usagef("edgecache edge: give only one of --peers, --peers-dns and --join")
+	}
+	secret := []byte(env("EDGECACHE_CLUSTER_SECRET"))
+	if secretFile != "" {
+		b, err := os.ReadFile(secretFile)
+		if err != nil {
+			return usagef("edgecache edge: --cluster-secret-file: %v", err)
+		}
+		secret = bytes.TrimSpace(b)
+	}
+	if set == 0 {
+		return nil
+	}
+	if len(secret) < 16 {
+		return usagef("edgecache edge: a cluster secret of at least 16 bytes is required with peers (--cluster-secret-file or EDGECACHE_CLUSTER_SECRET)")
+	}
+	cfg.ClusterSecret = secret
+	var err error
+	switch {
+	case peers != "":
+		cfg.Membership = ring.Static(splitList(peers))
+	case peersDNS != "":
+		cfg.Membership, err = ring.DNS(ring.DNSConfig{Name: peersDNS, Logger: log})
+		if err != nil {
+			return usagef("edgecache edge: --peers-dns: %v", err)
+		}
+	default:
+		if cfg.Advertise == "" {
+			return usagef("edgecache edge: --join needs --advertise (the peer address the others should use)")
+		}
+		key := sha256.Sum256(append([]byte("edgecache gossip key\x00"), secret...))
+		cfg.Membership, err = ring.Gossip(ring.GossipConfig{
+			BindAddr:  gossipListen,
+			Advertise: cfg.Advertise,
+			Join:      splitList(join),
+			SecretKey: key[:],
+			Logger:    log,
+		})
+		if err != nil {
+			return usagef("edgecache edge: --join: %v", err)
+		}
+	}
+	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

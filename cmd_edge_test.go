@@ -72,7 +72,7 @@ func TestEdgeCommandServes(t *testing.T) {
 	done := make(chan error, 1)
 	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB"}
 	go func() {
-		done <- runEdge(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json", "--cache-size", "16MiB"},
+		done <- runEdge(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--log-format", "json", "--cache-size", "16MiB"},
 			func(k string) string { return env[k] }, io.Discard, pw)
 		pw.Close()
 	}()

@@ -111,7 +111,7 @@ func (b *body) prepare() (source, error) {
 		switch {
 		case i < b.started && b.slots[i].async == nil:
 			s = b.slots[i].src
-		case i >= b.started && b.o.storable() && b.n.hot.Contains(b.o.chunkKey(b.needs[i])):
+		case i >= b.started && b.o.storable() && b.n.store.Contains(chunkEntry(b.o.chunkKey(b.needs[i]))):
 			s = srcHit
 		}
 		worst = max(worst, s)
@@ -130,7 +130,7 @@ func (b *body) start(i int) {
 	s := &b.slots[i]
 	idx := b.needs[i]
 	if b.o.storable() {
-		if data, ok := b.n.hot.Get(b.o.chunkKey(idx)); ok {
+		if data, ok := b.n.store.Get(chunkEntry(b.o.chunkKey(idx))); ok {
 			s.data, s.src = data, srcHit
 			return
 		}

@@ -16,7 +16,10 @@ var errChanged = origin.ErrChanged
 // player gets. It is the one place where that mapping lives.
 func statusFor(err error) (int, string) {
 	var se *origin.StatusError
+	var ue *upstreamError
 	switch {
+	case errors.As(err, &ue):
+		return ue.status, ue.reason
 	case errors.Is(err, errNotFoundCached), errors.Is(err, origin.ErrNotFound):
 		return http.StatusNotFound, "not found at the origin"
 	case errors.Is(err, origin.ErrTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -107,6 +107,7 @@ func startNode(t testing.TB, originURL string, mutate func(*Config)) *Node {
 	cfg := Config{
 		Listen:      "127.0.0.1:0",
 		AdminListen: "127.0.0.1:0",
+		PeerListen:  "127.0.0.1:0",
 		Origin:      originURL,
 		CacheSize:   64 << 20,
 		ChunkSize:   4 << 10,

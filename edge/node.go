@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgecache/edgecache/chunk"
 	"github.com/edgecache/edgecache/origin"
+	"github.com/edgecache/edgecache/ring"
 )
 
 // Config configures an edge node. The zero value of every field but Origin
@@ -26,8 +27,33 @@ type Config struct {
 	// Listen is the client listener, for players: GET and HEAD only.
 	// Default ":8080".
 	Listen string
-	// AdminListen serves /healthz and /readyz. Default ":8082".
+	// AdminListen serves /healthz, /readyz and /debug/pprof. Default ":8082".
 	AdminListen string
+	// PeerListen is the listener for other edges (shards, fills, metadata),
+	// separate so that a player can never reach it. Default ":8081".
+	PeerListen string
+	// Advertise is the peer address other edges reach this node at: its
+	// identity on the ring. Default: the peer listener's address.
+	Advertise string
+	// Membership reports the cluster's peer addresses as they change
+	// (static list, DNS, gossip). Nil: a ring of this node alone.
+	Membership ring.Source
+	// ClusterSecret authenticates peer requests; required with Membership.
+	ClusterSecret []byte
+	// DataShards and ParityShards are k and m of the erasure code: a chunk
+	// survives the loss of any m of its k+m owners. Defaults 4 and 2.
+	DataShards, ParityShards int
+	// HedgeDelay is how long a read waits on the first owners it asked
+	// before asking all the others. Default 25 ms.
+	HedgeDelay time.Duration
+	// PeerTimeout bounds a shard read or push. Default 2 s.
+	PeerTimeout time.Duration
+	// PeerDialTimeout bounds connecting to a peer: a dead peer must cost
+	// milliseconds. Default 200 ms.
+	PeerDialTimeout time.Duration
+	// SuspectFor is how long a peer that failed a request is skipped.
+	// Default 5 s.
+	SuspectFor time.Duration
 	// Origin is the base URL of the origin, http or https. Required.
 	Origin string
 	// CacheSize bounds the bytes of chunks kept in memory. Default 512 MiB.
@@ -80,6 +106,13 @@ type Config struct {
 func (c *Config) applyDefaults() {
 	setDefault(&c.Listen, ":8080")
 	setDefault(&c.AdminListen, ":8082")
+	setDefault(&c.PeerListen, ":8081")
+	setDefault(&c.DataShards, 4)
+	setDefault(&c.ParityShards, 2)
+	setDefault(&c.HedgeDelay, 25*time.Millisecond)
+	setDefault(&c.PeerTimeout, 2*time.Second)
+	setDefault(&c.PeerDialTimeout, 200*time.Millisecond)
+	setDefault(&c.SuspectFor, 5*time.Second)
 	setDefault(&c.CacheSize, 512<<20)
 	setDefault(&c.ChunkSize, 1<<20)
 	setDefault(&c.Readahead, 4)
@@ -129,8 +162,18 @@ func (c *Config) Validate() error {
 	if c.MaxRanges < 1 {
 		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))
 	}
-	if c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
-		errs = append(errs, fmt.Errorf("client and admin listeners are both %s", c.Listen))
+	listeners := map[string]string{}
+	for name, addr := range map[string]string{"client": c.Listen, "peer": c.PeerListen, "admin": c.AdminListen} {
+		if other, dup := listeners[addr]; dup && !strings.HasSuffix(addr, ":0") {
+			errs = append(errs, fmt.Errorf("the %s and %s listeners are both %s", other, name, addr))
+		}
+		listeners[addr] = name
+	}
+	if _, err := chunk.NewCodec(c.DataShards, c.ParityShards); err != nil {
+		errs = append(errs, fmt.Errorf("%d data + %d parity shards: %w", c.DataShards, c.ParityShards, err))
+	}
+	if c.Membership != nil && len(c.ClusterSecret) == 0 {
+		errs = append(errs, errors.New("a cluster secret is required to talk to peers"))
 	}
 	return errors.Join(errs...)
 }
@@ -143,18 +186,27 @@ type Node struct {
 	now     func() time.Time
 	origin  originReader
 	objects *objects
-	hot     *chunk.Store[chunk.Key, []byte] // decoded chunks (L1)
+	store   *chunk.Store[storeKey, []byte] // decoded chunks and shard frames
 	fills   singleflight.Group
 	stats   counters
+	codec   *chunk.Codec
+	cluster *cluster
+	peers   *peerClient
+	auth    *peerAuth
+	repairs chan struct{}  // bounds repairs in flight
+	bg      sync.WaitGroup // shard placements and repairs in flight
 
 	baseCtx  context.Context // ends when the node stops; fills run under it
 	stopBase context.CancelFunc
 
 	client      *fasthttp.Server
 	clientLn    *trackingListener
+	peer        *fasthttp.Server
+	peerLn      *trackingListener
 	admin       *http.Server
 	adminLn     net.Listener
 	ready       atomic.Bool
+	closed      atomic.Bool
 	closeOnce   sync.Once
 	serveErrors chan error
 }
@@ -185,26 +237,42 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		return nil, err
 	}
 	n.objects.coalesced = func() { n.stats.coalesced.Add(1) }
-	n.hot, err = chunk.NewStore(chunk.StoreConfig[chunk.Key, []byte]{
-		MaxBytes: cfg.CacheSize,
-		Cost: func(k chunk.Key, v []byte) int64 {
-			return int64(len(v)+len(k.Object)+len(k.Version)) + chunk.EntryOverhead
-		},
-	})
+	n.objects.remote = n.remoteObject
+	n.objects.leads = n.leadsObject
+	n.store, err = newStore(cfg.CacheSize)
 	if err != nil {
 		return nil, err
 	}
+	n.codec, err = chunk.NewCodec(cfg.DataShards, cfg.ParityShards)
+	if err != nil {
+		return nil, err
+	}
+	n.repairs = make(chan struct{}, 8)
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)
 	if err != nil {
-		return nil, fmt.Errorf("client listener: %w", err)
+		return nil, err
 	}
-	n.clientLn = newTrackingListener(ln)
-	n.adminLn, err = net.Listen("tcp", cfg.AdminListen)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("admin listener: %w", err)
+	n.clientLn, n.peerLn, n.adminLn = newTrackingListener(lns[0]), newTrackingListener(lns[1]), lns[2]
+	self := cfg.Advertise
+	if self == "" {
+		self = n.peerLn.Addr().String()
+	}
+	n.cluster = newCluster(self, cfg.Membership, cfg.Now, cfg.SuspectFor)
+	n.auth = newPeerAuth(cfg.ClusterSecret, cfg.ChunkSize, cfg.DataShards, cfg.ParityShards, time.Minute, cfg.Now)
+	n.peers = newPeerClient(self, n.auth, n.cluster, cfg.PeerDialTimeout, cfg.PeerTimeout, cfg.FillTimeout, cfg.HedgeDelay)
+	n.peer = &fasthttp.Server{
+		Handler:                      n.servePeer,
+		Name:                         "edgecache-peer",
+		ReadTimeout:                  cfg.PeerTimeout + cfg.FillTimeout,
+		WriteTimeout:                 cfg.PeerTimeout + cfg.FillTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		MaxRequestBodySize:           int(cfg.ChunkSize) + 64<<10, // one shard frame or a fill request
+		CloseOnShutdown:              true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		Logger:                       fasthttpLogger{n.log},
 	}
 	n.client = &fasthttp.Server{
 		Handler:                       n.serveClient,
@@ -236,6 +304,12 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 // Addr is the client listener's address.
 func (n *Node) Addr() string { return n.clientLn.Addr().String() }
 
+// PeerAddr is the peer listener's address.
+func (n *Node) PeerAddr() string { return n.peerLn.Addr().String() }
+
+// Advertise is the address this node is known by on the ring.
+func (n *Node) Advertise() string { return n.cluster.self }
+
 // AdminAddr is the admin listener's address.
 func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
 
@@ -243,10 +317,17 @@ func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
 // in flight finish within ShutdownGrace, and returns.
 func (n *Node) Run(ctx context.Context) error {
 	go func() { n.serveErrors <- n.client.Serve(n.clientLn) }()
+	go func() { n.serveErrors <- n.peer.Serve(n.peerLn) }()
 	go func() { n.serveErrors <- n.admin.Serve(n.adminLn) }()
+	go func() {
+		if err := n.cluster.run(n.baseCtx); err != nil {
+			n.log.Error("membership source failed; keeping the last ring", "err", err)
+		}
+	}()
 	n.ready.Store(true)
-	n.log.Info("edge serving", "client", n.Addr(), "admin", n.AdminAddr(), "origin", n.cfg.Origin,
-		"cache_size", n.cfg.CacheSize, "chunk_size", n.cfg.ChunkSize)
+	n.log.Info("edge serving", "client", n.Addr(), "peer", n.PeerAddr(), "advertise", n.cluster.self,
+		"admin", n.AdminAddr(), "origin", n.cfg.Origin, "cache_size", n.cfg.CacheSize, "chunk_size", n.cfg.ChunkSize,
+		"data_shards", n.cfg.DataShards, "parity_shards", n.cfg.ParityShards)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -258,9 +339,10 @@ func (n *Node) Run(ctx context.Context) error {
 	n.ready.Store(false)
 	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownGrace)
 	defer cancel()
-	if e := n.client.ShutdownWithContext(sctx); e != nil && err == nil {
+	if e := n.client.ShutdownWithContext(sctx); e != nil && err == nil && !n.closed.Load() {
 		err = fmt.Errorf("draining client connections: %w", e)
 	}
+	_ = n.peer.ShutdownWithContext(sctx)
 	_ = n.admin.Shutdown(sctx)
 	n.Close()
 	return err
@@ -270,10 +352,13 @@ func (n *Node) Run(ctx context.Context) error {
 // closed and fetches in flight are abandoned. Run returns soon after.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.closed.Store(true)
 		n.ready.Store(false)
 		n.stopBase()
 		n.clientLn.Close()
 		n.clientLn.closeConns()
+		n.peerLn.Close()
+		n.peerLn.closeConns()
 		n.admin.Close()
 		if c, ok := n.origin.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections() // do not hold the origin's sockets
@@ -295,4 +380,20 @@ type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+// listenAll binds every listener or none.
+func listenAll(addrs ...string) ([]net.Listener, error) {
+	lns := make([]net.Listener, 0, len(addrs))
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen %s: %w", a, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
 }

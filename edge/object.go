@@ -64,6 +64,12 @@ type objects struct {
 	negativeTTL time.Duration
 	timeout     time.Duration
 	coalesced   func() // counts a lookup that joined another's flight
+	// remote asks the object's leader when that is another node; ok is
+	// false when there is none to ask (this node leads, or the leaders
+	// failed), and the origin is asked instead.
+	remote func(ctx context.Context, key string) (o *object, ok bool, err error)
+	// leads reports whether this node is the object's leader.
+	leads func(key string) bool
 }
 
 func newObjects(entries int, or originReader, now func() time.Time, defaultTTL, negativeTTL, timeout time.Duration) (*objects, error) {
@@ -75,8 +81,21 @@ func newObjects(entries int, or originReader, now func() time.Time, defaultTTL, 
 }
 
 // lookup returns the current object for key. key may alias a request
-// buffer: it is copied before anything keeps it.
+// buffer: it is copied before anything keeps it. When the cache has no
+// fresh entry, the object's leader is asked first (remote), so that the
+// origin sees one metadata request per object for the whole cluster.
 func (c *objects) lookup(ctx context.Context, key string) (*object, error) {
+	return c.get(ctx, key, true)
+}
+
+// lookupLocal is lookup for a peer that asks this node as the object's
+// leader: it never forwards, so differing ring views cannot make two
+// leaders ask each other in a circle.
+func (c *objects) lookupLocal(ctx context.Context, key string) (*object, error) {
+	return c.get(ctx, key, false)
+}
+
+func (c *objects) get(ctx context.Context, key string, forward bool) (*object, error) {
 	if o, ok := c.cache.Get(key); ok && o.fresh(c.now()) {
 		if o.notFound {
 			return o, errNotFoundCached
@@ -84,7 +103,14 @@ func (c *objects) lookup(ctx context.Context, key string) (*object, error) {
 		return o, nil
 	}
 	key = strings.Clone(key)
-	ch := c.flights.DoChan(key, func() (any, error) { return c.refresh(key) })
+	if forward && c.leads != nil && c.leads(key) {
+		forward = false // share the flight of peers asking this node as leader
+	}
+	flight := "o:" + key
+	if forward {
+		flight = "f:" + key
+	}
+	ch := c.flights.DoChan(flight, func() (any, error) { return c.refresh(key, forward) })
 	select {
 	case r := <-ch:
 		if r.Shared {
@@ -107,16 +133,26 @@ func (c *objects) lookup(ctx context.Context, key string) (*object, error) {
 // without asking again until the negative entry expires.
 var errNotFoundCached = errors.New("not found at origin (cached)")
 
-// refresh asks the origin about key, revalidating the entry it replaces
-// when there is one. It runs detached from any one client's context so
-// that a client going away does not fail the others waiting on it.
-func (c *objects) refresh(key string) (*object, error) {
+// refresh finds out what key is now: from the object's leader when forward
+// is set and the leader is another node, else from the origin, revalidating
+// the entry it replaces when there is one. It runs detached from any one
+// client's context so that a client going away does not fail the others
+// waiting on it.
+func (c *objects) refresh(key string, forward bool) (*object, error) {
 	now := c.now()
 	if o, ok := c.cache.Get(key); ok && o.fresh(now) {
 		return o, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
+	if forward && c.remote != nil {
+		if o, ok, err := c.remote(ctx, key); ok {
+			if err != nil {
+				return nil, err
+			}
+			return c.store(o), nil
+		}
+	}
 	old, had := c.cache.Peek(key)
 	if had && !old.notFound {
 		m, _, err := c.origin.Revalidate(ctx, key, old.meta)

@@ -171,7 +171,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool) err
 	if isHead {
 		src := srcHit
 		for _, idx := range b.needs {
-			if !o.storable() || !n.hot.Contains(o.chunkKey(idx)) {
+			if !o.storable() || !n.store.Contains(chunkEntry(o.chunkKey(idx))) {
 				src = srcOrigin
 				break
 			}

@@ -11,6 +11,10 @@ type counters struct {
 	originBytes   atomic.Int64
 	originErrors  atomic.Int64
 	sent          [srcOrigin + 1]atomic.Int64
+	peerRefused   atomic.Int64
+	shardsCorrupt atomic.Int64
+	hedges        atomic.Int64
+	repairs       atomic.Int64
 }
 
 // Stats is a snapshot of a node's counters since it started.
@@ -25,7 +29,13 @@ type Stats struct {
 	SentPeer      int64 // body bytes sent rebuilt from peers
 	SentOrigin    int64 // body bytes sent fetched from the origin
 	CacheBytes    int64 // bytes charged to the chunk store
-	CacheEntries  int   // chunks in the chunk store
+	CacheEntries  int   // chunks and shards in the store
+	PeerRefused   int64 // peer requests refused (authentication, parameters)
+	ShardsCorrupt int64 // shards found corrupt or inconsistent
+	Hedges        int64 // shard reads that asked every owner after the hedge delay
+	Repairs       int64 // shards re-encoded and pushed back after a read found them missing
+	RingMembers   int   // members of the current ring
+	Suspects      int   // peers skipped for failing recently
 }
 
 // Stats returns the node's counters.
@@ -40,8 +50,14 @@ func (n *Node) Stats() Stats {
 		SentHit:       n.stats.sent[srcHit].Load(),
 		SentPeer:      n.stats.sent[srcPeer].Load(),
 		SentOrigin:    n.stats.sent[srcOrigin].Load(),
-		CacheBytes:    n.hot.Bytes(),
-		CacheEntries:  n.hot.Len(),
+		CacheBytes:    n.store.Bytes(),
+		CacheEntries:  n.store.Len(),
+		PeerRefused:   n.stats.peerRefused.Load(),
+		ShardsCorrupt: n.stats.shardsCorrupt.Load(),
+		Hedges:        n.stats.hedges.Load(),
+		Repairs:       n.stats.repairs.Load(),
+		RingMembers:   n.cluster.ring.Load().Len(),
+		Suspects:      n.cluster.suspects(),
 	}
 }
 

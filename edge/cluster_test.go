@@ -1,0 +1,443 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgecache/edgecache/chunk"
+)
+
+// testSource is a membership source a test sets after every node has bound
+// its peer listener.
+type testSource struct{ set chan []string }
+
+func newTestSource() *testSource { return &testSource{set: make(chan []string, 8)} }
+
+func (s *testSource) Run(ctx context.Context, updates chan<- []string) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-s.set:
+			select {
+			case updates <- m:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+var testSecret = []byte("0123456789abcdef-test-secret")
+
+// testCluster is n edges on loopback that form one ring.
+type testCluster struct {
+	nodes   []*Node
+	sources []*testSource
+	extra   []string // members that are not nodes (a stalled peer)
+}
+
+func startCluster(t *testing.T, originURL string, n int, mutate func(*Config)) *testCluster {
+	t.Helper()
+	c := &testCluster{}
+	for range n {
+		c.addNode(t, originURL, mutate)
+	}
+	c.sync(t)
+	return c
+}
+
+func (c *testCluster) addNode(t *testing.T, originURL string, mutate func(*Config)) *Node {
+	src := newTestSource()
+	n := startNode(t, originURL, func(cfg *Config) {
+		cfg.ChunkSize = 64 << 10
+		cfg.Membership = src
+		cfg.ClusterSecret = testSecret
+		cfg.HedgeDelay = 50 * time.Millisecond
+		cfg.PeerTimeout = 3 * time.Second
+		if mutate != nil {
+			mutate(cfg)
+		}
+	})
+	c.nodes = append(c.nodes, n)
+	c.sources = append(c.sources, src)
+	return n
+}
+
+// sync gives every node the full member list and waits until all rings
+// have it.
+func (c *testCluster) sync(t *testing.T) {
+	t.Helper()
+	var members []string
+	for _, n := range c.nodes {
+		members = append(members, n.Advertise())
+	}
+	members = append(members, c.extra...)
+	for _, s := range c.sources {
+		s.set <- members
+	}
+	waitFor(t, "rings to converge", func() bool {
+		for _, n := range c.nodes {
+			if n.Stats().RingMembers != len(members) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// settle waits until no node has placements or repairs in flight.
+func (c *testCluster) settle() {
+	for _, n := range c.nodes {
+		n.bg.Wait()
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+const clusterChunk = 64 << 10
+
+// putMovie stores an object of the given number of chunks (the last one
+// short) at the origin.
+func putMovie(org *testOrigin, path string, chunks int) []byte {
+	data := randomBytes(rand.New(rand.NewPCG(uint64(chunks), 9)), chunks*clusterChunk-1000)
+	org.put(path, &testObject{data: data, etag: `"` + path + `"`, modTime: confModTime})
+	return data
+}
+
+func readChunk(t *testing.T, n *Node, path string, data []byte, idx int) response {
+	t.Helper()
+	a, b := idx*clusterChunk, min((idx+1)*clusterChunk, len(data))-1
+	res := do(t, http.MethodGet, "http://"+n.Addr()+path, http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", a, b)}})
+	if res.status != http.StatusPartialContent || !bytes.Equal(res.body, data[a:b+1]) {
+		t.Fatalf("%s chunk %d via %s: status %d, identical=%v (%s)", path, idx, n.Advertise(), res.status,
+			bytes.Equal(res.body, data[a:b+1]), trunc(res.body))
+	}
+	return res
+}
+
+// originChunkGets returns how many ranged GETs the origin served for path.
+func originChunkGets(org *testOrigin, path string) (total int, perRange map[string]int) {
+	perRange = org.rangeGets(path)
+	for _, v := range perRange {
+		total += v
+	}
+	return total, perRange
+}
+
+// Invariant 2: while membership is stable, the origin serves each chunk of
+// each version once, however many edges ask.
+func TestClusterOriginOncePerChunk(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 12
+	data := putMovie(org, "/m.mp4", chunks)
+	c := startCluster(t, org.URL(), 6, nil)
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		wg.Go(func() {
+			for idx := range chunks {
+				readChunk(t, n, "/m.mp4", data, idx)
+			}
+		})
+	}
+	wg.Wait()
+	total, per := originChunkGets(org, "/m.mp4")
+	for rng, v := range per {
+		if v != 1 {
+			t.Errorf("origin served %s %d times", rng, v)
+		}
+	}
+	if total != chunks {
+		t.Errorf("origin served %d chunk reads for %d chunks: %v", total, chunks, per)
+	}
+	if _, heads := org.counts(); heads != 1 {
+		t.Errorf("origin answered %d metadata requests for one object, want 1", heads)
+	}
+	var peer int64
+	for _, n := range c.nodes {
+		peer += n.Stats().SentPeer
+	}
+	if peer == 0 {
+		t.Error("no edge served bytes rebuilt from peers")
+	}
+}
+
+// warm reads every chunk through one edge, then waits until every shard is
+// placed.
+func (c *testCluster) warm(t *testing.T, via *Node, path string, data []byte, chunks int) {
+	for idx := range chunks {
+		readChunk(t, via, path, data, idx)
+	}
+	c.settle()
+}
+
+// Invariant 3: with m owners of a chunk down, a cached chunk is served by
+// every surviving edge, byte-exactly, with no origin request.
+func TestClusterSurvivesLossOfParityShards(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 10
+	data := putMovie(org, "/loss.mp4", chunks)
+	c := startCluster(t, org.URL(), 6, nil)
+	c.warm(t, c.nodes[0], "/loss.mp4", data, chunks)
+	before, _ := originChunkGets(org, "/loss.mp4")
+
+	c.nodes[1].Close()
+	c.nodes[2].Close()
+	for _, n := range c.nodes[3:] {
+		for idx := range chunks {
+			readChunk(t, n, "/loss.mp4", data, idx)
+		}
+	}
+	after, per := originChunkGets(org, "/loss.mp4")
+	if after != before {
+		t.Fatalf("origin chunk reads went from %d to %d after losing 2 edges: %v", before, after, per)
+	}
+	var peer int64
+	for _, n := range c.nodes[3:] {
+		peer += n.Stats().SentPeer
+	}
+	if peer == 0 {
+		t.Error("no surviving edge rebuilt a chunk from shards")
+	}
+}
+
+// A corrupted shard is detected, never served, and repaired.
+func TestClusterCorruptShardRepaired(t *testing.T) {
+	org := newTestOrigin(t)
+	data := putMovie(org, "/c.mp4", 3)
+	c := startCluster(t, org.URL(), 6, nil)
+	c.warm(t, c.nodes[0], "/c.mp4", data, 3)
+
+	obj, err := c.nodes[0].objects.lookup(context.Background(), "/c.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := obj.chunkKey(1)
+	owners := c.nodes[0].cluster.shardOwners(key.Hash(), 6)
+	byAddr := map[string]*Node{}
+	for _, n := range c.nodes {
+		byAddr[n.Advertise()] = n
+	}
+	// Corrupt a shard on an edge that is neither the chunk's leader (which
+	// keeps the whole chunk) nor the warming edge, then read through it:
+	// it checks its own shards before anything else.
+	var victim *Node
+	shard := -1
+	for i, addr := range owners {
+		if n := byAddr[addr]; n != c.nodes[0] && addr != owners[0] {
+			victim, shard = n, i
+			break
+		}
+	}
+	if victim == nil {
+		t.Fatal("no owner other than the leader and the warming edge")
+	}
+	frame, ok := victim.store.Peek(shardEntry(key, shard))
+	if !ok {
+		t.Fatalf("shard %d was not placed on its owner", shard)
+	}
+	frame[len(frame)-1] ^= 0xff
+	reader := victim
+	readChunk(t, reader, "/c.mp4", data, 1)
+	if reader.Stats().ShardsCorrupt == 0 {
+		t.Error("the corrupt shard was not detected")
+	}
+	c.settle()
+	waitFor(t, "the shard to be repaired", func() bool {
+		f, ok := victim.store.Peek(shardEntry(key, shard))
+		if !ok {
+			return false
+		}
+		_, err := chunk.DecodeFrame(f)
+		return err == nil
+	})
+	if got, _ := originChunkGets(org, "/c.mp4"); got != 3 {
+		t.Errorf("origin chunk reads %d, want 3", got)
+	}
+}
+
+// stalledPeer accepts connections and reads requests but never answers.
+type stalledPeer struct {
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   []net.Conn
+	pending atomic.Int64 // requests received and never answered
+}
+
+func newStalledPeer(t *testing.T) *stalledPeer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stalledPeer{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 && bytes.Contains(buf[:n], []byte("HTTP/1.1")) {
+						s.pending.Add(1)
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *stalledPeer) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// Invariant 6: peers that accept connections but never answer do not hold
+// a read: one is covered by the spare shard, two by the hedge.
+func TestClusterStalledPeersAreHedged(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 8
+	data := putMovie(org, "/h.mp4", chunks)
+	s1, s2 := newStalledPeer(t), newStalledPeer(t)
+	c := &testCluster{extra: []string{s1.ln.Addr().String(), s2.ln.Addr().String()}}
+	for range 4 {
+		c.addNode(t, org.URL(), func(cfg *Config) { cfg.PeerTimeout = 20 * time.Second })
+	}
+	c.sync(t)
+	for idx := range chunks {
+		readChunk(t, c.nodes[0], "/h.mp4", data, idx)
+	}
+	// The pushes to the stalled peers hang until the test ends; the others
+	// land.
+	waitFor(t, "shards to be placed on the live owners", func() bool {
+		total := 0
+		for _, n := range c.nodes {
+			total += n.Stats().CacheEntries
+		}
+		return total >= chunks*4
+	})
+	before, _ := originChunkGets(org, "/h.mp4")
+	for _, n := range c.nodes[1:] {
+		for idx := range chunks {
+			readChunk(t, n, "/h.mp4", data, idx)
+		}
+	}
+	// Each read finished while requests to the stalled peers were still
+	// unanswered: none of them waited for a stalled peer's timeout.
+	if s1.pending.Load()+s2.pending.Load() == 0 {
+		t.Fatal("the stalled peers were never asked")
+	}
+	var hedges, peer int64
+	for _, n := range c.nodes {
+		hedges += n.Stats().Hedges
+		peer += n.Stats().SentPeer
+	}
+	if hedges == 0 {
+		t.Error("no read hedged")
+	}
+	if peer == 0 {
+		t.Error("no read was served from shards")
+	}
+	if after, _ := originChunkGets(org, "/h.mp4"); after != before {
+		t.Errorf("origin chunk reads went from %d to %d", before, after)
+	}
+}
+
+// An edge that joins an established ring fills from peers, not the origin.
+func TestClusterJoinFillsFromPeers(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 10
+	data := putMovie(org, "/j.mp4", chunks)
+	c := startCluster(t, org.URL(), 5, nil)
+	c.warm(t, c.nodes[0], "/j.mp4", data, chunks)
+	before, _ := originChunkGets(org, "/j.mp4")
+
+	joined := c.addNode(t, org.URL(), nil)
+	c.sync(t)
+	for idx := range chunks {
+		readChunk(t, joined, "/j.mp4", data, idx)
+	}
+	if after, per := originChunkGets(org, "/j.mp4"); after != before {
+		t.Fatalf("origin chunk reads went from %d to %d after a join: %v", before, after, per)
+	}
+	if joined.Stats().SentPeer == 0 {
+		t.Error("the new edge served nothing rebuilt from peers")
+	}
+}
+
+// Peers without the cluster secret, or with other chunk parameters, are
+// refused with a clear error and change nothing a client receives.
+func TestClusterRefusesForeignPeers(t *testing.T) {
+	org := newTestOrigin(t)
+	data := putMovie(org, "/f.mp4", 2)
+	c := startCluster(t, org.URL(), 3, nil)
+	for name, mutate := range map[string]func(*Config){
+		"secret": func(cfg *Config) { cfg.ClusterSecret = []byte("another-secret-entirely") },
+		"chunk":  func(cfg *Config) { cfg.ChunkSize = 128 << 10 },
+		"shards": func(cfg *Config) { cfg.DataShards = 3 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := newTestSource()
+			foreign := startNode(t, org.URL(), func(cfg *Config) {
+				cfg.ChunkSize = clusterChunk
+				cfg.Membership = src
+				cfg.ClusterSecret = testSecret
+				mutate(cfg)
+			})
+			members := []string{foreign.Advertise()}
+			for _, n := range c.nodes {
+				members = append(members, n.Advertise())
+			}
+			sort.Strings(members)
+			src.set <- members
+			waitFor(t, "the foreign ring", func() bool { return foreign.Stats().RingMembers == 4 })
+			refusedBefore := int64(0)
+			for _, n := range c.nodes {
+				refusedBefore += n.Stats().PeerRefused
+			}
+			res := do(t, http.MethodGet, "http://"+foreign.Addr()+"/f.mp4", nil)
+			if res.status != http.StatusOK || !bytes.Equal(res.body, data) {
+				t.Fatalf("status %d identical=%v", res.status, bytes.Equal(res.body, data))
+			}
+			refused := int64(0)
+			for _, n := range c.nodes {
+				refused += n.Stats().PeerRefused
+			}
+			if refused == refusedBefore {
+				t.Error("no member refused the foreign peer")
+			}
+		})
+	}
+}

@@ -1,0 +1,162 @@
+package edge
+
+import (
+	"errors"
+	"time"
+
+	"github.com/edgecache/edgecache/chunk"
+)
+
+// peerShards is one peer's answer to "which shards of this chunk do you
+// hold".
+type peerShards struct {
+	addr   string
+	shards []chunk.Shard
+	bad    int
+	err    error
+}
+
+// gathered is what a read collected: the valid shards, which indices were
+// found, and which members answered (so that a shard missing from a member
+// that answered can be repaired).
+type gathered struct {
+	shards   []chunk.Shard
+	present  []bool
+	answered map[string]bool
+	corrupt  int
+}
+
+// gatherShards collects shards of key until it has k of them, late-bound:
+// local shards first, then the owners of the data shards plus one spare in
+// parallel, and, once the hedge delay passes or any of those fails, every
+// other owner. A peer that stalls costs a read the hedge delay, no more.
+func (n *Node) gatherShards(key chunk.Key, owners []string) gathered {
+	k, total := n.codec.Data(), n.codec.Total()
+	g := gathered{present: make([]bool, total), answered: map[string]bool{n.cluster.self: true}}
+	add := func(s chunk.Shard) {
+		if s.Key == key && s.Data == k && s.Parity == n.codec.Parity() && s.Index < total && !g.present[s.Index] {
+			g.present[s.Index] = true
+			g.shards = append(g.shards, s)
+		}
+	}
+	for i := range total {
+		if f, ok := n.store.Get(shardEntry(key, i)); ok {
+			s, err := chunk.DecodeFrame(f)
+			if err != nil {
+				n.store.Remove(shardEntry(key, i))
+				g.corrupt++
+				n.stats.shardsCorrupt.Add(1)
+				n.log.Warn("corrupt shard in memory dropped", "chunk", key.String(), "shard", i, "err", err)
+				continue
+			}
+			add(s)
+		}
+	}
+	if len(g.shards) >= k {
+		return g
+	}
+
+	// Remote owners in shard order, each once; the first batch covers the
+	// data shards and one spare.
+	var order []string
+	firstBatch := 0
+	seen := map[string]bool{n.cluster.self: true}
+	owned := map[string]int{} // shard indices each member owns
+	for i, addr := range owners {
+		owned[addr]++
+		if seen[addr] || n.cluster.isSuspect(addr) {
+			continue
+		}
+		seen[addr] = true
+		order = append(order, addr)
+		if i < k {
+			firstBatch = len(order)
+		}
+	}
+	firstBatch = min(firstBatch+1, len(order))
+
+	results := make(chan peerShards, len(order))
+	launched := 0
+	// outstanding is how many shards the members not yet heard from own:
+	// once the shards in hand plus those cannot reach k, waiting on a slow
+	// member is pointless and the read goes to the leader.
+	outstanding := 0
+	for _, addr := range order {
+		outstanding += owned[addr]
+	}
+	launch := func(upTo int) {
+		for ; launched < upTo; launched++ {
+			addr := order[launched]
+			go func() {
+				shards, bad, err := n.peers.shards(addr, key)
+				results <- peerShards{addr: addr, shards: shards, bad: bad, err: err}
+			}()
+		}
+	}
+	launch(firstBatch)
+	hedge := time.NewTimer(n.cfg.HedgeDelay)
+	defer hedge.Stop()
+	deadline := time.NewTimer(n.cfg.PeerTimeout)
+	defer deadline.Stop()
+	for received := 0; len(g.shards) < k && received < launched; {
+		select {
+		case r := <-results:
+			received++
+			outstanding -= owned[r.addr]
+			if r.err == nil {
+				g.answered[r.addr] = true
+			} else {
+				n.log.Debug("shard read failed", "peer", r.addr, "chunk", key.String(), "err", r.err)
+			}
+			if r.bad > 0 {
+				g.corrupt += r.bad
+				n.stats.shardsCorrupt.Add(int64(r.bad))
+				n.log.Warn("peer sent corrupt shards", "peer", r.addr, "chunk", key.String(), "count", r.bad)
+			}
+			for _, s := range r.shards {
+				add(s)
+			}
+			if len(g.shards) < k && len(g.shards)+outstanding < k {
+				return g
+			}
+			if r.err != nil || r.bad > 0 || received == launched {
+				launch(len(order)) // a shard is missing: no need to wait for the hedge
+			}
+		case <-hedge.C:
+			if launched < len(order) {
+				n.stats.hedges.Add(1)
+				launch(len(order))
+			}
+		case <-deadline.C:
+			return g
+		}
+	}
+	return g
+}
+
+// rebuildFromPeers rebuilds chunk key from the shards its owners hold and
+// repairs in the background any shard a member that answered was missing.
+func (n *Node) rebuildFromPeers(key chunk.Key, owners []string) ([]byte, error) {
+	g := n.gatherShards(key, owners)
+	if len(g.shards) < n.codec.Data() {
+		return nil, chunk.ErrTooFewShards
+	}
+	data, err := n.codec.Reconstruct(g.shards)
+	if err != nil {
+		if errors.Is(err, chunk.ErrCorrupt) || errors.Is(err, chunk.ErrMismatch) {
+			n.stats.shardsCorrupt.Add(1)
+			n.log.Warn("shards of a chunk disagree; refetching it", "chunk", key.String(), "err", err)
+		}
+		return nil, err
+	}
+	var missing []int
+	for i, addr := range owners {
+		if !g.present[i] && g.answered[addr] {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		n.repair(key, data, owners, missing)
+	}
+	return data, nil
+}

@@ -1,0 +1,259 @@
+package edge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgecache/edgecache/chunk"
+)
+
+// peerClient speaks the peer protocol to other edges. Every request is
+// signed; a peer that fails at the transport level is marked suspect so
+// that reads skip it at once.
+type peerClient struct {
+	hc      *fasthttp.Client
+	auth    *peerAuth
+	self    string
+	timeout time.Duration // shard reads and pushes
+	// fillTimeout bounds requests a leader may answer only after asking
+	// the origin: fills and metadata.
+	fillTimeout time.Duration
+	cluster     *cluster
+	// hedge is how long a slow leader may take before it is pinged: one
+	// that cannot answer a ping within another hedge delay is dead.
+	hedge   time.Duration
+	onError func(op string) // counts failures by operation
+}
+
+func newPeerClient(self string, auth *peerAuth, c *cluster, dialTimeout, timeout, fillTimeout, hedge time.Duration) *peerClient {
+	return &peerClient{
+		hc: &fasthttp.Client{
+			Name: "edgecache-peer",
+			// Fail fast: a dead peer must cost milliseconds, not the
+			// seconds of a default dial.
+			Dial:                func(addr string) (net.Conn, error) { return fasthttp.DialTimeout(addr, dialTimeout) },
+			ReadTimeout:         timeout,
+			WriteTimeout:        timeout,
+			MaxConnsPerHost:     1024,
+			MaxIdleConnDuration: 30 * time.Second,
+			MaxResponseBodySize: 128 << 20,
+		},
+		auth:        auth,
+		self:        self,
+		timeout:     timeout,
+		fillTimeout: fillTimeout,
+		hedge:       hedge,
+		cluster:     c,
+		onError:     func(string) {},
+	}
+}
+
+// peerError is a failure of the peer itself (unreachable, slow, refusing
+// us): the caller tries another member.
+type peerError struct {
+	op, addr string
+	err      error
+}
+
+func (e *peerError) Error() string { return fmt.Sprintf("peer %s %s: %v", e.addr, e.op, e.err) }
+func (e *peerError) Unwrap() error { return e.err }
+
+// upstreamError is an origin failure a leader reports: the asker answers
+// the player with the same status and does not try another leader, which
+// would only ask the failing origin again.
+type upstreamError struct {
+	status int
+	reason string
+}
+
+func (e *upstreamError) Error() string {
+	return fmt.Sprintf("origin failure reported by the leader: %d %s", e.status, e.reason)
+}
+
+// do sends one signed request and leaves the answer in resp.
+func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthttp.Response, timeout time.Duration) error {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI("http://" + addr + uri)
+	req.Header.SetMethod(method)
+	if body != nil {
+		req.SetBodyRaw(body)
+	}
+	p.auth.sign(req, p.self)
+	if err := p.hc.DoTimeout(req, resp, timeout); err != nil {
+		p.cluster.markSuspect(addr)
+		p.onError(op)
+		return &peerError{op: op, addr: addr, err: err}
+	}
+	switch sc := resp.StatusCode(); {
+	case sc == fasthttp.StatusUnauthorized || sc == fasthttp.StatusConflict:
+		// A peer we cannot talk to: wrong secret or other chunk
+		// parameters. Skip it like a dead one.
+		p.cluster.markSuspect(addr)
+		p.onError(op)
+		return &peerError{op: op, addr: addr, err: fmt.Errorf("refused (%d): %s", sc, trimBody(resp.Body()))}
+	case sc >= 500 && len(resp.Header.Peek(hdrUpstream)) == 0:
+		p.onError(op)
+		return &peerError{op: op, addr: addr, err: fmt.Errorf("status %d: %s", sc, trimBody(resp.Body()))}
+	}
+	return nil
+}
+
+func trimBody(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return string(b)
+}
+
+// patient sends a request a leader may answer only after asking the
+// origin (a fill, a metadata lookup), so it may take up to the fill
+// timeout. If no answer comes within the hedge delay, the leader is pinged:
+// one that does not answer the ping within another hedge delay is dead or
+// stalled, and the caller moves on to the next owner instead of waiting.
+// The caller releases the returned response.
+func (p *peerClient) patient(op, addr, method, uri string, body []byte) (*fasthttp.Response, error) {
+	type answer struct {
+		resp *fasthttp.Response
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp := fasthttp.AcquireResponse()
+		err := p.do(op, addr, method, uri, body, resp, p.fillTimeout)
+		done <- answer{resp, err}
+	}()
+	abandon := func() {
+		go func() {
+			if a := <-done; a.resp != nil {
+				fasthttp.ReleaseResponse(a.resp)
+			}
+		}()
+	}
+	timer := time.NewTimer(p.hedge)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		if a.err != nil {
+			fasthttp.ReleaseResponse(a.resp)
+			return nil, a.err
+		}
+		return a.resp, nil
+	case <-timer.C:
+	}
+	if err := p.ping(addr); err != nil {
+		abandon()
+		p.cluster.markSuspect(addr)
+		return nil, &peerError{op: op, addr: addr, err: fmt.Errorf("slow and not answering a ping: %w", err)}
+	}
+	a := <-done
+	if a.err != nil {
+		fasthttp.ReleaseResponse(a.resp)
+		return nil, a.err
+	}
+	return a.resp, nil
+}
+
+// ping checks that addr answers at all, within the hedge delay.
+func (p *peerClient) ping(addr string) error {
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := p.do("ping", addr, fasthttp.MethodGet, peerPingPath, nil, resp, p.hedge); err != nil {
+		return err
+	}
+	if resp.StatusCode() != fasthttp.StatusNoContent {
+		return fmt.Errorf("ping answered %d", resp.StatusCode())
+	}
+	return nil
+}
+
+// shards asks addr for every shard of key it holds.
+func (p *peerClient) shards(addr string, key chunk.Key) ([]chunk.Shard, int, error) {
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := p.do("shards", addr, fasthttp.MethodGet, peerShardsPath+"?key="+url.QueryEscape(key.String()), nil, resp, p.timeout); err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode() == fasthttp.StatusNotFound {
+		return nil, 0, nil
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		return nil, 0, &peerError{op: "shards", addr: addr, err: fmt.Errorf("status %d", resp.StatusCode())}
+	}
+	body := append([]byte(nil), resp.Body()...) // resp is recycled; shards alias this
+	shards, bad, err := decodeShardList(body)
+	if err != nil {
+		return nil, bad, &peerError{op: "shards", addr: addr, err: err}
+	}
+	return shards, bad, nil
+}
+
+// pushShard stores one shard frame on addr.
+func (p *peerClient) pushShard(addr string, frame []byte) error {
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := p.do("push", addr, fasthttp.MethodPut, peerShardsPath, frame, resp, p.timeout); err != nil {
+		return err
+	}
+	if resp.StatusCode() != fasthttp.StatusNoContent {
+		return &peerError{op: "push", addr: addr, err: fmt.Errorf("status %d: %s", resp.StatusCode(), trimBody(resp.Body()))}
+	}
+	return nil
+}
+
+// fill asks leader addr to fill a chunk and returns its bytes.
+func (p *peerClient) fill(addr string, o *object, key chunk.Key, want int) ([]byte, source, error) {
+	body, err := json.Marshal(fillRequest{Key: key.String(), Meta: o.meta})
+	if err != nil {
+		return nil, srcOrigin, err
+	}
+	resp, err := p.patient("fill", addr, fasthttp.MethodPost, peerFillPath, body)
+	if err != nil {
+		return nil, srcOrigin, err
+	}
+	defer fasthttp.ReleaseResponse(resp)
+	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
+		if len(resp.Header.Peek(hdrUpstream)) > 0 {
+			return nil, srcOrigin, &upstreamError{status: sc, reason: trimBody(resp.Body())}
+		}
+		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: fmt.Errorf("status %d: %s", sc, trimBody(resp.Body()))}
+	}
+	data := append([]byte(nil), resp.Body()...)
+	sum, err := strconv.ParseUint(string(resp.Header.Peek(hdrFillSum)), 16, 64)
+	if err != nil || len(data) != want || xxhash.Sum64(data) != sum {
+		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: errors.New("chunk failed its length or checksum")}
+	}
+	src := srcOrigin
+	if string(resp.Header.Peek(hdrFillSource)) == "cache" {
+		src = srcPeer
+	}
+	return data, src, nil
+}
+
+// meta asks addr, an object's leader, for the object's metadata.
+func (p *peerClient) meta(addr, key string) (metaResponse, error) {
+	resp, err := p.patient("meta", addr, fasthttp.MethodGet, peerMetaPath+"?path="+url.QueryEscape(key), nil)
+	if err != nil {
+		return metaResponse{}, err
+	}
+	defer fasthttp.ReleaseResponse(resp)
+	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
+		if len(resp.Header.Peek(hdrUpstream)) > 0 {
+			return metaResponse{}, &upstreamError{status: sc, reason: trimBody(resp.Body())}
+		}
+		return metaResponse{}, &peerError{op: "meta", addr: addr, err: fmt.Errorf("status %d", sc)}
+	}
+	m, err := decodeMetaResponse(resp.Body())
+	if err != nil {
+		return m, &peerError{op: "meta", addr: addr, err: err}
+	}
+	return m, nil
+}

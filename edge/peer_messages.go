@@ -1,0 +1,111 @@
+package edge
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/origin"
+)
+
+// The peer protocol's messages. Shards travel in their own checksummed
+// frames; the rest is small JSON. Every decoder here takes bytes from a
+// peer and must never panic or trust a length it has not checked.
+
+// Peer endpoints, on the peer listener only.
+const (
+	peerShardsPath = "/peer/v1/shards" // GET ?key=K: the frames held; PUT: store one frame
+	peerFillPath   = "/peer/v1/fill"   // POST fillRequest: the leader fills a chunk once for all
+	peerMetaPath   = "/peer/v1/meta"   // GET ?path=P: an object's metadata from its leader
+	peerPingPath   = "/peer/v1/ping"   // GET: 204 from a live peer
+)
+
+// Response headers of a fill.
+const (
+	hdrFillSource = "X-Edgecache-Source" // "origin" or "cache": where the leader got the chunk
+	hdrFillSum    = "X-Edgecache-Chunk-Sum"
+	hdrUpstream   = "X-Edgecache-Upstream" // set when the leader's origin failed: status is the origin's
+)
+
+var errBadMessage = errors.New("malformed peer message")
+
+// appendShardList appends frames as a list: for each, a 4-byte big-endian
+// length, then the frame.
+func appendShardList(dst []byte, frames ...[]byte) []byte {
+	for _, f := range frames {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(f)))
+		dst = append(dst, f...)
+	}
+	return dst
+}
+
+// decodeShardList splits a shard list into its frames and decodes them.
+// Frames that fail their checksums are counted in bad and skipped: a
+// corrupt shard is a missing shard. The list itself must be well formed.
+// Returned shards alias b.
+func decodeShardList(b []byte) (shards []chunk.Shard, bad int, err error) {
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return shards, bad, fmt.Errorf("%w: truncated shard list", errBadMessage)
+		}
+		n := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if uint64(n) > uint64(len(b)) {
+			return shards, bad, fmt.Errorf("%w: frame of %d bytes in %d", errBadMessage, n, len(b))
+		}
+		s, ferr := chunk.DecodeFrame(b[:n])
+		b = b[n:]
+		if ferr != nil {
+			bad++
+			continue
+		}
+		shards = append(shards, s)
+	}
+	return shards, bad, nil
+}
+
+// fillRequest asks a chunk's leader to bring the chunk into the cluster.
+// It carries the object's metadata, so the leader needs no lookup of its
+// own and fetches exactly the version the asker serves.
+type fillRequest struct {
+	Key  string      `json:"key"` // chunk.Key.String()
+	Meta origin.Meta `json:"meta"`
+}
+
+func decodeFillRequest(b []byte) (chunk.Key, origin.Meta, error) {
+	var r fillRequest
+	if err := json.Unmarshal(b, &r); err != nil {
+		return chunk.Key{}, origin.Meta{}, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	key, err := chunk.ParseKey(r.Key)
+	if err != nil {
+		return chunk.Key{}, origin.Meta{}, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	if r.Meta.Size < 0 || chunk.Version(r.Meta.ETag, r.Meta.LastModified, r.Meta.Size) != key.Version {
+		return chunk.Key{}, origin.Meta{}, fmt.Errorf("%w: metadata does not match the key's version", errBadMessage)
+	}
+	return key, r.Meta, nil
+}
+
+// metaResponse is an object leader's answer about an object.
+type metaResponse struct {
+	Found   bool        `json:"found"`
+	Meta    origin.Meta `json:"meta"`
+	Fetched int64       `json:"fetched_unix_nano"` // when the origin last vouched for it
+}
+
+func decodeMetaResponse(b []byte) (metaResponse, error) {
+	var r metaResponse
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	if r.Found && r.Meta.Size < 0 {
+		return r, fmt.Errorf("%w: negative size", errBadMessage)
+	}
+	return r, nil
+}
+
+func (r metaResponse) fetched() time.Time { return time.Unix(0, r.Fetched) }

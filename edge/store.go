@@ -1,0 +1,30 @@
+package edge
+
+import (
+	"github.com/edgecache/edgecache/chunk"
+)
+
+// wholeChunk is the shard number of a decoded chunk in the store.
+const wholeChunk = -1
+
+// storeKey names what the node keeps in memory: a decoded chunk it served
+// recently (shard == wholeChunk) or one shard frame of a chunk it owns.
+// Both live in one byte-bounded LRU, so recency alone decides between a hot
+// chunk and a shard, and the budget is one number.
+type storeKey struct {
+	chunk.Key
+	shard int
+}
+
+func chunkEntry(k chunk.Key) storeKey        { return storeKey{Key: k, shard: wholeChunk} }
+func shardEntry(k chunk.Key, i int) storeKey { return storeKey{Key: k, shard: i} }
+
+// entryCost charges an entry its bytes, its key strings and the store's
+// bookkeeping, so that the budget bounds memory, not payload.
+func entryCost(k storeKey, v []byte) int64 {
+	return int64(len(v)+len(k.Object)+len(k.Version)) + chunk.EntryOverhead
+}
+
+func newStore(maxBytes int64) (*chunk.Store[storeKey, []byte], error) {
+	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost})
+}
