@@ -32,6 +32,7 @@ type command func(ctx context.Context, args []string, env func(string) string, s
 var commands = map[string]command{
 	"edge":   runEdge,
 	"origin": runOrigin,
+	"bench":  runBench,
 }
 
 func main() {

@@ -2,9 +2,11 @@ package edge
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -50,5 +52,65 @@ func BenchmarkHit_1MiB_Range(b *testing.B) {
 				serveInProcess(b, n, &ctx, &req, w)
 			}
 		})
+	}
+}
+
+// BenchmarkPeerRebuild_1MiB_4x2 rebuilds a 1 MiB chunk from the shards its
+// owners hold, over loopback HTTP: the cost of an X-Cache: PEER chunk.
+// The rebuilt chunk is not kept, so every iteration goes to the peers.
+func BenchmarkPeerRebuild_1MiB_4x2(b *testing.B) {
+	const cs = 1 << 20
+	org := newTestOrigin(b)
+	const chunks = 8
+	org.put("/r.bin", &testObject{data: make([]byte, chunks*cs), etag: `"r"`, modTime: confModTime})
+	var nodes []*Node
+	var sources []*testSource
+	for range 6 {
+		src := newTestSource()
+		nodes = append(nodes, startNode(b, org.URL(), func(c *Config) {
+			c.ChunkSize = cs
+			c.CacheSize = 256 << 20
+			c.Membership = src
+			c.ClusterSecret = testSecret
+		}))
+		sources = append(sources, src)
+	}
+	var members []string
+	for _, n := range nodes {
+		members = append(members, n.Advertise())
+	}
+	for _, s := range sources {
+		s.set <- members
+	}
+	for _, n := range nodes {
+		for n.Stats().RingMembers != 6 {
+			runtime.Gosched()
+		}
+	}
+	o, err := nodes[0].objects.lookup(context.Background(), "/r.bin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for idx := range int64(chunks) {
+		if _, _, err := nodes[0].getChunk(context.Background(), o, idx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		n.bg.Wait()
+	}
+	reader := nodes[5]
+	b.SetBytes(cs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		key := o.chunkKey(int64(i % chunks))
+		i++
+		owners := reader.cluster.shardOwners(key.Hash(), 6)
+		data, err := reader.rebuildFromPeers(key, owners)
+		if err != nil || len(data) != cs {
+			b.Fatalf("rebuild: %v (%d bytes)", err, len(data))
+		}
 	}
 }

@@ -27,10 +27,14 @@ type peerClient struct {
 	// the origin: fills and metadata.
 	fillTimeout time.Duration
 	cluster     *cluster
-	// hedge is how long a slow leader may take before it is pinged: one
-	// that cannot answer a ping within another hedge delay is dead.
-	hedge   time.Duration
-	onError func(op string) // counts failures by operation
+	// hedge is how long a slow leader may take before it is pinged;
+	// pingTimeout is how long the ping may take before the leader counts
+	// as dead. The ping gets more than a hedge delay because a leader that
+	// is merely busy (a saturated CPU answers in tens of milliseconds) must
+	// not be abandoned: that would fetch the chunk from the origin twice.
+	hedge       time.Duration
+	pingTimeout time.Duration
+	onError     func(op string) // counts failures by operation
 }
 
 func newPeerClient(self string, auth *peerAuth, c *cluster, dialTimeout, timeout, fillTimeout, hedge time.Duration) *peerClient {
@@ -51,6 +55,7 @@ func newPeerClient(self string, auth *peerAuth, c *cluster, dialTimeout, timeout
 		timeout:     timeout,
 		fillTimeout: fillTimeout,
 		hedge:       hedge,
+		pingTimeout: max(hedge, minPingTimeout),
 		cluster:     c,
 		onError:     func(string) {},
 	}
@@ -117,8 +122,8 @@ func trimBody(b []byte) string {
 // patient sends a request a leader may answer only after asking the
 // origin (a fill, a metadata lookup), so it may take up to the fill
 // timeout. If no answer comes within the hedge delay, the leader is pinged:
-// one that does not answer the ping within another hedge delay is dead or
-// stalled, and the caller moves on to the next owner instead of waiting.
+// one that does not answer the ping (pingTimeout) is dead or stalled, and
+// the caller moves on to the next owner instead of waiting.
 // The caller releases the returned response.
 func (p *peerClient) patient(op, addr, method, uri string, body []byte) (*fasthttp.Response, error) {
 	type answer struct {
@@ -162,11 +167,14 @@ func (p *peerClient) patient(op, addr, method, uri string, body []byte) (*fastht
 	return a.resp, nil
 }
 
-// ping checks that addr answers at all, within the hedge delay.
+// minPingTimeout is the least time a leader gets to answer a ping.
+const minPingTimeout = 250 * time.Millisecond
+
+// ping checks that addr answers at all.
 func (p *peerClient) ping(addr string) error {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := p.do("ping", addr, fasthttp.MethodGet, peerPingPath, nil, resp, p.hedge); err != nil {
+	if err := p.do("ping", addr, fasthttp.MethodGet, peerPingPath, nil, resp, p.pingTimeout); err != nil {
 		return err
 	}
 	if resp.StatusCode() != fasthttp.StatusNoContent {

@@ -19,7 +19,6 @@ import (
 var (
 	strGET    = []byte(http.MethodGet)
 	strHEAD   = []byte(http.MethodHead)
-	strBytes  = []byte("bytes")
 	hdrXCache = "X-Cache"
 	hdrStatus = "Cache-Status"
 )

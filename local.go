@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/edgecache/edgecache/edge"
+	"github.com/edgecache/edgecache/origin"
+)
+
+// localCluster is the deployment `edgecache bench --local N` measures: a
+// synthetic reference origin and N edge nodes in this process, each on its
+// own loopback ports, forming one ring. It lives here, in the command, so
+// that the bench package stays a client of any CDN and never imports edge.
+type localCluster struct {
+	origin    *origin.Server
+	originURL string
+	originSrv *http.Server
+
+	nodes  []*edge.Node
+	killed []bool
+	cancel context.CancelFunc
+	runs   sync.WaitGroup
+	errs   []error // Run's error per node, read after runs.Wait
+}
+
+// startLocalCluster starts the origin on 127.0.0.1:0 and n edges in front of
+// it, each with cacheSize bytes of cache in chunks of chunkSize. The edges
+// run until Close, or until ctx ends.
+func startLocalCluster(ctx context.Context, n int, cacheSize, chunkSize int64, logger *slog.Logger) (*localCluster, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("local cluster: need at least one edge, got %d", n)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	osrv, err := origin.NewServer(origin.ServerConfig{Synthetic: true, Logger: logger.With("node", "origin")})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = osrv.Close()
+		return nil, fmt.Errorf("local origin: %w", err)
+	}
+	c := &localCluster{
+		origin:    osrv,
+		originURL: "http://" + ln.Addr().String(),
+		originSrv: &http.Server{Handler: osrv, ReadHeaderTimeout: 5 * time.Second},
+		errs:      make([]error, n),
+		killed:    make([]bool, n),
+	}
+	go func() { _ = c.originSrv.Serve(ln) }() // returns ErrServerClosed at Close
+
+	runCtx, cancel := context.WithCancel(ctx)
+	c.cancel = cancel
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	members := make(chan []string, n)
+	for i := range n {
+		node, err := edge.New(edge.Config{
+			Listen:        "127.0.0.1:0",
+			AdminListen:   "127.0.0.1:0",
+			PeerListen:    "127.0.0.1:0",
+			Origin:        c.originURL,
+			CacheSize:     cacheSize,
+			ChunkSize:     chunkSize,
+			Membership:    lateStatic(members),
+			ClusterSecret: secret,
+			Logger:        logger.With("node", fmt.Sprintf("edge%d", i+1)),
+		})
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("local edge %d: %w", i+1, err)
+		}
+		c.nodes = append(c.nodes, node)
+		c.runs.Add(1)
+		go func() {
+			defer c.runs.Done()
+			c.errs[i] = node.Run(runCtx)
+		}()
+	}
+	// Every edge bound its peer port in New: now the member list is known.
+	var addrs []string
+	for _, node := range c.nodes {
+		addrs = append(addrs, node.Advertise())
+	}
+	for range n {
+		members <- addrs
+	}
+	return c, nil
+}
+
+// lateStatic is a static member list that becomes known after the edges
+// bound their ports: each edge's Run takes it once from the channel.
+type lateStatic chan []string
+
+func (l lateStatic) Run(ctx context.Context, updates chan<- []string) error {
+	select {
+	case m := <-l:
+		select {
+		case updates <- m:
+		case <-ctx.Done():
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Targets are the edges' client URLs, in node order.
+func (c *localCluster) Targets() []string {
+	urls := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		urls[i] = "http://" + n.Addr()
+	}
+	return urls
+}
+
+// OriginURL is the origin's base URL; its counters are at origin.StatsPath.
+func (c *localCluster) OriginURL() string { return c.originURL }
+
+// Kill stops edge i (0-based) abruptly, as a crash or a lost machine would:
+// its listeners and connections close and its fetches are abandoned.
+func (c *localCluster) Kill(i int) error {
+	if i < 0 || i >= len(c.nodes) {
+		return fmt.Errorf("no edge %d in a cluster of %d", i+1, len(c.nodes))
+	}
+	c.killed[i] = true
+	return c.nodes[i].Close()
+}
+
+// Close stops the edges gracefully (a killed one is already stopped), then
+// the origin, and reports what went wrong with an edge that was not killed.
+// Kill and Close are called from one goroutine, the command's.
+func (c *localCluster) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.runs.Wait()
+	var errs []error
+	for i, err := range c.errs {
+		if err != nil && !c.killed[i] {
+			errs = append(errs, fmt.Errorf("edge %d: %w", i+1, err))
+		}
+	}
+	errs = append(errs, c.originSrv.Close(), c.origin.Close())
+	return errors.Join(errs...)
+}
