@@ -53,8 +53,7 @@ func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // the flag package has printed the usage
 		}
 		// The flag package names flags with one dash; we document two.
 		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)

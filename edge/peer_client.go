@@ -168,7 +168,7 @@ func (p *peerClient) patient(op, addr, method, uri string, body []byte) (*fastht
 }
 
 // minPingTimeout is the least time a leader gets to answer a ping.
-const minPingTimeout = 250 * time.Millisecond
+const minPingTimeout = time.Second
 
 // ping checks that addr answers at all.
 func (p *peerClient) ping(addr string) error {
