@@ -2,6 +2,8 @@ package edge
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -219,5 +221,54 @@ func TestEscapedPaths(t *testing.T) {
 		if res.status != http.StatusOK || string(res.body) != "odd name" {
 			t.Errorf("%s: %d %q", p, res.status, res.body)
 		}
+	}
+}
+
+// On stop, an edge fails its readiness at once and lets the responses in
+// flight finish.
+func TestGracefulStopDrains(t *testing.T) {
+	org := newTestOrigin(t)
+	data := randomBytes(rand.New(rand.NewPCG(8, 8)), 8<<20)
+	org.put("/long.mp4", &testObject{data: data, etag: `"l"`, modTime: confModTime})
+	n, err := New(Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", Origin: org.URL(),
+		ChunkSize: 64 << 10, ShutdownGrace: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	waitFor(t, "readiness", func() bool {
+		res, err := http.Get("http://" + n.AdminAddr() + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	res, err := http.Get("http://" + n.Addr() + "/long.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(res.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	waitFor(t, "readiness to fail", func() bool {
+		res, err := http.Get("http://" + n.AdminAddr() + "/readyz")
+		if err != nil {
+			return true // the admin listener is already closed: not ready either
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusServiceUnavailable
+	})
+	rest, err := io.ReadAll(res.Body)
+	if err != nil || !bytes.Equal(append(first, rest...), data) {
+		t.Fatalf("in-flight response: %v, %d of %d bytes", err, 1+len(rest), len(data))
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -292,6 +293,10 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", n.serveReady)
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(n.Stats())
+	})
 	// Profiles on the admin port only, which players cannot reach: the
 	// first tool an operator wants when an edge burns CPU.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -319,8 +324,12 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { n.serveErrors <- n.client.Serve(n.clientLn) }()
 	go func() { n.serveErrors <- n.peer.Serve(n.peerLn) }()
 	go func() { n.serveErrors <- n.admin.Serve(n.adminLn) }()
+	memberCtx, leave := context.WithCancel(n.baseCtx)
+	defer leave()
+	left := make(chan struct{})
 	go func() {
-		if err := n.cluster.run(n.baseCtx); err != nil {
+		defer close(left)
+		if err := n.cluster.run(memberCtx); err != nil {
 			n.log.Error("membership source failed; keeping the last ring", "err", err)
 		}
 	}()
@@ -336,9 +345,18 @@ func (n *Node) Run(ctx context.Context) error {
 			err = nil
 		}
 	}
+	// Stop: fail readiness so that load balancers stop sending players,
+	// leave the ring so that peers stop counting on this node, then let
+	// the responses in flight finish within the grace period.
 	n.ready.Store(false)
+	n.log.Info("edge stopping: draining", "grace", n.cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownGrace)
 	defer cancel()
+	leave()
+	select {
+	case <-left:
+	case <-sctx.Done():
+	}
 	if e := n.client.ShutdownWithContext(sctx); e != nil && err == nil && !n.closed.Load() {
 		err = fmt.Errorf("draining client connections: %w", e)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -32,14 +33,16 @@ const (
 
 var errBadMessage = errors.New("malformed peer message")
 
-// appendShardList appends frames as a list: for each, a 4-byte big-endian
+// writeShardListItem writes one frame of a shard list: a 4-byte big-endian
 // length, then the frame.
-func appendShardList(dst []byte, frames ...[]byte) []byte {
-	for _, f := range frames {
-		dst = binary.BigEndian.AppendUint32(dst, uint32(len(f)))
-		dst = append(dst, f...)
+func writeShardListItem(w io.Writer, frame []byte) error {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(frame)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
 	}
-	return dst
+	_, err := w.Write(frame)
+	return err
 }
 
 // decodeShardList splits a shard list into its frames and decodes them.

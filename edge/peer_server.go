@@ -51,18 +51,21 @@ func (n *Node) serveShards(ctx *fasthttp.RequestCtx) {
 		ctx.Error("bad chunk key: "+err.Error(), fasthttp.StatusBadRequest)
 		return
 	}
-	var body []byte
+	// Frames go straight into fasthttp's pooled response buffer: no
+	// per-request allocation, one copy.
+	found := false
+	w := ctx.Response.BodyWriter()
 	for i := range n.codec.Total() {
 		if f, ok := n.store.Get(shardEntry(key, i)); ok {
-			body = appendShardList(body, f)
+			_ = writeShardListItem(w, f) // an in-memory buffer: cannot fail
+			found = true
 		}
 	}
-	if body == nil {
+	if !found {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
 	ctx.SetContentType("application/octet-stream")
-	ctx.SetBody(body)
 }
 
 // storeShard keeps a shard a leader or a repairing reader pushed here.

@@ -1,0 +1,100 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/origin"
+)
+
+func testFrames(t testing.TB) [][]byte {
+	codec, err := chunk.NewCodec(4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards, err := codec.Encode(chunk.Key{Object: "/a.mp4", Version: `e:"x"`, Index: 3}, []byte("some chunk bytes of a movie"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]byte
+	for _, s := range shards {
+		frames = append(frames, s.AppendFrame(nil))
+	}
+	return frames
+}
+
+func TestShardListRoundTrip(t *testing.T) {
+	frames := testFrames(t)
+	var buf bytes.Buffer
+	for _, f := range frames {
+		if err := writeShardListItem(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One frame corrupted in place: it is skipped and counted, the others
+	// still decode.
+	list := buf.Bytes()
+	list[4+len(frames[0])-1] ^= 1
+	shards, bad, err := decodeShardList(list)
+	if err != nil || bad != 1 || len(shards) != len(frames)-1 {
+		t.Fatalf("got %d shards, %d bad, %v", len(shards), bad, err)
+	}
+	if _, _, err := decodeShardList(list[:len(list)-1]); err == nil {
+		t.Error("a truncated list decoded")
+	}
+}
+
+// FuzzDecodeShardList: no input panics; decoded shards are well formed.
+func FuzzDecodeShardList(f *testing.F) {
+	var buf bytes.Buffer
+	for _, fr := range testFrames(f) {
+		_ = writeShardListItem(&buf, fr)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte{0, 0, 0, 1, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		shards, _, _ := decodeShardList(b)
+		for _, s := range shards {
+			if s.Index < 0 || s.Index >= s.Data+s.Parity || s.ChunkLen < 1 {
+				t.Fatalf("malformed shard decoded: %+v", s)
+			}
+		}
+	})
+}
+
+// FuzzDecodeFillRequest: no input panics, and an accepted request names a
+// chunk whose version matches its metadata.
+func FuzzDecodeFillRequest(f *testing.F) {
+	m := origin.Meta{Size: 10 << 20, ETag: `"v"`, LastModified: time.Unix(1e9, 0)}
+	good, _ := json.Marshal(fillRequest{Key: chunk.Key{Object: "/a", Version: chunk.Version(m.ETag, m.LastModified, m.Size), Index: 2}.String(), Meta: m})
+	f.Add(good)
+	f.Add([]byte(`{"key":"1:/,2:e:,0","meta":{"Size":-1}}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		key, meta, err := decodeFillRequest(b)
+		if err != nil {
+			return
+		}
+		if key.Version != chunk.Version(meta.ETag, meta.LastModified, meta.Size) || meta.Size < 0 {
+			t.Fatalf("accepted a mismatched request: %+v %+v", key, meta)
+		}
+	})
+}
+
+// FuzzDecodeMetaResponse: no input panics; a found object has a size.
+func FuzzDecodeMetaResponse(f *testing.F) {
+	good, _ := json.Marshal(metaResponse{Found: true, Meta: origin.Meta{Size: 5, ETag: `"e"`}, Fetched: 1})
+	f.Add(good)
+	f.Add([]byte(`{"found":true,"meta":{"Size":-3}}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeMetaResponse(b)
+		if err == nil && r.Found && r.Meta.Size < 0 {
+			t.Fatalf("accepted a negative size")
+		}
+	})
+}
