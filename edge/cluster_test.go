@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -439,5 +440,62 @@ func TestClusterRefusesForeignPeers(t *testing.T) {
 				t.Error("no member refused the foreign peer")
 			}
 		})
+	}
+}
+
+// With fewer members than k+m, a member holds several shards of a chunk,
+// and the origin still serves each chunk once.
+func TestClusterSmallerThanShardCount(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 6
+	data := putMovie(org, "/s.mp4", chunks)
+	c := startCluster(t, org.URL(), 3, nil)
+	for _, n := range c.nodes {
+		for idx := range chunks {
+			readChunk(t, n, "/s.mp4", data, idx)
+		}
+	}
+	c.settle()
+	if got, per := originChunkGets(org, "/s.mp4"); got != chunks {
+		t.Fatalf("origin chunk reads %d for %d chunks: %v", got, chunks, per)
+	}
+	// Every shard is placed: 6 per chunk over 3 members.
+	shards := 0
+	for _, n := range c.nodes {
+		o, err := n.objects.lookup(context.Background(), "/s.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for idx := range int64(chunks) {
+			for i := range 6 {
+				if n.store.Contains(shardEntry(o.chunkKey(idx), i)) {
+					shards++
+				}
+			}
+		}
+	}
+	if shards != chunks*6 {
+		t.Errorf("%d shards placed, want %d", shards, chunks*6)
+	}
+}
+
+// The client listener serves objects only: a peer path there is just an
+// object path, asked of the origin, never a peer endpoint.
+func TestClientPortCannotReachPeerAPI(t *testing.T) {
+	org := newTestOrigin(t)
+	data := putMovie(org, "/p.mp4", 2)
+	c := startCluster(t, org.URL(), 2, nil)
+	c.warm(t, c.nodes[0], "/p.mp4", data, 2)
+	o, err := c.nodes[0].objects.lookup(context.Background(), "/p.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{peerShardsPath + "?key=" + o.chunkKey(0).String(), peerMetaPath + "?path=/p.mp4", peerPingPath} {
+		res := do(t, http.MethodGet, "http://"+c.nodes[0].Addr()+p, nil)
+		// The origin's 404, not a peer endpoint's answer (401 without a
+		// signature) or its shards.
+		if res.status != http.StatusNotFound || !strings.Contains(string(res.body), "not found at the origin") {
+			t.Errorf("%s on the client port: %d %q", p, res.status, trunc(res.body))
+		}
 	}
 }
