@@ -89,9 +89,17 @@ func (b *body) addLiteral(p []byte) {
 	b.spans = append(b.spans, span{literal: true, start: int64(off), end: int64(len(b.scrap))})
 }
 
-// prepare starts the window and waits for the first chunk, so that an
+// headChunks is how many chunks a response waits for before its headers:
+// two cover any range of up to one chunk, aligned or not, so X-Cache is
+// exact for those; they are fetched in parallel, so the first byte still
+// waits about one chunk fetch.
+const headChunks = 2
+
+// prepare starts the window and waits for the first chunks, so that an
 // origin failure can still become a clean 502/504 instead of a cut body.
-// It returns the worst source the response will report.
+// It returns the worst source the response will report: exact for the
+// chunks it waited for, and for later ones HIT only if they are in memory
+// now, else MISS (the node's counters by source are exact).
 func (b *body) prepare() (source, error) {
 	if len(b.needs) == 0 {
 		return srcHit, nil
@@ -102,11 +110,15 @@ func (b *body) prepare() (source, error) {
 		b.slots = make([]slot, len(b.needs))
 	}
 	b.startWindow(0)
-	if _, _, err := b.wait(0); err != nil {
-		return srcOrigin, err
+	worst := srcHit
+	head := min(len(b.needs), headChunks)
+	for i := range head {
+		if _, _, err := b.wait(i); err != nil {
+			return srcOrigin, err
+		}
+		worst = max(worst, b.slots[i].src)
 	}
-	worst := b.slots[0].src
-	for i := 1; i < len(b.needs); i++ {
+	for i := head; i < len(b.needs); i++ {
 		s := srcOrigin
 		switch {
 		case i < b.started && b.slots[i].async == nil:

@@ -3,8 +3,8 @@ package edge
 import (
 	"bytes"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
