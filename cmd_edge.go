@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -57,6 +58,11 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 		return usagef("edgecache edge: --chunk-size must be positive")
 	}
 	cfg.CacheSize, cfg.ChunkSize = int64(cacheSize), int64(chunkSize)
+	if env("GOMEMLIMIT") == "" {
+		// The cache is most of the heap: let the collector work harder as
+		// the process nears the budget rather than grow past it.
+		debug.SetMemoryLimit(memoryLimit(cfg.CacheSize))
+	}
 	log, err := logs.logger(stderr)
 	if err != nil {
 		return err
@@ -136,4 +142,16 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// memoryOverhead is what an edge uses beyond its cache budget at most in
+// the common case: object metadata, chunks in flight, connection buffers
+// and the Go runtime (docs/design.md, "Memory").
+const memoryOverhead = 256 << 20
+
+// memoryLimit is the Go memory limit an edge sets for itself from its
+// cache size when GOMEMLIMIT is not set: the budget, a quarter more for
+// garbage not yet collected, and the fixed overhead.
+func memoryLimit(cacheSize int64) int64 {
+	return cacheSize + cacheSize/4 + memoryOverhead
 }

@@ -70,7 +70,8 @@ func TestEdgeCommandServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB"}
+	// GOMEMLIMIT set: the edge must not set the test process's limit.
+	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB", "GOMEMLIMIT": "off"}
 	go func() {
 		done <- runEdge(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--log-format", "json", "--cache-size", "16MiB"},
 			func(k string) string { return env[k] }, io.Discard, pw)
@@ -128,6 +129,14 @@ func TestEdgeCommandServes(t *testing.T) {
 		}
 		if res != nil {
 			res.Body.Close()
+		}
+	}
+}
+
+func TestMemoryLimitCoversCacheAndOverhead(t *testing.T) {
+	for _, cache := range []int64{16 << 20, 1 << 30, 8 << 30} {
+		if got := memoryLimit(cache); got <= cache+memoryOverhead {
+			t.Errorf("memoryLimit(%d) = %d leaves no room for garbage", cache, got)
 		}
 	}
 }
