@@ -22,6 +22,7 @@ commands:
   edge     run an edge node in front of an HTTP origin
   origin   run the reference origin (a directory, or synthetic objects)
   bench    measure throughput, latency and origin offload of a deployment
+  healthcheck  exit 0 if an edge's admin endpoint answers 2xx (the container health check)
 
 Run 'edgecache <command> --help' for the flags of a command.
 `
@@ -30,9 +31,10 @@ Run 'edgecache <command> --help' for the flags of a command.
 type command func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error
 
 var commands = map[string]command{
-	"edge":   runEdge,
-	"origin": runOrigin,
-	"bench":  runBench,
+	"edge":        runEdge,
+	"origin":      runOrigin,
+	"bench":       runBench,
+	"healthcheck": runHealthcheck,
 }
 
 func main() {
