@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -23,6 +24,11 @@ type cluster struct {
 	suspectFor time.Duration
 	changes    func(members int) // observes ring changes (metrics, logs)
 
+	// synced is set once the membership source has spoken: until then the
+	// node would think itself alone and fill everything from the origin,
+	// so it does not report ready.
+	synced atomic.Bool
+
 	mu      sync.Mutex
 	suspect map[string]time.Time // member -> until when reads skip it
 }
@@ -30,6 +36,7 @@ type cluster struct {
 func newCluster(self string, src ring.Source, now func() time.Time, suspectFor time.Duration) *cluster {
 	c := &cluster{self: self, source: src, now: now, suspectFor: suspectFor, suspect: map[string]time.Time{}, changes: func(int) {}}
 	c.ring.Store(ring.New([]ring.Member{{Addr: self}}))
+	c.synced.Store(src == nil)
 	return c
 }
 
@@ -59,6 +66,7 @@ func (c *cluster) setMembers(addrs []string) {
 			members = append(members, ring.Member{Addr: a})
 		}
 	}
+	defer c.synced.Store(true)
 	old := c.ring.Load()
 	if old != nil && slices.Equal(memberAddrs(old), sortedAddrs(members)) {
 		return

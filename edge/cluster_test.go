@@ -499,3 +499,31 @@ func TestClientPortCannotReachPeerAPI(t *testing.T) {
 		}
 	}
 }
+
+// An edge with a membership source is not ready until the source has
+// given it a member list: before that it would think itself alone and
+// fill everything from the origin.
+func TestNotReadyBeforeFirstMemberList(t *testing.T) {
+	org := newTestOrigin(t)
+	src := newTestSource()
+	n := startNode(t, org.URL(), func(cfg *Config) {
+		cfg.Membership = src
+		cfg.ClusterSecret = testSecret
+	})
+	ready := func() int {
+		res := do(t, http.MethodGet, "http://"+n.AdminAddr()+"/readyz", nil)
+		return res.status
+	}
+	waitFor(t, "the node to serve", func() bool {
+		res, err := http.Get("http://" + n.AdminAddr() + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil
+	})
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Fatalf("ready before any member list: %d", got)
+	}
+	src.set <- []string{n.Advertise(), "127.0.0.1:1"}
+	waitFor(t, "readiness", func() bool { return ready() == http.StatusOK })
+}

@@ -95,30 +95,45 @@ func (n *Node) fill(o *object, key chunk.Key) (fillResult, error) {
 
 // fillFromLeader asks the chunk's leader to fill it; when the leader is
 // down, the next live owner leads, and this node leads when it is next.
+// Before this node leads because the owners ahead of it are suspect, it
+// gives them one more try: leading means asking the origin, and a member
+// that timed out once under load is usually alive.
 func (n *Node) fillFromLeader(o *object, key chunk.Key, owners []string) (fillResult, error) {
 	tried := map[string]bool{}
+	var suspects []string
+	try := func(addr string) (fillResult, bool, error) {
+		data, src, err := n.peers.fill(addr, o, key, n.chunkLen(o, key.Index))
+		var pe *peerError
+		switch {
+		case err == nil:
+			n.store.Add(chunkEntry(key), data)
+			return fillResult{data, src}, true, nil
+		case errors.As(err, &pe):
+			n.log.Warn("chunk leader failed; trying the next owner", "peer", addr, "chunk", key.String(), "err", err)
+			return fillResult{}, false, nil
+		default:
+			return fillResult{}, true, err
+		}
+	}
 	for _, addr := range owners {
 		if tried[addr] {
 			continue
 		}
 		tried[addr] = true
 		if addr == n.cluster.self {
-			return n.leadFill(o, key)
+			break
 		}
 		if n.cluster.isSuspect(addr) {
+			suspects = append(suspects, addr)
 			continue
 		}
-		data, src, err := n.peers.fill(addr, o, key, n.chunkLen(o, key.Index))
-		var pe *peerError
-		switch {
-		case err == nil:
-			n.store.Add(chunkEntry(key), data)
-			return fillResult{data, src}, nil
-		case errors.As(err, &pe):
-			n.log.Warn("chunk leader failed; trying the next owner", "peer", addr, "chunk", key.String(), "err", err)
-			continue
-		default:
-			return fillResult{}, err
+		if r, done, err := try(addr); done {
+			return r, err
+		}
+	}
+	for _, addr := range suspects {
+		if r, done, err := try(addr); done {
+			return r, err
 		}
 	}
 	return n.leadFill(o, key)

@@ -57,23 +57,30 @@ func (n *Node) gatherShards(key chunk.Key, owners []string) gathered {
 	}
 
 	// Remote owners in shard order, each once; the first batch covers the
-	// data shards and one spare.
-	var order []string
+	// data shards and one spare. Suspects come last: asked only when the
+	// others cannot make up k, since a member that timed out once under
+	// load is more likely alive than the origin is cheap.
+	var order, suspects []string
 	firstBatch := 0
 	seen := map[string]bool{n.cluster.self: true}
 	owned := map[string]int{} // shard indices each member owns
 	for i, addr := range owners {
 		owned[addr]++
-		if seen[addr] || n.cluster.isSuspect(addr) {
+		if seen[addr] {
 			continue
 		}
 		seen[addr] = true
+		if n.cluster.isSuspect(addr) {
+			suspects = append(suspects, addr)
+			continue
+		}
 		order = append(order, addr)
 		if i < k {
 			firstBatch = len(order)
 		}
 	}
 	firstBatch = min(firstBatch+1, len(order))
+	order = append(order, suspects...)
 
 	results := make(chan peerShards, len(order))
 	launched := 0

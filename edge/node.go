@@ -248,7 +248,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.repairs = make(chan struct{}, 8)
+	n.repairs = make(chan struct{}, 64)
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 
 	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)
@@ -386,8 +386,12 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
-	if !n.ready.Load() {
+	switch {
+	case !n.ready.Load():
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	case !n.cluster.synced.Load():
+		http.Error(w, "not ready: waiting for the first member list", http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ready")
