@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
 
@@ -100,6 +103,10 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Logger receives the node's logs. Default: discard.
 	Logger *slog.Logger
+	// Registry receives the node's metrics, served on the admin listener's
+	// /metrics. Default: a registry of the node's own (never the global
+	// one), with the Go runtime and process collectors.
+	Registry *prometheus.Registry
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -251,6 +258,15 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	n.repairs = make(chan struct{}, 64)
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if err := reg.Register(newMetricsCollector(n)); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+
 	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)
 	if err != nil {
 		return nil, err
@@ -291,6 +307,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		Logger:                        fasthttpLogger{n.log},
 	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", n.serveReady)
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
