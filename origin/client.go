@@ -143,7 +143,12 @@ func (c *Client) do(ctx context.Context, method, target string, setHeader func(h
 			c.stats.retries.Add(1)
 		}
 		err := c.attempt(ctx, method, target, setHeader, handle)
-		last := err == nil || ctx.Err() != nil || attempt >= c.cfg.Retries || !retryable(err)
+		if err != nil && ctx.Err() != nil {
+			// The caller gave up: that, not whatever the origin answered
+			// meanwhile, is why this call failed.
+			return classify(ctx, ctx.Err())
+		}
+		last := err == nil || attempt >= c.cfg.Retries || !retryable(err)
 		if !last && errors.Is(err, ErrBadResponse) {
 			// A truncated body can be a glitch in transit; the same bad
 			// answer twice is the origin's, and more tries only add load.
