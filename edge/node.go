@@ -98,6 +98,13 @@ type Config struct {
 	// MaxHeaderBytes caps a request's headers; larger ones get 431.
 	// Default 8 KiB.
 	MaxHeaderBytes int
+	// WriteBufferSize is the response write buffer of a connection while
+	// it writes (pooled, not held by idle connections). The headers and
+	// the first bytes of the body leave in one write of this size: with
+	// fasthttp's 4 KiB default, a 1 MiB response went out as a 4 KiB write
+	// and a large one, and the client received 25-40% less per CPU second
+	// (measured with the anchors' wrk runs). Default 64 KiB.
+	WriteBufferSize int
 	// ShutdownGrace bounds how long Run waits for responses in flight
 	// after its context ends. Default 20 s.
 	ShutdownGrace time.Duration
@@ -136,6 +143,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.IdleTimeout, 2*time.Minute)
 	setDefault(&c.MaxConns, 16384)
 	setDefault(&c.MaxHeaderBytes, 8<<10)
+	setDefault(&c.WriteBufferSize, 64<<10)
 	setDefault(&c.ShutdownGrace, 20*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -299,6 +307,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		IdleTimeout:                   cfg.IdleTimeout,
 		Concurrency:                   cfg.MaxConns,
 		ReadBufferSize:                cfg.MaxHeaderBytes,
+		WriteBufferSize:               cfg.WriteBufferSize,
 		MaxRequestBodySize:            1 << 10, // GET and HEAD carry no body
 		DisablePreParseMultipartForm:  true,
 		NoDefaultContentType:          true,
