@@ -326,15 +326,18 @@ func (s *stalledPeer) close() {
 }
 
 // Invariant 6: peers that accept connections but never answer do not hold
-// a read: one is covered by the spare shard, two by the hedge.
+// a read: one is covered by the spare shard, two by the hedge (or, once they
+// are suspect, by asking them last).
 func TestClusterStalledPeersAreHedged(t *testing.T) {
 	org := newTestOrigin(t)
 	const chunks = 8
 	data := putMovie(org, "/h.mp4", chunks)
 	s1, s2 := newStalledPeer(t), newStalledPeer(t)
 	c := &testCluster{extra: []string{s1.ln.Addr().String(), s2.ln.Addr().String()}}
+	// Waiting for a stalled peer's timeout would outlast the test client's
+	// 20 s timeout, so every read that completes did not wait for one.
 	for range 4 {
-		c.addNode(t, org.URL(), func(cfg *Config) { cfg.PeerTimeout = 20 * time.Second })
+		c.addNode(t, org.URL(), func(cfg *Config) { cfg.PeerTimeout = 60 * time.Second })
 	}
 	c.sync(t)
 	for idx := range chunks {
@@ -360,13 +363,11 @@ func TestClusterStalledPeersAreHedged(t *testing.T) {
 	if s1.pending.Load()+s2.pending.Load() == 0 {
 		t.Fatal("the stalled peers were never asked")
 	}
-	var hedges, peer int64
+	// Whether a read got its shards by hedging or by asking the suspects
+	// last depends on timing; either way it must not have waited.
+	var peer int64
 	for _, n := range c.nodes {
-		hedges += n.Stats().Hedges
 		peer += n.Stats().SentPeer
-	}
-	if hedges == 0 {
-		t.Error("no read hedged")
 	}
 	if peer == 0 {
 		t.Error("no read was served from shards")
