@@ -65,6 +65,10 @@ func (c *testCluster) addNode(t *testing.T, originURL string, mutate func(*Confi
 		cfg.ClusterSecret = testSecret
 		cfg.HedgeDelay = 50 * time.Millisecond
 		cfg.PeerTimeout = 3 * time.Second
+		// The tests count origin requests exactly; a dial that misses a
+		// production-short timeout on a loaded CI machine would send a
+		// chunk to the origin a second time.
+		cfg.PeerDialTimeout = 2 * time.Second
 		if mutate != nil {
 			mutate(cfg)
 		}
