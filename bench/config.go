@@ -177,39 +177,17 @@ func fieldErr(field, format string, args ...any) error {
 
 // withDefaults returns c with every zero field that has a default set to it.
 func (c Config) withDefaults() Config {
-	if c.Workload == "" {
-		c.Workload = WorkloadVideo
-	}
-	if c.Objects == 0 {
-		c.Objects = DefaultObjects
-	}
-	if c.ObjectSize == 0 {
-		c.ObjectSize = DefaultObjectSize
-	}
-	if c.SegmentSize == 0 {
-		c.SegmentSize = DefaultSegmentSize
-	}
-	if c.RangeSize == 0 {
-		c.RangeSize = DefaultRangeSize
-	}
-	if c.StartupSegments == 0 {
-		c.StartupSegments = DefaultStartupSegments
-	}
-	if c.BufferSegments == 0 {
-		c.BufferSegments = DefaultBufferSegments
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Duration == 0 {
-		c.Duration = DefaultDuration
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.VerifySample == 0 {
-		c.VerifySample = DefaultVerifySample
-	}
+	setDefault(&c.Workload, WorkloadVideo)
+	setDefault(&c.Objects, DefaultObjects)
+	setDefault(&c.ObjectSize, DefaultObjectSize)
+	setDefault(&c.SegmentSize, DefaultSegmentSize)
+	setDefault(&c.RangeSize, DefaultRangeSize)
+	setDefault(&c.StartupSegments, DefaultStartupSegments)
+	setDefault(&c.BufferSegments, DefaultBufferSegments)
+	setDefault(&c.Concurrency, DefaultConcurrency)
+	setDefault(&c.Duration, DefaultDuration)
+	setDefault(&c.Timeout, DefaultTimeout)
+	setDefault(&c.VerifySample, DefaultVerifySample)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -362,4 +340,12 @@ func (t target) appendURL(dst []byte, path string) []byte {
 	dst = append(dst, t.host...)
 	dst = append(dst, t.prefix...)
 	return append(dst, path...)
+}
+
+// setDefault sets *p to v when it holds its zero value.
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
 }

@@ -20,19 +20,26 @@ func statusFor(err error) (int, string) {
 	switch {
 	case errors.As(err, &ue):
 		return ue.status, ue.reason
-	case errors.Is(err, errNotFoundCached), errors.Is(err, origin.ErrNotFound):
+	case errors.Is(err, errNotFoundCached):
 		return http.StatusNotFound, "not found at the origin"
-	case errors.Is(err, origin.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout, "the origin did not answer in time"
 	case errors.As(err, &se) && se.Err == nil && se.Code >= 400 && se.Code < 500:
 		// The origin refused (401, 403, 451...): the player should see
 		// the origin's answer, not a gateway failure.
 		return se.Code, "the origin answered " + http.StatusText(se.Code)
-	case errors.Is(err, origin.ErrUnreachable):
-		return http.StatusBadGateway, "the origin is unreachable"
 	case errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, "the edge is shutting down"
+	}
+	// Everything else is an origin failure: the origin package says which
+	// status it deserves, so the two cannot disagree.
+	switch code := origin.HTTPStatus(err); code {
+	case http.StatusNotFound:
+		return code, "not found at the origin"
+	case http.StatusGatewayTimeout:
+		return code, "the origin did not answer in time"
 	default:
-		return http.StatusBadGateway, "the origin's answer was unusable"
+		if errors.Is(err, origin.ErrUnreachable) {
+			return code, "the origin is unreachable"
+		}
+		return code, "the origin's answer was unusable"
 	}
 }
