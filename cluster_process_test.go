@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,13 +32,17 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// freeAddrs reserves n loopback addresses for processes that must know
-// each other's before they start.
-func freeAddrs(t *testing.T, n int) []string {
+// freeAddrs reserves n ports on loopback address host for a process that
+// must know its peers' addresses before they start. Each process gets a
+// host of its own (127.0.0.0/8 is all loopback): the ports of 127.0.0.1
+// are shared with every outgoing connection of the tests running beside
+// this one, and one of those can take a port between its reservation and
+// the process binding it.
+func freeAddrs(t *testing.T, host string, n int) []string {
 	var lns []net.Listener
 	var addrs []string
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,6 +60,9 @@ type process struct {
 	cmd  *exec.Cmd
 	logs chan map[string]any
 	done chan struct{}
+
+	mu    sync.Mutex
+	plain []string // the last lines that were not JSON, such as an exit error
 }
 
 func startProcess(t *testing.T, bin string, env []string, args ...string) *process {
@@ -74,11 +82,15 @@ func startProcess(t *testing.T, bin string, env []string, args ...string) *proce
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				select {
-				case p.logs <- m:
-				default:
-				}
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				p.mu.Lock()
+				p.plain = append(p.plain[max(0, len(p.plain)-9):], sc.Text())
+				p.mu.Unlock()
+				continue
+			}
+			select {
+			case p.logs <- m:
+			default:
 			}
 		}
 	}()
@@ -105,7 +117,9 @@ func (p *process) waitLog(t *testing.T, msg string) map[string]any {
 				return m
 			}
 		case <-p.done:
-			t.Fatalf("process exited before logging %q", msg)
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			t.Fatalf("process exited before logging %q: %s", msg, strings.Join(p.plain, "\n"))
 		case <-timeout:
 			t.Fatalf("no %q log line", msg)
 		}
@@ -124,9 +138,11 @@ func TestEdgeProcessesFormOneRing(t *testing.T) {
 	originURL := org.waitLog(t, "origin listening")["url"].(string)
 
 	const n = 6
-	peers := freeAddrs(t, n)
-	clients := freeAddrs(t, n)
-	admins := freeAddrs(t, n)
+	var peers, clients, admins []string
+	for i := range n {
+		a := freeAddrs(t, fmt.Sprintf("127.0.0.%d", 20+i), 3)
+		peers, clients, admins = append(peers, a[0]), append(clients, a[1]), append(admins, a[2])
+	}
 	env := []string{"EDGECACHE_CLUSTER_SECRET=process-test-secret-0123456789", "EDGECACHE_ORIGIN=" + originURL,
 		"EDGECACHE_PEERS=" + strings.Join(peers, ","), "EDGECACHE_CHUNK_SIZE=256KiB", "EDGECACHE_LOG_FORMAT=json"}
 	for i := range n {

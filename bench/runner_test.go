@@ -218,9 +218,13 @@ func TestWarmupIsNotMeasured(t *testing.T) {
 	if s.Seconds < 0.3 || s.Seconds > 0.6 {
 		t.Errorf("measured %.2fs, want the 0.3s after warmup", s.Seconds)
 	}
-	// Requests in flight at the boundary may land on either side of it.
+	// Requests in flight at a boundary, or sent while the origin's
+	// counters are read, may land on either side of it: a few in a loaded
+	// run. Had the warmup been counted, the origin would show twice the
+	// measured requests.
 	total := o.requests.Load() - 1 // less the stats reads, below
-	if s.Origin == nil || diffAbs(s.Origin.Requests, s.Requests) > int64(cfg.Concurrency)+2 || s.Requests >= total {
+	slack := max(int64(cfg.Concurrency)+2, s.Requests/20)
+	if s.Origin == nil || diffAbs(s.Origin.Requests, s.Requests) > slack || s.Requests >= total*3/4 {
 		t.Errorf("measured %d requests, origin saw %+v of %d in all", s.Requests, s.Origin, total)
 	}
 }
