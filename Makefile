@@ -25,7 +25,7 @@ tools:
 	@missing=""; for t in ffmpeg ffprobe chromium; do command -v $$t >/dev/null || missing=1; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing $(TOOLS_PKGS)"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TOOLS_PKGS); \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(TOOLS_PKGS); \
 	  fi
 
 check: $(STATICCHECK)
