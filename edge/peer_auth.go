@@ -37,8 +37,7 @@ type peerAuth struct {
 	skew   time.Duration
 	now    func() time.Time
 
-	mu   sync.Mutex
-	seen map[string]time.Time // nonce -> when it stops being acceptable
+	nonces nonceCache
 }
 
 func newPeerAuth(secret []byte, chunkSize int64, k, m int, skew time.Duration, now func() time.Time) *peerAuth {
@@ -47,7 +46,7 @@ func newPeerAuth(secret []byte, chunkSize int64, k, m int, skew time.Duration, n
 		params: fmt.Sprintf("v1;chunk=%d;k=%d;m=%d", chunkSize, k, m),
 		skew:   skew,
 		now:    now,
-		seen:   map[string]time.Time{},
+		nonces: nonceCache{skew: int64(skew / time.Second), buckets: map[int64]map[nonce]struct{}{}},
 	}
 }
 
@@ -63,7 +62,7 @@ func (a *peerAuth) mac(method, uri, ts, nonce, from []byte, body []byte) []byte 
 
 // sign stamps a request that is ready to send, body included.
 func (a *peerAuth) sign(req *fasthttp.Request, from string) {
-	var nb [12]byte
+	var nb nonce
 	_, _ = rand.Read(nb[:])
 	nonce := hex.EncodeToString(nb[:])
 	ts := strconv.FormatInt(a.now().Unix(), 10)
@@ -83,12 +82,16 @@ func (a *peerAuth) verify(ctx *fasthttp.RequestCtx) error {
 	if p := string(h.Peek(hdrPeerCluster)); p != a.params {
 		return fmt.Errorf("%w: it has %q, this edge has %q", errPeerMismatch, p, a.params)
 	}
-	ts, nonce, from := h.Peek(hdrPeerTime), h.Peek(hdrPeerNonce), h.Peek(hdrPeerFrom)
+	ts, nonceHex, from := h.Peek(hdrPeerTime), h.Peek(hdrPeerNonce), h.Peek(hdrPeerFrom)
 	sig, err := hex.DecodeString(string(h.Peek(hdrPeerSig)))
-	if err != nil || len(sig) != sha256.Size || len(nonce) == 0 {
+	var n nonce
+	if err != nil || len(sig) != sha256.Size || hex.DecodedLen(len(nonceHex)) != len(n) {
 		return fmt.Errorf("%w: missing or malformed signature", errPeerAuth)
 	}
-	if !hmac.Equal(sig, a.mac(h.Method(), ctx.Request.URI().RequestURI(), ts, nonce, from, ctx.Request.Body())) {
+	if _, err := hex.Decode(n[:], nonceHex); err != nil {
+		return fmt.Errorf("%w: malformed nonce", errPeerAuth)
+	}
+	if !hmac.Equal(sig, a.mac(h.Method(), ctx.Request.URI().RequestURI(), ts, nonceHex, from, ctx.Request.Body())) {
 		return fmt.Errorf("%w: bad signature (is the cluster secret the same?)", errPeerAuth)
 	}
 	sec, err := strconv.ParseInt(string(ts), 10, 64)
@@ -99,19 +102,67 @@ func (a *peerAuth) verify(ctx *fasthttp.RequestCtx) error {
 	if d := now.Sub(time.Unix(sec, 0)); d > a.skew || d < -a.skew {
 		return fmt.Errorf("%w: timestamp %s off by %s (expired, or clocks differ)", errPeerAuth, ts, d.Round(time.Second))
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.seen) > 4096 {
-		for k, until := range a.seen {
-			if now.After(until) {
-				delete(a.seen, k)
+	if !a.nonces.add(sec, n, now.Unix()) {
+		return fmt.Errorf("%w: replayed request", errPeerAuth)
+	}
+	return nil
+}
+
+// nonce is the random part of a signed peer request.
+type nonce [12]byte
+
+// nonceCache remembers the nonces of accepted requests for as long as
+// their timestamps are acceptable, which makes each signed request usable
+// once. Nonces are filed by the second their request was signed, in buckets
+// of nonceBucket seconds: a replay carries the same (signed) timestamp, so
+// one bucket answers, and a bucket whose seconds have all left the clock
+// window is dropped whole. The cost per request is constant and memory
+// holds one entry per peer request of the last 2×skew.
+type nonceCache struct {
+	skew int64 // seconds
+
+	mu      sync.Mutex
+	buckets map[int64]map[nonce]struct{} // guarded by mu; by signing second / nonceBucket
+	swept   int64                        // guarded by mu; the second of the last sweep
+}
+
+const nonceBucket = 10 // seconds
+
+// add records n, signed at second ts, at second now; it reports false if n
+// was already recorded for ts. The caller has checked ts against the clock.
+func (c *nonceCache) add(ts int64, n nonce, now int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now != c.swept {
+		c.swept = now
+		for b := range c.buckets {
+			// Every second of bucket b is before now-skew: its requests
+			// would be refused as expired anyway.
+			if (b+1)*nonceBucket <= now-c.skew {
+				delete(c.buckets, b)
 			}
 		}
 	}
-	key := string(nonce)
-	if _, dup := a.seen[key]; dup {
-		return fmt.Errorf("%w: replayed request", errPeerAuth)
+	b := ts / nonceBucket
+	set := c.buckets[b]
+	if set == nil {
+		set = map[nonce]struct{}{}
+		c.buckets[b] = set
 	}
-	a.seen[key] = now.Add(2 * a.skew)
-	return nil
+	if _, dup := set[n]; dup {
+		return false
+	}
+	set[n] = struct{}{}
+	return true
+}
+
+// len returns how many nonces are remembered.
+func (c *nonceCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	total := 0
+	for _, set := range c.buckets {
+		total += len(set)
+	}
+	return total
 }
