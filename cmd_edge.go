@@ -39,6 +39,7 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", 2*time.Second, "timeout of a shard read or push")
 	fs.StringVar(&cfg.Origin, "origin", "http://127.0.0.1:9000", "origin base URL")
 	fs.Var(&cacheSize, "cache-size", "memory for cached chunks (e.g. 512MiB, 4GiB)")
+	fs.Float64Var(&cfg.HotShare, "hot-share", 0.125, "share of --cache-size kept for whole chunks this edge serves even when its shards would fill the rest")
 	fs.Var(&chunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
 	fs.IntVar(&cfg.Readahead, "readahead", 4, "chunks a response fetches ahead of the one it is sending")
 	fs.IntVar(&cfg.MaxRanges, "max-ranges", 64, "most ranges one request may ask for (more get 416)")

@@ -20,6 +20,19 @@ type Shard struct {
 	ChunkLen int    // length of the whole chunk, >= 1 (the last chunk of an object is short)
 	ChunkSum uint64 // xxhash64 of the whole chunk, checked after every rebuild
 	Bytes    []byte // the shard's bytes, ShardLen(ChunkLen) long
+	// Sum is the xxhash64 of Bytes that the shard's frame carried, set by
+	// ParseFrame and DecodeFrame for Verify; Encode leaves it 0.
+	Sum uint64
+}
+
+// Verify reports ErrCorrupt unless Bytes hash to Sum. DecodeFrame calls it;
+// a reader that parsed frames with ParseFrame calls it only when the
+// chunk they rebuild fails its checksum, to find the culprit.
+func (s *Shard) Verify() error {
+	if xxhash.Sum64(s.Bytes) != s.Sum {
+		return fmt.Errorf("%w: shard %d of %s", ErrCorrupt, s.Index, s.Key)
+	}
+	return nil
 }
 
 // Frame layout, all integers big-endian (network order, readable in a hex
@@ -89,6 +102,22 @@ func (s *Shard) AppendFrame(dst []byte) []byte {
 // caller must not modify b while the shard is in use. DecodeFrame trusts
 // len(b) as the size bound; callers cap how much they read from a peer.
 func DecodeFrame(b []byte) (Shard, error) {
+	s, err := ParseFrame(b)
+	if err != nil {
+		return Shard{}, err
+	}
+	if err := s.Verify(); err != nil {
+		return Shard{}, err
+	}
+	return s, nil
+}
+
+// ParseFrame is DecodeFrame without the checksum of the shard's bytes: the
+// header is checked (its own checksum included), so the key, index and
+// lengths can be trusted, and Sum is set for a later Verify. A reader that
+// rebuilds a chunk checks the chunk's checksum anyway, which covers every
+// shard it used: hashing each shard first would hash the bytes twice.
+func ParseFrame(b []byte) (Shard, error) {
 	if len(b) < frameFixedLen {
 		return Shard{}, fmt.Errorf("%w: %d bytes, shorter than any frame", ErrBadFrame, len(b))
 	}
@@ -125,10 +154,6 @@ func DecodeFrame(b []byte) (Shard, error) {
 	if err != nil {
 		return Shard{}, fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
-	data := b[body:len(b):len(b)]
-	if xxhash.Sum64(data) != binary.BigEndian.Uint64(b[sums:]) {
-		return Shard{}, fmt.Errorf("%w: shard %d of %s", ErrCorrupt, index, key)
-	}
 	return Shard{
 		Key:      key,
 		Index:    index,
@@ -136,6 +161,7 @@ func DecodeFrame(b []byte) (Shard, error) {
 		Parity:   m,
 		ChunkLen: int(chunkLen),
 		ChunkSum: binary.BigEndian.Uint64(b[sums+8:]),
-		Bytes:    data,
+		Bytes:    b[body:len(b):len(b)],
+		Sum:      binary.BigEndian.Uint64(b[sums:]),
 	}, nil
 }

@@ -102,6 +102,32 @@ func TestDecodeFrameBitFlips(t *testing.T) {
 	}
 }
 
+// ParseFrame checks everything but the shard bytes, which Verify checks.
+func TestParseFrameDefersTheShardChecksum(t *testing.T) {
+	frame := testShards(t)[3].AppendFrame(nil)
+	b := bytes.Clone(frame)
+	b[len(b)-1] ^= 1
+	s, err := ParseFrame(b)
+	if err != nil {
+		t.Fatalf("flipped shard byte: ParseFrame %v, want no error", err)
+	}
+	if err := s.Verify(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("flipped shard byte: Verify %v, want ErrCorrupt", err)
+	}
+	good, err := ParseFrame(frame)
+	if err != nil || good.Verify() != nil {
+		t.Errorf("intact frame: ParseFrame %v, Verify %v", err, good.Verify())
+	}
+	// Any flip in the header is still caught at once.
+	for i := range len(frame) - len(good.Bytes) {
+		h := bytes.Clone(frame)
+		h[i] ^= 0x10
+		if _, err := ParseFrame(h); err == nil {
+			t.Fatalf("byte %d of the header flipped: ParseFrame accepted it", i)
+		}
+	}
+}
+
 func TestDecodeFrameTruncated(t *testing.T) {
 	frame := testShards(t)[0].AppendFrame(nil)
 	for n := range len(frame) {

@@ -24,21 +24,37 @@ import (
 const EntryOverhead = 320
 
 // Store is an LRU cache bounded in bytes rather than entries, for the edge's
-// memory tiers (decoded chunks, shards). It is safe for concurrent use: one
-// mutex guards the LRU core and the byte count, and OnEvict runs after the
+// memory (decoded chunks and shards). It is safe for concurrent use: one
+// mutex guards the LRU cores and the byte counts, and OnEvict runs after the
 // mutex is released, so a callback may call back into the Store. Make one
 // with NewStore; the zero Store is unusable.
+//
+// Entries come in two classes under one budget. Durable entries (shards:
+// the cluster's only copy of its data) are evicted only by other durable
+// entries, or to keep the copies' reserve; copies (decoded chunks, which
+// the shards can rebuild) use whatever the durable entries leave, and at
+// least the reserve. So a node serving a working set larger than its share
+// recycles its copies, not the cluster's shards. Within a class, the least
+// recently used entry goes first.
 type Store[K comparable, V any] struct {
 	cost    func(K, V) int64
+	durable func(K) bool
 	onEvict func(K, V)
 	max     int64
+	reserve int64
 
 	evictions atomic.Uint64
 
 	mu    sync.Mutex
-	lru   *simplelru.LRU[K, entry[V]] // guarded by mu
-	bytes int64                       // guarded by mu; <= max whenever mu is free
+	lru   [2]*simplelru.LRU[K, entry[V]] // guarded by mu; by class
+	bytes [2]int64                       // guarded by mu; sum <= max whenever mu is free
 }
+
+// The classes of entries, indices of Store.lru and Store.bytes.
+const (
+	classCopy    = 0
+	classDurable = 1
+)
 
 // entry keeps the cost charged at Add, so that removal refunds exactly that
 // even if the Cost func would now say otherwise for a mutated value.
@@ -58,6 +74,17 @@ type StoreConfig[K comparable, V any] struct {
 	// once per Add, without the lock held; a negative cost counts as 0.
 	Cost func(K, V) int64
 
+	// Durable, if set, tells durable entries from copies (see Store). It
+	// must be a pure function of the key: it is called on every Get. Nil
+	// means every entry is a copy: one plain LRU.
+	Durable func(K) bool
+
+	// CopyReserve is the bytes copies keep even when durable entries would
+	// take the whole budget, so that a node whose shards fill its memory
+	// still serves its hottest chunks from memory. Ignored without
+	// Durable; 0 lets durable entries take everything; at most MaxBytes.
+	CopyReserve int64
+
 	// OnEvict, if set, is called for each entry the budget pushes out, after
 	// the Store's lock is released, in the goroutine that called Add. It is
 	// not called for Remove, RemoveFunc, overwrites by Add, or an oversize
@@ -65,7 +92,8 @@ type StoreConfig[K comparable, V any] struct {
 	OnEvict func(K, V)
 }
 
-// NewStore returns an empty Store, or an error if cfg lacks MaxBytes or Cost.
+// NewStore returns an empty Store, or an error if cfg lacks MaxBytes or
+// Cost, or reserves more than the budget.
 func NewStore[K comparable, V any](cfg StoreConfig[K, V]) (*Store[K, V], error) {
 	if cfg.MaxBytes <= 0 {
 		return nil, errors.New("chunk: StoreConfig.MaxBytes must be > 0")
@@ -73,20 +101,35 @@ func NewStore[K comparable, V any](cfg StoreConfig[K, V]) (*Store[K, V], error) 
 	if cfg.Cost == nil {
 		return nil, errors.New("chunk: StoreConfig.Cost is required")
 	}
-	// simplelru bounds the entry count; make that bound unreachable, the
-	// byte budget is the only one.
-	lru, err := simplelru.NewLRU[K, entry[V]](math.MaxInt, nil)
-	if err != nil {
-		return nil, err
+	if cfg.CopyReserve < 0 || cfg.CopyReserve > cfg.MaxBytes {
+		return nil, errors.New("chunk: StoreConfig.CopyReserve must be between 0 and MaxBytes")
 	}
-	return &Store[K, V]{cost: cfg.Cost, onEvict: cfg.OnEvict, max: cfg.MaxBytes, lru: lru}, nil
+	s := &Store[K, V]{cost: cfg.Cost, durable: cfg.Durable, onEvict: cfg.OnEvict, max: cfg.MaxBytes, reserve: cfg.CopyReserve}
+	for c := range s.lru {
+		// simplelru bounds the entry count; make that bound unreachable,
+		// the byte budget is the only one.
+		lru, err := simplelru.NewLRU[K, entry[V]](math.MaxInt, nil)
+		if err != nil {
+			return nil, err
+		}
+		s.lru[c] = lru
+	}
+	return s, nil
+}
+
+func (s *Store[K, V]) class(k K) int {
+	if s.durable != nil && s.durable(k) {
+		return classDurable
+	}
+	return classCopy
 }
 
 // Get returns the value for k and marks it most recently used. It does not
 // allocate: it is on the hit path of every request.
 func (s *Store[K, V]) Get(k K) (V, bool) {
+	c := s.class(k)
 	s.mu.Lock()
-	e, ok := s.lru.Get(k)
+	e, ok := s.lru[c].Get(k)
 	s.mu.Unlock()
 	return e.val, ok
 }
@@ -94,8 +137,9 @@ func (s *Store[K, V]) Get(k K) (V, bool) {
 // Peek returns the value for k without marking it used, for looks that
 // should not keep an entry alive (status pages, repair scans).
 func (s *Store[K, V]) Peek(k K) (V, bool) {
+	c := s.class(k)
 	s.mu.Lock()
-	e, ok := s.lru.Peek(k)
+	e, ok := s.lru[c].Peek(k)
 	s.mu.Unlock()
 	return e.val, ok
 }
@@ -103,14 +147,16 @@ func (s *Store[K, V]) Peek(k K) (V, bool) {
 // Contains reports whether k is stored, without marking it used, so a peer
 // can answer "do you hold this" without skewing the LRU order.
 func (s *Store[K, V]) Contains(k K) bool {
+	c := s.class(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lru.Contains(k)
+	return s.lru[c].Contains(k)
 }
 
-// Add stores v under k as the most recently used entry, replacing (and
-// re-charging) any entry already under k, then evicts the least recently
-// used entries until the budget holds again; it returns how many it evicted.
+// Add stores v under k as the most recently used entry of its class,
+// replacing (and re-charging) any entry already under k, then evicts until
+// the budget holds again (see Store for the order); it returns how many it
+// evicted.
 //
 // An entry whose cost alone exceeds MaxBytes is not stored, and Add returns
 // 0; any older entry under k is removed all the same, so Get never returns a
@@ -121,18 +167,28 @@ func (s *Store[K, V]) Add(k K, v V) (evicted int) {
 		s.Remove(k)
 		return 0
 	}
+	c := s.class(k)
 
 	var victims []entryOf[K, V] // only filled when someone listens
 	s.mu.Lock()
-	if old, ok := s.lru.Peek(k); ok {
-		s.bytes -= old.cost
+	if old, ok := s.lru[c].Peek(k); ok {
+		s.bytes[c] -= old.cost
 	}
-	s.lru.Add(k, entry[V]{val: v, cost: cost})
-	s.bytes += cost
-	for s.bytes > s.max {
-		// Never reaches the entry just added: its cost alone fits.
-		key, e, _ := s.lru.RemoveOldest()
-		s.bytes -= e.cost
+	s.lru[c].Add(k, entry[V]{val: v, cost: cost})
+	s.bytes[c] += cost
+	for s.bytes[classCopy]+s.bytes[classDurable] > s.max {
+		// Copies go first while they hold more than their reserve (or
+		// there is nothing durable to take); never the entry just added,
+		// whose cost alone fits, so the other class has something.
+		from := classDurable
+		if s.bytes[classCopy] > s.reserve || s.lru[classDurable].Len() == 0 {
+			from = classCopy
+		}
+		if from == c && s.lru[c].Len() == 1 {
+			from = 1 - c
+		}
+		key, e, _ := s.lru[from].RemoveOldest()
+		s.bytes[from] -= e.cost
 		evicted++
 		if s.onEvict != nil {
 			victims = append(victims, entryOf[K, V]{key: key, val: e.val})
@@ -162,12 +218,13 @@ func (s *Store[K, V]) Remove(k K) bool {
 
 // removeLocked deletes k and refunds its cost; s.mu must be held.
 func (s *Store[K, V]) removeLocked(k K) bool {
-	e, ok := s.lru.Peek(k)
+	c := s.class(k)
+	e, ok := s.lru[c].Peek(k)
 	if !ok {
 		return false
 	}
-	s.lru.Remove(k)
-	s.bytes -= e.cost
+	s.lru[c].Remove(k)
+	s.bytes[c] -= e.cost
 	return true
 }
 
@@ -178,7 +235,7 @@ func (s *Store[K, V]) removeLocked(k K) bool {
 // considered.
 func (s *Store[K, V]) RemoveFunc(pred func(K) bool) int {
 	s.mu.Lock()
-	keys := s.lru.Keys()
+	keys := append(s.lru[classCopy].Keys(), s.lru[classDurable].Keys()...)
 	s.mu.Unlock()
 
 	matched := keys[:0]
@@ -203,7 +260,7 @@ func (s *Store[K, V]) RemoveFunc(pred func(K) bool) int {
 func (s *Store[K, V]) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lru.Len()
+	return s.lru[classCopy].Len() + s.lru[classDurable].Len()
 }
 
 // Bytes returns the cost of all entries. It is never above MaxBytes once a
@@ -211,7 +268,14 @@ func (s *Store[K, V]) Len() int {
 func (s *Store[K, V]) Bytes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.bytes
+	return s.bytes[classCopy] + s.bytes[classDurable]
+}
+
+// DurableBytes returns the cost of the durable entries alone.
+func (s *Store[K, V]) DurableBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes[classDurable]
 }
 
 // MaxBytes returns the budget the Store was configured with.

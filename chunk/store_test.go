@@ -307,3 +307,88 @@ func BenchmarkStoreGet(b *testing.B) {
 		i++
 	}
 }
+
+// isShard marks keys that start with "s" durable, as the edge marks shards.
+func isShard(k string) bool { return k != "" && k[0] == 's' }
+
+func TestStoreCopiesYieldToDurable(t *testing.T) {
+	s, err := NewStore(StoreConfig[string, []byte]{MaxBytes: 100, Cost: byteCost, Durable: isShard, CopyReserve: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := make([]byte, 10)
+	for i := 1; i <= 6; i++ {
+		s.Add(fmt.Sprintf("s%d", i), ten)
+	}
+	// Copies beyond what the shards leave recycle each other.
+	for i := 1; i <= 10; i++ {
+		s.Add(fmt.Sprintf("c%d", i), ten)
+	}
+	for i := 1; i <= 6; i++ {
+		if !s.Contains(fmt.Sprintf("s%d", i)) {
+			t.Errorf("shard s%d evicted by copies", i)
+		}
+	}
+	if s.DurableBytes() != 60 || s.Bytes() != 100 {
+		t.Errorf("durable %d of %d bytes, want 60 of 100", s.DurableBytes(), s.Bytes())
+	}
+	// Shards take the copies' room down to the reserve, then the oldest
+	// shards go.
+	for i := 7; i <= 10; i++ {
+		s.Add(fmt.Sprintf("s%d", i), ten)
+	}
+	for _, k := range []string{"s1", "s2", "c7", "c8"} {
+		if s.Contains(k) {
+			t.Errorf("%s still stored", k)
+		}
+	}
+	for _, k := range []string{"s3", "s10", "c9", "c10"} {
+		if !s.Contains(k) {
+			t.Errorf("%s evicted", k)
+		}
+	}
+	// A copy may always use its reserve: with copies at the reserve, a new
+	// one evicts the oldest copy, not a shard.
+	s.Add("c11", ten)
+	if s.Contains("c9") || !s.Contains("s3") || s.DurableBytes() != 80 {
+		t.Errorf("c9 stored %v, s3 stored %v, durable %d bytes", s.Contains("c9"), s.Contains("s3"), s.DurableBytes())
+	}
+}
+
+// Whatever the sequence of adds, the budget holds, and a durable entry is
+// evicted only while the copies are within their reserve.
+func TestStoreClassesProperty(t *testing.T) {
+	for seed := range uint64(50) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		const budget, reserve = 1000, 250
+		var evictedDurable bool
+		s, err := NewStore(StoreConfig[string, []byte]{MaxBytes: budget, Cost: byteCost, Durable: isShard, CopyReserve: reserve,
+			OnEvict: func(k string, _ []byte) { evictedDurable = evictedDurable || isShard(k) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for op := range 2000 {
+			prefix := "c"
+			if rng.IntN(2) == 0 {
+				prefix = "s"
+			}
+			k := fmt.Sprintf("%s%d", prefix, rng.IntN(60))
+			evictedDurable = false
+			s.Add(k, make([]byte, 1+rng.IntN(120)))
+			if s.Bytes() > budget {
+				t.Fatalf("seed %d op %d: %d bytes over the %d budget", seed, op, s.Bytes(), budget)
+			}
+			copies := s.Bytes() - s.DurableBytes()
+			if evictedDurable && copies > reserve && !(prefix == "c" && s.lenClass(classCopy) == 1) {
+				t.Fatalf("seed %d op %d: a shard was evicted while copies held %d > %d bytes", seed, op, copies, reserve)
+			}
+		}
+	}
+}
+
+// lenClass returns, for tests, the number of entries of class c.
+func (s *Store[K, V]) lenClass(c int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru[c].Len()
+}

@@ -30,18 +30,19 @@ type gathered struct {
 // local shards first, then the owners of the data shards plus one spare in
 // parallel, and, once the hedge delay passes or any of those fails, every
 // other owner. A peer that stalls costs a read the hedge delay, no more.
-func (n *Node) gatherShards(key chunk.Key, owners []string) gathered {
+// Shards whose index skip marks (known corrupt) are not taken.
+func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathered {
 	k, total := n.codec.Data(), n.codec.Total()
 	g := gathered{present: make([]bool, total), answered: map[string]bool{n.cluster.self: true}}
 	add := func(s chunk.Shard) {
-		if s.Key == key && s.Data == k && s.Parity == n.codec.Parity() && s.Index < total && !g.present[s.Index] {
+		if s.Key == key && s.Data == k && s.Parity == n.codec.Parity() && s.Index < total && !g.present[s.Index] && !skip[s.Index] {
 			g.present[s.Index] = true
 			g.shards = append(g.shards, s)
 		}
 	}
 	for i := range total {
 		if f, ok := n.store.Get(shardEntry(key, i)); ok {
-			s, err := chunk.DecodeFrame(f)
+			s, err := chunk.ParseFrame(f)
 			if err != nil {
 				n.store.Remove(shardEntry(key, i))
 				g.corrupt++
@@ -142,20 +143,39 @@ func (n *Node) gatherShards(key chunk.Key, owners []string) gathered {
 }
 
 // rebuildFromPeers rebuilds chunk key from the shards its owners hold and
-// repairs in the background any shard a member that answered was missing.
+// repairs in the background any shard a member that answered was missing
+// or held corrupt.
 func (n *Node) rebuildFromPeers(key chunk.Key, owners []string) ([]byte, error) {
-	g := n.gatherShards(key, owners)
-	if len(g.shards) < n.codec.Data() {
-		return nil, chunk.ErrTooFewShards
-	}
-	data, err := n.codec.Reconstruct(g.shards)
-	if err != nil {
-		if errors.Is(err, chunk.ErrCorrupt) || errors.Is(err, chunk.ErrMismatch) {
-			n.stats.shardsCorrupt.Add(1)
-			n.log.Warn("shards of a chunk disagree; refetching it", "chunk", key.String(), "err", err)
+	skip := make([]bool, n.codec.Total())
+	answered := map[string]bool{}
+	var g gathered
+	var data []byte
+	for attempt := 0; ; attempt++ {
+		g = n.gatherShards(key, owners, skip)
+		for addr := range g.answered {
+			answered[addr] = true
 		}
-		return nil, err
+		if len(g.shards) < n.codec.Data() {
+			return nil, chunk.ErrTooFewShards
+		}
+		var err error
+		data, err = n.codec.Reconstruct(g.shards)
+		if errors.Is(err, chunk.ErrCorrupt) && attempt == 0 && n.dropCorrupt(key, g.shards, skip) > 0 {
+			// The shards' own checksums were skipped (chunk.ParseFrame):
+			// the chunk's covers them all. The culprits are known now;
+			// gather again without them.
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, chunk.ErrCorrupt) || errors.Is(err, chunk.ErrMismatch) {
+				n.stats.shardsCorrupt.Add(1)
+				n.log.Warn("shards of a chunk disagree; refetching it", "chunk", key.String(), "err", err)
+			}
+			return nil, err
+		}
+		break
 	}
+	g.answered = answered
 	var missing []int
 	for i, addr := range owners {
 		if !g.present[i] && g.answered[addr] {
@@ -166,4 +186,23 @@ func (n *Node) rebuildFromPeers(key chunk.Key, owners []string) ([]byte, error) 
 		n.repair(key, data, owners, missing)
 	}
 	return data, nil
+}
+
+// dropCorrupt checks every shard against its own checksum, marks the
+// corrupt ones in skip (they count as missing, so they are repaired), drops
+// this node's own copy if it is one of them, and returns how many it found.
+func (n *Node) dropCorrupt(key chunk.Key, shards []chunk.Shard, skip []bool) int {
+	bad := 0
+	for _, s := range shards {
+		if err := s.Verify(); err != nil {
+			bad++
+			skip[s.Index] = true
+			n.stats.shardsCorrupt.Add(1)
+			n.log.Warn("corrupt shard dropped", "chunk", key.String(), "shard", s.Index, "err", err)
+			// Local shards are gathered first, so a local copy of this
+			// index is the one that was used.
+			n.store.Remove(shardEntry(key, s.Index))
+		}
+	}
+	return bad
 }

@@ -62,6 +62,13 @@ type Config struct {
 	Origin string
 	// CacheSize bounds the bytes of chunks kept in memory. Default 512 MiB.
 	CacheSize int64
+	// HotShare is the share of CacheSize that decoded chunks this node
+	// served (its hot set) keep even when the shards it owns would fill
+	// the rest. Beyond it, decoded chunks use only what the shards leave:
+	// they are copies the ring can rebuild, while a shard evicted is a
+	// loss of redundancy and a repair. Default 0.125, as groupcache sizes
+	// its hot cache; 1 lets decoded chunks take the whole budget.
+	HotShare float64
 	// ChunkSize is the unit of caching and of origin fetches. Default 1 MiB.
 	ChunkSize int64
 	// Readahead is how many chunks past the one being sent a response
@@ -130,6 +137,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.SuspectFor, 5*time.Second)
 	setDefault(&c.CacheSize, 512<<20)
 	setDefault(&c.ChunkSize, 1<<20)
+	setDefault(&c.HotShare, 0.125)
 	setDefault(&c.Readahead, 4)
 	setDefault(&c.MaxRanges, 64)
 	setDefault(&c.MetaEntries, 65536)
@@ -171,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheSize < c.ChunkSize+chunk.EntryOverhead {
 		errs = append(errs, fmt.Errorf("cache size %d is smaller than one chunk (%d)", c.CacheSize, c.ChunkSize))
+	}
+	if !(c.HotShare > 0 && c.HotShare <= 1) {
+		errs = append(errs, fmt.Errorf("hot share %v is outside (0, 1]", c.HotShare))
 	}
 	if c.Readahead < 0 || c.Readahead > 64 {
 		errs = append(errs, fmt.Errorf("readahead %d is outside 0..64", c.Readahead))
@@ -255,7 +266,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	n.objects.coalesced = func() { n.stats.coalesced.Add(1) }
 	n.objects.remote = n.remoteObject
 	n.objects.leads = n.leadsObject
-	n.store, err = newStore(cfg.CacheSize)
+	n.store, err = newStore(cfg.CacheSize, int64(float64(cfg.CacheSize)*cfg.HotShare))
 	if err != nil {
 		return nil, err
 	}

@@ -196,7 +196,10 @@ func (p *peerClient) shards(addr string, key chunk.Key) ([]chunk.Shard, int, err
 	if resp.StatusCode() != fasthttp.StatusOK {
 		return nil, 0, &peerError{op: "shards", addr: addr, err: fmt.Errorf("status %d", resp.StatusCode())}
 	}
-	body := append([]byte(nil), resp.Body()...) // resp is recycled; shards alias this
+	// The shards alias the body, which outlives resp: SwapBody hands its
+	// buffer over (resp gets a fresh one) instead of copying a chunk's worth
+	// of bytes per read.
+	body := resp.SwapBody(nil)
 	shards, bad, err := decodeShardList(body)
 	if err != nil {
 		return nil, bad, &peerError{op: "shards", addr: addr, err: err}

@@ -45,10 +45,11 @@ func writeShardListItem(w io.Writer, frame []byte) error {
 	return err
 }
 
-// decodeShardList splits a shard list into its frames and decodes them.
-// Frames that fail their checksums are counted in bad and skipped: a
-// corrupt shard is a missing shard. The list itself must be well formed.
-// Returned shards alias b.
+// decodeShardList splits a shard list into its frames and parses them
+// (chunk.ParseFrame: the shard bytes are checked later, by the checksum of
+// the chunk they rebuild). Frames that are malformed or fail their header
+// checksum are counted in bad and skipped: a corrupt shard is a missing
+// shard. The list itself must be well formed. Returned shards alias b.
 func decodeShardList(b []byte) (shards []chunk.Shard, bad int, err error) {
 	for len(b) > 0 {
 		if len(b) < 4 {
@@ -59,7 +60,7 @@ func decodeShardList(b []byte) (shards []chunk.Shard, bad int, err error) {
 		if uint64(n) > uint64(len(b)) {
 			return shards, bad, fmt.Errorf("%w: frame of %d bytes in %d", errBadMessage, n, len(b))
 		}
-		s, ferr := chunk.DecodeFrame(b[:n])
+		s, ferr := chunk.ParseFrame(b[:n])
 		b = b[n:]
 		if ferr != nil {
 			bad++

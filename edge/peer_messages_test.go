@@ -34,13 +34,21 @@ func TestShardListRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// One frame corrupted in place: it is skipped and counted, the others
-	// still decode.
+	// One frame's header corrupted in place: it is skipped and counted,
+	// the others still decode. Another's shard bytes corrupted: it is
+	// parsed, and its Verify fails (the reader's chunk checksum finds it).
 	list := buf.Bytes()
-	list[4+len(frames[0])-1] ^= 1
+	list[4+10] ^= 1
+	second := 4 + len(frames[0]) + 4
+	list[second+len(frames[1])-1] ^= 1
 	shards, bad, err := decodeShardList(list)
 	if err != nil || bad != 1 || len(shards) != len(frames)-1 {
 		t.Fatalf("got %d shards, %d bad, %v", len(shards), bad, err)
+	}
+	for _, s := range shards {
+		if err := s.Verify(); (err != nil) != (s.Index == 1) {
+			t.Errorf("shard %d: Verify %v", s.Index, err)
+		}
 	}
 	if _, _, err := decodeShardList(list[:len(list)-1]); err == nil {
 		t.Error("a truncated list decoded")

@@ -9,8 +9,9 @@ const wholeChunk = -1
 
 // storeKey names what the node keeps in memory: a decoded chunk it served
 // recently (shard == wholeChunk) or one shard frame of a chunk it owns.
-// Both live in one byte-bounded LRU, so recency alone decides between a hot
-// chunk and a shard, and the budget is one number.
+// Both live in one byte-bounded store, so the budget is one number; shards
+// are its durable class, which decoded chunks cannot evict beyond their
+// reserve (see chunk.Store and Config.HotShare).
 type storeKey struct {
 	chunk.Key
 	shard int
@@ -25,6 +26,9 @@ func entryCost(k storeKey, v []byte) int64 {
 	return int64(len(v)+len(k.Object)+len(k.Version)) + chunk.EntryOverhead
 }
 
-func newStore(maxBytes int64) (*chunk.Store[storeKey, []byte], error) {
-	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost})
+func newStore(maxBytes, hotReserve int64) (*chunk.Store[storeKey, []byte], error) {
+	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost,
+		Durable: isShard, CopyReserve: hotReserve})
 }
+
+func isShard(k storeKey) bool { return k.shard != wholeChunk }
