@@ -392,7 +392,7 @@ func (s *stalledPeer) close() {
 }
 
 // Invariant 6: peers that accept connections but never answer do not hold
-// a read: one is covered by the spare shard, two by the hedge (or, once they
+// a read: they cost it the hedge delay at most (or, once they
 // are suspect, by asking them last).
 func TestClusterStalledPeersAreHedged(t *testing.T) {
 	org := newTestOrigin(t)

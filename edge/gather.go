@@ -27,9 +27,9 @@ type gathered struct {
 }
 
 // gatherShards collects shards of key until it has k of them, late-bound:
-// local shards first, then the owners of the data shards plus one spare in
-// parallel, and, once the hedge delay passes or any of those fails, every
-// other owner. A peer that stalls costs a read the hedge delay, no more.
+// local shards first, then in parallel the fewest owners that make up k
+// (data shards first: they need no decoding), and, once the hedge delay
+// passes or any of those fails, every other owner. A peer that stalls costs a read the hedge delay, no more.
 // Shards whose index skip marks (known corrupt) are not taken.
 func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathered {
 	k, total := n.codec.Data(), n.codec.Total()
@@ -57,15 +57,17 @@ func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathere
 		return g
 	}
 
-	// Remote owners in shard order, each once; the first batch covers the
-	// data shards and one spare. Suspects come last: asked only when the
-	// others cannot make up k, since a member that timed out once under
-	// load is more likely alive than the origin is cheap.
+	// Remote owners in shard order (data shards first), each once; the
+	// first batch is the fewest that make up k with the shards in hand.
+	// No spare is asked up front: it would add 1/k to every read's peer
+	// traffic, and a slow or failing owner is covered by the hedge. Suspects
+	// come last: asked only when the others cannot make up k, since a
+	// member that timed out once under load is more likely alive than the
+	// origin is cheap.
 	var order, suspects []string
-	firstBatch := 0
 	seen := map[string]bool{n.cluster.self: true}
 	owned := map[string]int{} // shard indices each member owns
-	for i, addr := range owners {
+	for _, addr := range owners {
 		owned[addr]++
 		if seen[addr] {
 			continue
@@ -76,12 +78,13 @@ func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathere
 			continue
 		}
 		order = append(order, addr)
-		if i < k {
-			firstBatch = len(order)
-		}
 	}
-	firstBatch = min(firstBatch+1, len(order))
 	order = append(order, suspects...)
+	firstBatch, covered := 0, len(g.shards)
+	for firstBatch < len(order) && covered < k {
+		covered += owned[order[firstBatch]]
+		firstBatch++
+	}
 
 	results := make(chan peerShards, len(order))
 	launched := 0
