@@ -392,8 +392,8 @@ func (s *stalledPeer) close() {
 }
 
 // Invariant 6: peers that accept connections but never answer do not hold
-// a read: they cost it the hedge delay at most (or, once they
-// are suspect, by asking them last).
+// a read: they cost it the hedge delay at most, and nothing once they are
+// suspect and asked last.
 func TestClusterStalledPeersAreHedged(t *testing.T) {
 	org := newTestOrigin(t)
 	const chunks = 8
