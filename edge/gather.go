@@ -10,10 +10,11 @@ import (
 // peerShards is one peer's answer to "which shards of this chunk do you
 // hold".
 type peerShards struct {
-	addr   string
-	shards []chunk.Shard
-	bad    int
-	err    error
+	addr    string
+	shards  []chunk.Shard
+	bad     int
+	release func() // hands back the response the shards alias; nil if none
+	err     error
 }
 
 // gathered is what a read collected: the valid shards, which indices were
@@ -24,6 +25,16 @@ type gathered struct {
 	present  []bool
 	answered map[string]bool
 	corrupt  int
+	releases []func() // of the peer responses the shards alias
+}
+
+// release hands back the peer responses g's shards alias; the shards must
+// not be used after.
+func (g *gathered) release() {
+	for _, f := range g.releases {
+		f()
+	}
+	g.releases, g.shards = nil, nil
 }
 
 // gatherShards collects shards of key until it has k of them, late-bound:
@@ -99,8 +110,8 @@ func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathere
 		for ; launched < upTo; launched++ {
 			addr := order[launched]
 			go func() {
-				shards, bad, err := n.peers.shards(addr, key)
-				results <- peerShards{addr: addr, shards: shards, bad: bad, err: err}
+				shards, bad, release, err := n.peers.shards(addr, key)
+				results <- peerShards{addr: addr, shards: shards, bad: bad, release: release, err: err}
 			}()
 		}
 	}
@@ -114,6 +125,9 @@ func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathere
 		case r := <-results:
 			received++
 			outstanding -= owned[r.addr]
+			if r.release != nil {
+				g.releases = append(g.releases, r.release)
+			}
 			if r.err == nil {
 				g.answered[r.addr] = true
 			} else {
@@ -159,11 +173,14 @@ func (n *Node) rebuildFromPeers(key chunk.Key, owners []string) ([]byte, error) 
 			answered[addr] = true
 		}
 		if len(g.shards) < n.codec.Data() {
+			g.release()
 			return nil, chunk.ErrTooFewShards
 		}
 		var err error
-		data, err = n.codec.Reconstruct(g.shards)
-		if errors.Is(err, chunk.ErrCorrupt) && attempt == 0 && n.dropCorrupt(key, g.shards, skip) > 0 {
+		data, err = n.codec.Reconstruct(g.shards) // a new buffer: the shards can go
+		retry := errors.Is(err, chunk.ErrCorrupt) && attempt == 0 && n.dropCorrupt(key, g.shards, skip) > 0
+		g.release()
+		if retry {
 			// The shards' own checksums were skipped (chunk.ParseFrame):
 			// the chunk's covers them all. The culprits are known now;
 			// gather again without them.

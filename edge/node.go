@@ -305,6 +305,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		WriteTimeout:                 cfg.PeerTimeout + cfg.FillTimeout,
 		IdleTimeout:                  cfg.IdleTimeout,
 		MaxRequestBodySize:           int(cfg.ChunkSize) + 64<<10, // one shard frame or a fill request
+		WriteBufferSize:              cfg.WriteBufferSize,         // as on the client listener: shards and fills are bulk
 		CloseOnShutdown:              true,
 		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,

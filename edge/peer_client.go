@@ -183,28 +183,32 @@ func (p *peerClient) ping(addr string) error {
 	return nil
 }
 
-// shards asks addr for every shard of key it holds.
-func (p *peerClient) shards(addr string, key chunk.Key) ([]chunk.Shard, int, error) {
+// shards asks addr for every shard of key it holds. The shards alias the
+// response, which the caller hands back with release once it is done with
+// them: the response's body buffer is pooled, so a rebuild neither copies
+// its shards nor allocates (and zeroes) a buffer per shard. A response never
+// released is only garbage, not a leak.
+func (p *peerClient) shards(addr string, key chunk.Key) (shards []chunk.Shard, bad int, release func(), err error) {
 	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseResponse(resp)
+	release = func() { fasthttp.ReleaseResponse(resp) }
 	if err := p.do("shards", addr, fasthttp.MethodGet, peerShardsPath+"?key="+url.QueryEscape(key.String()), nil, resp, p.timeout); err != nil {
-		return nil, 0, err
+		release()
+		return nil, 0, nil, err
 	}
 	if resp.StatusCode() == fasthttp.StatusNotFound {
-		return nil, 0, nil
+		release()
+		return nil, 0, nil, nil
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		return nil, 0, &peerError{op: "shards", addr: addr, err: fmt.Errorf("status %d", resp.StatusCode())}
+		release()
+		return nil, 0, nil, &peerError{op: "shards", addr: addr, err: fmt.Errorf("status %d", resp.StatusCode())}
 	}
-	// The shards alias the body, which outlives resp: SwapBody hands its
-	// buffer over (resp gets a fresh one) instead of copying a chunk's worth
-	// of bytes per read.
-	body := resp.SwapBody(nil)
-	shards, bad, err := decodeShardList(body)
+	shards, bad, err = decodeShardList(resp.Body())
 	if err != nil {
-		return nil, bad, &peerError{op: "shards", addr: addr, err: err}
+		release()
+		return nil, bad, nil, &peerError{op: "shards", addr: addr, err: err}
 	}
-	return shards, bad, nil
+	return shards, bad, release, nil
 }
 
 // pushShard stores one shard frame on addr.

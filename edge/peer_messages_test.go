@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"testing"
 	"time"
 
@@ -105,4 +106,42 @@ func FuzzDecodeMetaResponse(f *testing.F) {
 			t.Fatalf("accepted a negative size")
 		}
 	})
+}
+
+// A shard list written with WriteTo and one read with Read are the same
+// bytes, and both decode to the frames.
+func TestShardListBody(t *testing.T) {
+	frames := testFrames(t)
+	var want bytes.Buffer
+	for _, f := range frames {
+		if err := writeShardListItem(&want, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &shardList{frames: frames}
+	var got bytes.Buffer
+	if _, err := l.WriteTo(&got); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("WriteTo: %v, identical=%v", err, bytes.Equal(got.Bytes(), want.Bytes()))
+	}
+	// Read in odd-sized pieces, so that prefixes and frames are split.
+	l = &shardList{frames: frames}
+	var read []byte
+	buf := make([]byte, 7)
+	for {
+		n, err := l.Read(buf)
+		read = append(read, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(read, want.Bytes()) {
+		t.Fatalf("Read gave %d bytes, want %d identical", len(read), want.Len())
+	}
+	shards, bad, err := decodeShardList(read)
+	if err != nil || bad != 0 || len(shards) != len(frames) {
+		t.Errorf("decoded %d shards, %d bad, %v", len(shards), bad, err)
+	}
 }
