@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/edgecache/edgecache/bench"
+	"github.com/edgecache/edgecache/origin"
 )
 
 const benchSynopsis = `Measure a deployment as its viewers would: throughput, latency and
@@ -124,7 +125,13 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	deployments := f.compare.deps
 	if f.local > 0 {
-		cluster, err := startLocalCluster(ctx, f.local, int64(f.cacheSize), int64(f.chunkSize), log)
+		cluster, err := startLocalCluster(ctx, localClusterConfig{
+			Edges:     f.local,
+			CacheSize: int64(f.cacheSize),
+			ChunkSize: int64(f.chunkSize),
+			Origin:    origin.ServerConfig{Synthetic: true},
+			Logger:    log,
+		})
 		if err != nil {
 			return err
 		}

@@ -15,10 +15,12 @@ import (
 	"github.com/edgecache/edgecache/origin"
 )
 
-// localCluster is the deployment `edgecache bench --local N` measures: a
-// synthetic reference origin and N edge nodes in this process, each on its
-// own loopback ports, forming one ring. It lives here, in the command, so
-// that the bench package stays a client of any CDN and never imports edge.
+// localCluster is a reference origin and N edge nodes in this process,
+// each on its own loopback ports, forming one ring: the deployment
+// `edgecache bench --local N` measures (synthetic origin) and the one
+// `edgecache demo` plays media through (the embedded media library). It
+// lives here, in the command, so that the bench package stays a client of
+// any CDN and never imports edge.
 type localCluster struct {
 	origin    *origin.Server
 	originURL string
@@ -31,17 +33,42 @@ type localCluster struct {
 	errs   []error // Run's error per node, read after runs.Wait
 }
 
-// startLocalCluster starts the origin on 127.0.0.1:0 and n edges in front of
-// it, each with cacheSize bytes of cache in chunks of chunkSize. The edges
-// run until Close, or until ctx ends.
-func startLocalCluster(ctx context.Context, n int, cacheSize, chunkSize int64, logger *slog.Logger) (*localCluster, error) {
+// localClusterConfig describes a local cluster. Zero fields but Edges and
+// Origin take the edges' own defaults.
+type localClusterConfig struct {
+	// Edges is how many edges form the ring; at least 1.
+	Edges int
+	// CacheSize and ChunkSize are every edge's cache budget and chunk size.
+	CacheSize, ChunkSize int64
+	// Origin is what the reference origin serves (synthetic objects, a
+	// directory or an fs.FS); its Logger is set from Logger.
+	Origin origin.ServerConfig
+	// Listen is the first edge's client address, the one a person is told
+	// to open. Default "127.0.0.1:0", like every other listener.
+	Listen string
+	// ShutdownGrace bounds how long each edge lets responses in flight
+	// finish at Close. Default: the edge's (20 s).
+	ShutdownGrace time.Duration
+	// Logger receives the origin's and the edges' logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// startLocalCluster starts the origin on 127.0.0.1:0 and cfg.Edges edges in
+// front of it. The edges run until Close, or until ctx ends. An error
+// binding an edge's listener wraps the net.Listen error, so a caller can
+// tell an address in use (syscall.EADDRINUSE) from other failures.
+func startLocalCluster(ctx context.Context, cfg localClusterConfig) (*localCluster, error) {
+	n := cfg.Edges
 	if n < 1 {
 		return nil, fmt.Errorf("local cluster: need at least one edge, got %d", n)
 	}
+	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	osrv, err := origin.NewServer(origin.ServerConfig{Synthetic: true, Logger: logger.With("node", "origin")})
+	ocfg := cfg.Origin
+	ocfg.Logger = logger.With("node", "origin")
+	osrv, err := origin.NewServer(ocfg)
 	if err != nil {
 		return nil, err
 	}
@@ -63,17 +90,23 @@ func startLocalCluster(ctx context.Context, n int, cacheSize, chunkSize int64, l
 	c.cancel = cancel
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
+		_ = c.Close()
 		return nil, err
 	}
 	members := make(chan []string, n)
 	for i := range n {
+		listen := "127.0.0.1:0"
+		if i == 0 && cfg.Listen != "" {
+			listen = cfg.Listen
+		}
 		node, err := edge.New(edge.Config{
-			Listen:        "127.0.0.1:0",
+			Listen:        listen,
 			AdminListen:   "127.0.0.1:0",
 			PeerListen:    "127.0.0.1:0",
 			Origin:        c.originURL,
-			CacheSize:     cacheSize,
-			ChunkSize:     chunkSize,
+			CacheSize:     cfg.CacheSize,
+			ChunkSize:     cfg.ChunkSize,
+			ShutdownGrace: cfg.ShutdownGrace,
 			Membership:    lateStatic(members),
 			ClusterSecret: secret,
 			Logger:        logger.With("node", fmt.Sprintf("edge%d", i+1)),
@@ -122,6 +155,16 @@ func (c *localCluster) Targets() []string {
 	urls := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
 		urls[i] = "http://" + n.Addr()
+	}
+	return urls
+}
+
+// AdminURLs are the edges' admin base URLs (status page, /metrics), in
+// node order.
+func (c *localCluster) AdminURLs() []string {
+	urls := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		urls[i] = "http://" + n.AdminAddr() + "/"
 	}
 	return urls
 }

@@ -30,8 +30,16 @@ type logFlags struct{ format, level string }
 func (l *logFlags) register(fs interface {
 	StringVar(p *string, name, value, usage string)
 }) {
+	l.registerLevel(fs, "info")
+}
+
+// registerLevel registers the logging flags with another default level,
+// for a command whose own output matters more than its logs (the demo).
+func (l *logFlags) registerLevel(fs interface {
+	StringVar(p *string, name, value, usage string)
+}, level string) {
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
-	fs.StringVar(&l.level, "log-level", "info", "least severe level logged: debug, info, warn or error")
+	fs.StringVar(&l.level, "log-level", level, "least severe level logged: debug, info, warn or error")
 }
 
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) { return newLogger(l.format, l.level, w) }

@@ -22,6 +22,7 @@ commands:
   edge     run an edge node in front of an HTTP origin
   origin   run the reference origin (a directory, or synthetic objects)
   bench    measure throughput, latency and origin offload of a deployment
+  demo     stream built-in video through a ring of 3 local edges; open the printed URL
   healthcheck  exit 0 if an edge's admin endpoint answers 2xx (the container health check)
 
 Run 'edgecache <command> --help' for the flags of a command.
@@ -35,6 +36,7 @@ var commands = map[string]command{
 	"origin":      runOrigin,
 	"bench":       runBench,
 	"healthcheck": runHealthcheck,
+	"demo":        runDemo,
 }
 
 func main() {

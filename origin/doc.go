@@ -13,9 +13,10 @@
 // player sees.
 //
 // The [Server] is the reference origin used by tests, the demo and the
-// benchmark: it serves a directory with full RFC 9110 range and conditional
-// support, and deterministic synthetic objects of any size (see
-// [SyntheticFill]) whose bytes any client can recompute to verify a response.
+// benchmark: it serves a directory, or an [io/fs.FS] such as the demo's
+// embedded media, with full RFC 9110 range and conditional support, and
+// deterministic synthetic objects of any size (see [SyntheticFill]) whose
+// bytes any client can recompute to verify a response.
 // It counts its requests and body bytes so that origin offload is measurable.
 //
 // What this package must never do:

@@ -4,16 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // StatsPath is where the Server answers with its ServerStats as JSON. It is
-// a dot path, so it can never collide with a file of ServerConfig.Dir
+// a dot path, so it can never collide with a file of ServerConfig.Dir or FS
 // (dotfiles are refused), and requests to it are not counted.
 const StatsPath = "/.edgecache/stats"
 
@@ -21,13 +23,21 @@ const StatsPath = "/.edgecache/stats"
 // and a bound on what a typo in a URL can make the server generate.
 const maxSyntheticSize = 1 << 40
 
-// ServerConfig configures the reference origin. At least one of Dir and
-// Synthetic must be set.
+// ServerConfig configures the reference origin. At least one of Dir, FS and
+// Synthetic must be set; Dir and FS exclude each other.
 type ServerConfig struct {
 	// Dir is a directory whose regular files are served ("" for none).
 	Dir string
+	// FS is a file system whose regular files are served (nil for none),
+	// such as an embed.FS: the demo's built-in media library. Its files
+	// must implement io.Seeker (those of embed.FS, os.DirFS and
+	// fstest.MapFS do); others are answered with 500. A file without a
+	// modification time (embed.FS has none) gets an ETag from a hash of
+	// its content, computed once per name: such a file must not change
+	// while the Server serves it.
+	FS fs.FS
 	// Synthetic serves SyntheticPrefix + "<size>/<name>" objects, generated
-	// by SyntheticFill. They take precedence over Dir for that prefix.
+	// by SyntheticFill. They take precedence over Dir and FS for that prefix.
 	Synthetic bool
 	// Logger receives one debug line per request and a warning per
 	// unexpected failure. Default: discard.
@@ -39,13 +49,15 @@ type ServerConfig struct {
 
 const defaultCacheControl = "public, max-age=3600"
 
-// Server is the reference origin: an http.Handler serving a directory and
-// synthetic objects with full RFC 9110 range and conditional support (it
+// Server is the reference origin: an http.Handler serving a directory (or
+// an fs.FS) and synthetic objects with full RFC 9110 range and conditional support (it
 // uses http.ServeContent for both). It counts requests and body bytes so
 // that tests and the benchmark can measure origin egress.
 type Server struct {
 	cfg       ServerConfig
 	root      *os.Root // nil without Dir
+	files     fs.FS    // root.FS() or cfg.FS; nil for neither
+	sums      sync.Map // name → ETag of a file of FS without a modification time
 	log       *slog.Logger
 	requests  atomic.Int64
 	bodyBytes atomic.Int64
@@ -58,11 +70,15 @@ type ServerStats struct {
 	BodyBytes int64 `json:"body_bytes"` // response body bytes written
 }
 
-// NewServer returns a Server for cfg. It fails if neither Dir nor Synthetic
-// is set, or if Dir is not a directory. Close releases the directory.
+// NewServer returns a Server for cfg. It fails if none of Dir, FS and
+// Synthetic is set, if both Dir and FS are, or if Dir is not a directory.
+// Close releases the directory.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.Dir == "" && !cfg.Synthetic {
-		return nil, errors.New("origin: server needs a Dir, Synthetic, or both")
+	if cfg.Dir == "" && cfg.FS == nil && !cfg.Synthetic {
+		return nil, errors.New("origin: server needs a Dir or an FS, Synthetic, or both")
+	}
+	if cfg.Dir != "" && cfg.FS != nil {
+		return nil, errors.New("origin: server takes a Dir or an FS, not both")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -87,6 +103,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("origin: %w", err)
 		}
 		s.root = root
+		// Served through its fs.FS view, the same code path as
+		// ServerConfig.FS: the view still resolves every name with root.
+		s.files = root.FS()
+	}
+	if cfg.FS != nil {
+		s.files = cfg.FS
 	}
 	return s, nil
 }
@@ -104,8 +126,8 @@ func (s *Server) Stats() ServerStats {
 	return ServerStats{Requests: s.requests.Load(), BodyBytes: s.bodyBytes.Load()}
 }
 
-// ServeHTTP serves StatsPath, synthetic objects and files of Dir, GET and
-// HEAD only.
+// ServeHTTP serves StatsPath, synthetic objects and files of Dir or FS, GET
+// and HEAD only.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == StatsPath {
 		s.serveStats(w, r)
@@ -132,7 +154,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveSynthetic(w, r)
 		return
 	}
-	if s.root != nil {
+	if s.files != nil {
 		s.serveFile(w, r)
 		return
 	}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// demoStartTimeout bounds waiting for the demo to print its URLs, and for
+// it to stop once cancelled.
+const demoStartTimeout = 30 * time.Second
+
+// syncBuffer is a bytes.Buffer that the command's goroutines may write
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// demoRun is `edgecache demo` running in the background.
+type demoRun struct {
+	out    string // stdout up to and including "Press Ctrl-C to stop."
+	rest   chan string
+	stderr *syncBuffer
+	code   chan int
+	cancel context.CancelFunc
+}
+
+// startDemo runs `edgecache demo args...` through run, as main does, and
+// waits until it has printed what to open.
+func startDemo(t *testing.T, args ...string) *demoRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	d := &demoRun{rest: make(chan string, 1), stderr: &syncBuffer{}, code: make(chan int, 1), cancel: cancel}
+	go func() {
+		d.code <- run(ctx, append([]string{"demo"}, args...), func(string) string { return "" }, pw, d.stderr)
+		pw.Close()
+	}()
+	printed := make(chan string, 1)
+	go func() {
+		var out strings.Builder
+		lines := bufio.NewScanner(pr)
+		for lines.Scan() {
+			out.WriteString(lines.Text() + "\n")
+			if lines.Text() == "Press Ctrl-C to stop." {
+				printed <- out.String()
+				out.Reset()
+			}
+		}
+		close(printed)
+		d.rest <- out.String()
+	}()
+	t.Cleanup(cancel)
+	select {
+	case out, ok := <-printed:
+		if !ok {
+			t.Fatalf("demo exited with %d before printing its URLs; stderr:\n%s", <-d.code, d.stderr)
+		}
+		d.out = out
+	case <-time.After(demoStartTimeout):
+		t.Fatalf("demo printed no URLs within %v; stderr:\n%s", demoStartTimeout, d.stderr)
+	}
+	return d
+}
+
+// stop cancels the demo and returns its exit status and what it printed
+// after the URLs.
+func (d *demoRun) stop(t *testing.T) (int, string) {
+	t.Helper()
+	d.cancel()
+	select {
+	case code := <-d.code:
+		return code, <-d.rest
+	case <-time.After(demoStartTimeout):
+		t.Fatalf("demo did not stop within %v of its context's end", demoStartTimeout)
+		return 0, ""
+	}
+}
+
+func mustMatch(t *testing.T, re, text string) []string {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("output lacks %s:\n%s", re, text)
+	}
+	return m
+}
+
+func fetch(t *testing.T, url, rng string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp, body
+}
+
+// TestDemoServesPlayerAndMovie runs `edgecache demo` as a person would,
+// but on a free port, and opens what it prints: the player page, ranges
+// of the movie and the HLS playlist through the first edge, and every
+// edge's metrics. Cancelling the context (Ctrl-C) stops it cleanly.
+func TestDemoServesPlayerAndMovie(t *testing.T) {
+	d := startDemo(t, "--listen", "127.0.0.1:0")
+	player := mustMatch(t, `(?m)^  browser  (http://127\.0\.0\.1:\d+)/player\.html$`, d.out)
+	base := player[1]
+	mustMatch(t, `(?m)^  ffplay   ffplay `+regexp.QuoteMeta(base+moviePath)+`$`, d.out)
+	mustMatch(t, `(?m)^  VLC      vlc `+regexp.QuoteMeta(base+hlsPath)+`$`, d.out)
+	edges := regexp.MustCompile(`(?m)^  edge (\d)  (http://\S+)  admin (http://\S+/)$`).FindAllStringSubmatch(d.out, -1)
+	if len(edges) != 3 || edges[0][2] != base {
+		t.Fatalf("want 3 edges, the first at %s; output:\n%s", base, d.out)
+	}
+
+	resp, body := fetch(t, base+playerPath, "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("<video")) {
+		t.Errorf("player page: status %d, Content-Type %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	lib, err := mediaLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	movie, err := fs.ReadFile(lib, moviePath[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		rng    string
+		status int
+		want   []byte
+	}{
+		{"bytes=0-1023", 206, movie[:1024]},
+		{"bytes=-4096", 206, movie[len(movie)-4096:]}, // the moov box, as a player reads it first
+		{"", 200, movie},
+	} {
+		resp, body := fetch(t, base+moviePath, c.rng)
+		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "video/mp4" || !bytes.Equal(body, c.want) {
+			t.Errorf("movie %q: status %d, Content-Type %q, %d bytes; want %d, video/mp4 and the file's %d bytes",
+				c.rng, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), c.status, len(c.want))
+		}
+	}
+	if resp, _ := fetch(t, base+hlsPath, ""); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
+		t.Errorf("HLS playlist: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, e := range edges {
+		if resp, _ := fetch(t, e[3]+"metrics", ""); resp.StatusCode != 200 {
+			t.Errorf("edge %s metrics: status %d", e[1], resp.StatusCode)
+		}
+	}
+
+	code, after := d.stop(t)
+	if code != 0 || !strings.Contains(after, "stopping") {
+		t.Errorf("after cancel: exit %d, stdout %q; want 0 and a stopping line", code, after)
+	}
+	if strings.Contains(d.stderr.String(), "level=ERROR") {
+		t.Errorf("errors logged:\n%s", d.stderr)
+	}
+}
+
+// TestDemoListenInUse: a taken --listen address (here through its
+// environment twin) is one line that names the flag, and exit status 1.
+func TestDemoListenInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	env := map[string]string{"EDGECACHE_LISTEN": ln.Addr().String()}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"demo"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	msg := stderr.String()
+	if code != 1 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "--listen "+ln.Addr().String()) ||
+		!strings.Contains(msg, "address already in use") {
+		t.Errorf("exit %d, stderr %q; want exit 1 and one line naming --listen and the address in use", code, msg)
+	}
+	if strings.Contains(stdout.String(), "Press Ctrl-C") {
+		t.Errorf("printed URLs although it could not listen:\n%s", stdout.String())
+	}
+}
+
+func TestDemoBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "nonsense"}, "--listen"},
+		{[]string{"--listen", "127.0.0.1:70000"}, "--listen"},
+		{[]string{"--listen", "127.0.0.1:http"}, "--listen"},
+		{[]string{"--edges", "0"}, "--edges"},
+		{[]string{"--edges", "17"}, "--edges"},
+		{[]string{"--cache-size", "0"}, "--cache-size"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"extra"}, "unexpected argument"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), append([]string{"demo"}, c.args...), func(string) string { return "" }, &stdout, &stderr)
+		msg := stderr.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, c.want) {
+			t.Errorf("demo %v: exit %d, stderr %q; want exit 2 and one line naming %s", c.args, code, msg, c.want)
+		}
+	}
+}
+
+func TestDemoHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"demo", "--help"}, func(string) string { return "" }, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"--listen", "default 127.0.0.1:8080; env EDGECACHE_LISTEN", "--edges", "default 3"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	stdout.Reset()
+	run(t.Context(), nil, func(string) string { return "" }, &stdout, &stderr)
+	if !strings.Contains(stdout.String(), "\n  demo ") {
+		t.Errorf("top-level usage does not list demo:\n%s", stdout.String())
+	}
+}
+
+func TestBrowsable(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://[::]:8080":       "http://127.0.0.1:8080",
+		"http://0.0.0.0:8080":    "http://127.0.0.1:8080",
+		"http://127.0.0.1:8080":  "http://127.0.0.1:8080",
+		"http://[::1]:8080":      "http://[::1]:8080",
+		"http://192.0.2.7:80":    "http://192.0.2.7:80",
+		"http://not-a-host-port": "http://not-a-host-port",
+	} {
+		if got := browsable(in); got != want {
+			t.Errorf("browsable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
