@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -30,11 +31,12 @@ Every byte of a synthetic object is verified; any mismatch fails the run.
 
 // benchFlags are the parsed flags of `edgecache bench`.
 type benchFlags struct {
-	targets   listValue
-	compare   compareValue
-	local     int
-	cacheSize sizeValue
-	chunkSize sizeValue
+	targets       listValue
+	compare       compareValue
+	local         int
+	readaheadNext int
+	cacheSize     sizeValue
+	chunkSize     sizeValue
 
 	workload    string
 	objects     int
@@ -71,6 +73,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	f.cacheSize, f.chunkSize = 512<<20, 1<<20
 	fs.Var(&f.cacheSize, "cache-size", "with --local: cache memory of each edge")
 	fs.Var(&f.chunkSize, "chunk-size", "with --local: chunk size of each edge")
+	fs.IntVar(&f.readaheadNext, "readahead-next", 4, "with --local: chunks past a sequential request each edge fetches for the next one (0: off)")
 
 	fs.StringVar(&f.workload, "workload", string(bench.WorkloadVideo), "video (viewers reading objects in segment-size ranges), range (random ranges) or segments (whole objects)")
 	fs.IntVar(&f.objects, "objects", bench.DefaultObjects, "number of synthetic objects in the catalogue")
@@ -126,11 +129,12 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	deployments := f.compare.deps
 	if f.local > 0 {
 		cluster, err := startLocalCluster(ctx, localClusterConfig{
-			Edges:     f.local,
-			CacheSize: int64(f.cacheSize),
-			ChunkSize: int64(f.chunkSize),
-			Origin:    origin.ServerConfig{Synthetic: true},
-			Logger:    log,
+			Edges:         f.local,
+			CacheSize:     int64(f.cacheSize),
+			ChunkSize:     int64(f.chunkSize),
+			ReadaheadNext: cmp.Or(f.readaheadNext, -1),
+			Origin:        origin.ServerConfig{Synthetic: true},
+			Logger:        log,
 		})
 		if err != nil {
 			return err

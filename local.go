@@ -40,6 +40,9 @@ type localClusterConfig struct {
 	Edges int
 	// CacheSize and ChunkSize are every edge's cache budget and chunk size.
 	CacheSize, ChunkSize int64
+	// ReadaheadNext is every edge's edge.Config.ReadaheadNext: 0 its
+	// default, negative off.
+	ReadaheadNext int
 	// Origin is what the reference origin serves (synthetic objects, a
 	// directory or an fs.FS); its Logger is set from Logger.
 	Origin origin.ServerConfig
@@ -106,6 +109,7 @@ func startLocalCluster(ctx context.Context, cfg localClusterConfig) (*localClust
 			Origin:        c.originURL,
 			CacheSize:     cfg.CacheSize,
 			ChunkSize:     cfg.ChunkSize,
+			ReadaheadNext: cfg.ReadaheadNext,
 			ShutdownGrace: cfg.ShutdownGrace,
 			Membership:    lateStatic(members),
 			ClusterSecret: secret,

@@ -42,7 +42,8 @@ type body struct {
 	n      *Node
 	o      *object
 	spans  []span
-	needs  []int64 // chunk indices in the order the body reads them
+	needs  []int64 // chunk indices in the order the body reads them, then those it only fetches
+	ahead  int     // how many of needs, at the end, are fetched for the next request, not sent
 	slots  []slot  // slots[i] fetches needs[i]
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -82,6 +83,31 @@ func (b *body) addRange(start, end int64) {
 	}
 }
 
+// addNext adds to the body's fetches, not to what it sends, the chunks a
+// sequential player reading [start, end) will ask for next (see
+// Config.ReadaheadNext). They are fetched as the body's window reaches
+// them; those not started when the body closes (the client went away, or
+// the response ended) never are, and those started complete for everyone,
+// as every fill does. Call it last, after the ranges.
+func (b *body) addNext(start, end int64) {
+	n, o := b.n, b.o
+	if n.cfg.ReadaheadNext <= 0 || !o.storable() || start >= end {
+		return
+	}
+	cs := n.cfg.ChunkSize
+	first, last := start/cs, (end-1)/cs
+	if first > 0 && !n.store.Contains(chunkEntry(o.chunkKey(first-1))) {
+		return // a seek, not the continuation of a read
+	}
+	chunks := (o.meta.Size + cs - 1) / cs
+	for idx := last + 1; idx <= last+int64(n.cfg.ReadaheadNext) && idx < chunks; idx++ {
+		if !n.store.Contains(chunkEntry(o.chunkKey(idx))) {
+			b.needs = append(b.needs, idx)
+			b.ahead++
+		}
+	}
+}
+
 // addLiteral appends fixed bytes (multipart framing) to the body.
 func (b *body) addLiteral(p []byte) {
 	off := len(b.scrap)
@@ -111,14 +137,15 @@ func (b *body) prepare() (source, error) {
 	}
 	b.startWindow(0)
 	worst := srcHit
-	head := min(len(b.needs), headChunks)
+	sent := len(b.needs) - b.ahead
+	head := min(sent, headChunks)
 	for i := range head {
 		if _, _, err := b.wait(i); err != nil {
 			return srcOrigin, err
 		}
 		worst = max(worst, b.slots[i].src)
 	}
-	for i := head; i < len(b.needs); i++ {
+	for i := head; i < sent; i++ {
 		s := srcOrigin
 		switch {
 		case i < b.started && b.slots[i].async == nil:
@@ -153,6 +180,9 @@ func (b *body) start(i int) {
 	f := &asyncFetch{done: make(chan struct{})}
 	s.async = f
 	ctx, n, o := b.ctx, b.n, b.o
+	if i >= len(b.needs)-b.ahead {
+		n.stats.readaheadNext.Add(1)
+	}
 	go func() {
 		defer close(f.done)
 		f.data, f.src, f.err = n.getChunk(ctx, o, idx)

@@ -74,6 +74,12 @@ type Config struct {
 	// Readahead is how many chunks past the one being sent a response
 	// fetches in the background. Default 4.
 	Readahead int
+	// ReadaheadNext is how many chunks past the end of a sequential range
+	// request are fetched in the background for the player's next one, so
+	// that it is a hit. A request is sequential when it starts the object
+	// or the chunk before its first is in memory (someone just read it);
+	// a seek elsewhere fetches nothing extra. Default 4; negative: off.
+	ReadaheadNext int
 	// MaxRanges caps the ranges of one request; more is refused with 416.
 	// Default 64.
 	MaxRanges int
@@ -139,6 +145,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.ChunkSize, 1<<20)
 	setDefault(&c.HotShare, 0.125)
 	setDefault(&c.Readahead, 4)
+	setDefault(&c.ReadaheadNext, 4)
 	setDefault(&c.MaxRanges, 64)
 	setDefault(&c.MetaEntries, 65536)
 	setDefault(&c.DefaultTTL, time.Minute)
@@ -185,6 +192,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Readahead < 0 || c.Readahead > 64 {
 		errs = append(errs, fmt.Errorf("readahead %d is outside 0..64", c.Readahead))
+	}
+	if c.ReadaheadNext > 64 {
+		errs = append(errs, fmt.Errorf("readahead-next %d is over 64", c.ReadaheadNext))
 	}
 	if c.MaxRanges < 1 {
 		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))

@@ -161,6 +161,9 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool) err
 		var crb [64]byte
 		h.SetBytesV("Content-Range", appendContentRange(crb[:0], r, size))
 		b.addRange(r.start, r.end)
+		if !isHead {
+			b.addNext(r.start, r.end)
+		}
 		length = r.length()
 	default:
 		ctx.SetStatusCode(http.StatusPartialContent)

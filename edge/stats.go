@@ -15,6 +15,7 @@ type counters struct {
 	shardsCorrupt atomic.Int64
 	hedges        atomic.Int64
 	repairs       atomic.Int64
+	readaheadNext atomic.Int64
 }
 
 // Stats is a snapshot of a node's counters since it started.
@@ -34,6 +35,7 @@ type Stats struct {
 	ShardsCorrupt int64 // shards found corrupt or inconsistent
 	Hedges        int64 // shard reads that asked every owner after the hedge delay
 	Repairs       int64 // shards re-encoded and pushed back after a read found them missing
+	ReadaheadNext int64 // chunk fetches started for a sequential player's next request (joining one already running included)
 	RingMembers   int   // members of the current ring
 	Suspects      int   // peers skipped for failing recently
 }
@@ -56,6 +58,7 @@ func (n *Node) Stats() Stats {
 		ShardsCorrupt: n.stats.shardsCorrupt.Load(),
 		Hedges:        n.stats.hedges.Load(),
 		Repairs:       n.stats.repairs.Load(),
+		ReadaheadNext: n.stats.readaheadNext.Load(),
 		RingMembers:   n.cluster.ring.Load().Len(),
 		Suspects:      n.cluster.suspects(),
 	}

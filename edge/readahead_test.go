@@ -1,0 +1,81 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+)
+
+// readRange reads chunk-sized range i of path through n and checks it.
+func readRange(t *testing.T, n *Node, path string, data []byte, cs, i int) response {
+	t.Helper()
+	a, b := i*cs, min((i+1)*cs, len(data))-1
+	res := do(t, http.MethodGet, "http://"+n.Addr()+path, http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", a, b)}})
+	if res.status != http.StatusPartialContent || !bytes.Equal(res.body, data[a:b+1]) {
+		t.Fatalf("range %d: status %d, identical=%v", i, res.status, bytes.Equal(res.body, data[a:b+1]))
+	}
+	return res
+}
+
+// A player reading an object sequentially, one chunk per request, finds
+// its next chunks fetched ahead: once the readahead lands, its next
+// request is a hit, and the origin still sees each chunk once.
+func TestReadaheadNextMakesSequentialReadsHits(t *testing.T) {
+	org := newTestOrigin(t)
+	const cs = 64 << 10
+	data := randomBytes(rand.New(rand.NewPCG(5, 5)), 12*cs)
+	org.put("/seq.mp4", &testObject{data: data, etag: `"s1"`, modTime: confModTime})
+	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
+	if res := readRange(t, n, "/seq.mp4", data, cs, 0); res.header.Get("X-Cache") != "MISS" {
+		t.Errorf("first request: X-Cache %q, want MISS", res.header.Get("X-Cache"))
+	}
+	o, err := n.objects.lookup(context.Background(), "/seq.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 12; i++ {
+		waitFor(t, fmt.Sprintf("chunk %d to be read ahead", i), func() bool {
+			return n.store.Contains(chunkEntry(o.chunkKey(int64(i))))
+		})
+		if res := readRange(t, n, "/seq.mp4", data, cs, i); res.header.Get("X-Cache") != "HIT" {
+			t.Errorf("request %d: X-Cache %q, want HIT", i, res.header.Get("X-Cache"))
+		}
+	}
+	got := org.rangeGets("/seq.mp4")
+	for i := range 12 {
+		if r := fmt.Sprintf("bytes=%d-%d", i*cs, (i+1)*cs-1); got[r] != 1 {
+			t.Errorf("chunk %d fetched %d times, want 1", i, got[r])
+		}
+	}
+	if len(got) != 12 {
+		t.Errorf("origin reads %v, want the 12 chunks", got)
+	}
+	if s := n.Stats(); s.ReadaheadNext < 11 {
+		t.Errorf("%d chunks read ahead, want at least 11 (every chunk but the first)", s.ReadaheadNext)
+	}
+}
+
+// A seek (a request whose preceding chunk nobody read) and a node with the
+// readahead off fetch only what is asked.
+func TestReadaheadNextOnlyForSequentialReads(t *testing.T) {
+	org := newTestOrigin(t)
+	const cs = 64 << 10
+	data := randomBytes(rand.New(rand.NewPCG(6, 6)), 12*cs)
+	org.put("/seek.mp4", &testObject{data: data, etag: `"k1"`, modTime: confModTime})
+
+	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
+	readRange(t, n, "/seek.mp4", data, cs, 6)
+	if s := n.Stats(); s.ReadaheadNext != 0 || len(org.rangeGets("/seek.mp4")) != 1 {
+		t.Errorf("a seek read %d chunks ahead (origin reads %v), want none", s.ReadaheadNext, org.rangeGets("/seek.mp4"))
+	}
+
+	off := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, -1 })
+	readRange(t, off, "/seek.mp4", data, cs, 0)
+	readRange(t, off, "/seek.mp4", data, cs, 1)
+	if s := off.Stats(); s.ReadaheadNext != 0 {
+		t.Errorf("readahead off read %d chunks ahead", s.ReadaheadNext)
+	}
+}
