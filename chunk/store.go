@@ -31,6 +31,7 @@ const EntryOverhead = 320
 type Store[K comparable, V any] struct {
 	cost    func(K, V) int64
 	onEvict func(K, V)
+	class   func(K) int
 	max     int64
 
 	evictions atomic.Uint64
@@ -38,7 +39,13 @@ type Store[K comparable, V any] struct {
 	mu    sync.Mutex
 	lru   *simplelru.LRU[K, entry[V]] // guarded by mu
 	bytes int64                       // guarded by mu; <= max whenever mu is free
+	// classLen and classBytes split Len and Bytes by Class; guarded by mu.
+	classLen   [MaxClasses]int
+	classBytes [MaxClasses]int64
 }
+
+// MaxClasses is how many classes StoreConfig.Class may sort entries into.
+const MaxClasses = 4
 
 // entry keeps the cost charged at Add, so that removal refunds exactly that
 // even if the Cost func would now say otherwise for a mutated value.
@@ -63,6 +70,15 @@ type StoreConfig[K comparable, V any] struct {
 	// not called for Remove, RemoveFunc, overwrites by Add, or an oversize
 	// value refused by Add: those the caller asked for and already knows.
 	OnEvict func(K, V)
+
+	// Class, if set, sorts entries into classes 0 to MaxClasses-1 that
+	// ClassStats counts apart, so that one Store holding two kinds of
+	// entries (the edge's decoded chunks and shards) can report each. It
+	// must depend on the key alone and be quick: it is called with the
+	// Store's lock held, on every Add, removal and eviction, and must not
+	// call the Store. A result outside the range counts as class 0.
+	// Default: every entry is class 0.
+	Class func(K) int
 }
 
 // NewStore returns an empty Store, or an error if cfg lacks MaxBytes or Cost.
@@ -79,7 +95,7 @@ func NewStore[K comparable, V any](cfg StoreConfig[K, V]) (*Store[K, V], error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Store[K, V]{cost: cfg.Cost, onEvict: cfg.OnEvict, max: cfg.MaxBytes, lru: lru}, nil
+	return &Store[K, V]{cost: cfg.Cost, onEvict: cfg.OnEvict, class: cfg.Class, max: cfg.MaxBytes, lru: lru}, nil
 }
 
 // Get returns the value for k and marks it most recently used. It does not
@@ -125,14 +141,14 @@ func (s *Store[K, V]) Add(k K, v V) (evicted int) {
 	var victims []entryOf[K, V] // only filled when someone listens
 	s.mu.Lock()
 	if old, ok := s.lru.Peek(k); ok {
-		s.bytes -= old.cost
+		s.account(k, -1, -old.cost)
 	}
 	s.lru.Add(k, entry[V]{val: v, cost: cost})
-	s.bytes += cost
+	s.account(k, 1, cost)
 	for s.bytes > s.max {
 		// Never reaches the entry just added: its cost alone fits.
 		key, e, _ := s.lru.RemoveOldest()
-		s.bytes -= e.cost
+		s.account(key, -1, -e.cost)
 		evicted++
 		if s.onEvict != nil {
 			victims = append(victims, entryOf[K, V]{key: key, val: e.val})
@@ -167,8 +183,22 @@ func (s *Store[K, V]) removeLocked(k K) bool {
 		return false
 	}
 	s.lru.Remove(k)
-	s.bytes -= e.cost
+	s.account(k, -1, -e.cost)
 	return true
+}
+
+// account adds an entry count and a cost to the totals and to k's class;
+// s.mu must be held.
+func (s *Store[K, V]) account(k K, entries int, cost int64) {
+	s.bytes += cost
+	c := 0
+	if s.class != nil {
+		if c = s.class(k); c < 0 || c >= MaxClasses {
+			c = 0
+		}
+	}
+	s.classLen[c] += entries
+	s.classBytes[c] += cost
 }
 
 // RemoveFunc deletes every entry whose key satisfies pred, for purges (all
@@ -212,6 +242,17 @@ func (s *Store[K, V]) Bytes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bytes
+}
+
+// ClassStats returns the number and the cost of the entries of class c
+// (see StoreConfig.Class); a class outside the range has none.
+func (s *Store[K, V]) ClassStats(c int) (entries int, bytes int64) {
+	if c < 0 || c >= MaxClasses {
+		return 0, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.classLen[c], s.classBytes[c]
 }
 
 // MaxBytes returns the budget the Store was configured with.

@@ -307,3 +307,67 @@ func BenchmarkStoreGet(b *testing.B) {
 		i++
 	}
 }
+
+// TestStoreClassStatsProperty drives a store whose keys fall into classes
+// (one of them out of range, which counts as class 0) through adds,
+// overwrites, removals, purges and evictions, and checks after every call
+// that each class's count and bytes are those of the entries held.
+func TestStoreClassStatsProperty(t *testing.T) {
+	const budget = 10_000
+	class := func(k string) int { return int(k[0] - 'a') } // 'a'..'c' -> 0..2, 'z' -> 25: out of range
+	s, err := NewStore(StoreConfig[string, []byte]{MaxBytes: budget, Cost: byteCost, Class: class})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(18, 19))
+	sizes := map[string]int{}
+	evictions := 0
+	for op := range 20_000 {
+		k := fmt.Sprintf("%c%d", "abcz"[rng.IntN(4)], rng.IntN(30))
+		switch r := rng.IntN(20); {
+		case r < 12:
+			n := rng.IntN(2000)
+			if op%500 == 0 {
+				n = budget + 1
+			}
+			evictions += s.Add(k, make([]byte, n))
+			sizes[k] = n
+		case r < 19:
+			s.Remove(k)
+		default:
+			prefix := k[0]
+			s.RemoveFunc(func(key string) bool { return key[0] == prefix })
+		}
+		var wantLen [MaxClasses]int
+		var wantBytes [MaxClasses]int64
+		for k, size := range sizes {
+			if s.Contains(k) {
+				c := class(k)
+				if c >= MaxClasses {
+					c = 0
+				}
+				wantLen[c]++
+				wantBytes[c] += int64(size)
+			}
+		}
+		var sumLen int
+		var sumBytes int64
+		for c := range MaxClasses {
+			n, b := s.ClassStats(c)
+			if n != wantLen[c] || b != wantBytes[c] {
+				t.Fatalf("op %d: class %d reports %d entries of %d bytes, holds %d of %d", op, c, n, b, wantLen[c], wantBytes[c])
+			}
+			sumLen += n
+			sumBytes += b
+		}
+		if sumLen != s.Len() || sumBytes != s.Bytes() {
+			t.Fatalf("op %d: classes add up to %d entries of %d bytes, store has %d of %d", op, sumLen, sumBytes, s.Len(), s.Bytes())
+		}
+	}
+	if evictions == 0 {
+		t.Error("no evictions: the test did not exercise them")
+	}
+	if n, b := s.ClassStats(MaxClasses); n != 0 || b != 0 {
+		t.Errorf("ClassStats(MaxClasses) = %d, %d; want nothing", n, b)
+	}
+}
