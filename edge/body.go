@@ -247,7 +247,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			return total, nil
 		}
 		if err != nil {
-			b.n.logBodyError(b.o, err)
+			b.n.logBodyError(b.o, b.chunkIndex(), err)
 			return total, err
 		}
 		n, err := w.Write(p)
@@ -257,6 +257,14 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// chunkIndex is the index of the chunk being written, -1 before the first.
+func (b *body) chunkIndex() int64 {
+	if b.cur >= 0 && b.cur < len(b.needs) {
+		return b.needs[b.cur]
+	}
+	return -1
 }
 
 // Read is the fallback for writers fasthttp does not hand to WriteTo.

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -158,7 +159,7 @@ func (n *Node) remoteObject(_ context.Context, key string) (*object, bool, error
 		case errors.As(err, &pe):
 			continue
 		case err != nil:
-			return nil, true, err
+			return nil, true, fmt.Errorf("object %s via leader %s: %w", key, addr, err)
 		case !r.Found:
 			return n.objects.negative(key, r.fetched()), true, nil
 		default:

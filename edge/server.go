@@ -306,9 +306,9 @@ func (n *Node) fail(ctx *fasthttp.RequestCtx, key string, err error) {
 
 // logBodyError records a response cut short after its headers were sent:
 // the client sees a short body, never wrong bytes.
-func (n *Node) logBodyError(o *object, err error) {
+func (n *Node) logBodyError(o *object, chunk int64, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	n.log.Warn("response cut short", "path", o.key, "err", err)
+	n.log.Warn("response cut short", "path", o.key, "chunk", chunk, "err", err)
 }
