@@ -123,10 +123,19 @@ func (c *cluster) markSuspect(member string) {
 	c.mu.Unlock()
 }
 
+// suspects counts the members reads skip now. Expired marks linger in the
+// map until isSuspect next looks at them: they do not count.
 func (c *cluster) suspects() int {
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.suspect)
+	n := 0
+	for _, until := range c.suspect {
+		if !now.After(until) {
+			n++
+		}
+	}
+	return n
 }
 
 // leadsObject reports whether this node is the leader of an object: the

@@ -152,6 +152,7 @@ func (n *Node) leadFill(o *object, key chunk.Key) (fillResult, error) {
 		}
 		ctx, cancel := context.WithTimeout(n.baseCtx, n.cfg.FillTimeout)
 		defer cancel()
+		n.stats.fillsLed.Add(1)
 		b, err := n.readOrigin(ctx, o, key.Index)
 		if err != nil {
 			return fillResult{}, err

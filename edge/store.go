@@ -25,6 +25,20 @@ func entryCost(k storeKey, v []byte) int64 {
 	return int64(len(v)+len(k.Object)+len(k.Version)) + chunk.EntryOverhead
 }
 
+// The store's classes (chunk.StoreConfig.Class), which the metrics report
+// apart: how the budget splits between hot chunks and owned shards.
+const (
+	classChunk = 0
+	classShard = 1
+)
+
+func entryClass(k storeKey) int {
+	if k.shard == wholeChunk {
+		return classChunk
+	}
+	return classShard
+}
+
 func newStore(maxBytes int64) (*chunk.Store[storeKey, []byte], error) {
-	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost})
+	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost, Class: entryClass})
 }
