@@ -27,6 +27,7 @@ const (
 	numMethods
 )
 
+// String is the label value.
 func (m methodClass) String() string {
 	switch m {
 	case methodGET:
@@ -50,6 +51,7 @@ const (
 	numCacheResults
 )
 
+// String is the label value.
 func (c cacheResult) String() string {
 	switch c {
 	case cacheHit:
@@ -98,6 +100,7 @@ const (
 	numOriginOps
 )
 
+// String is the label value.
 func (o originOp) String() string {
 	switch o {
 	case originStat:
@@ -124,6 +127,7 @@ const (
 	numOriginErrKinds
 )
 
+// String is the label value.
 func (k originErrKind) String() string {
 	switch k {
 	case errKindNotFound:
@@ -199,6 +203,7 @@ func peerOpOf(op string) peerOp {
 	}
 }
 
+// String is the label value.
 func (p peerOp) String() string {
 	switch p {
 	case peerShardsGet:
@@ -386,6 +391,7 @@ type meteredOrigin struct {
 	now   func() time.Time
 }
 
+// Stat is the origin's Stat, counted and timed as op "stat".
 func (o meteredOrigin) Stat(ctx context.Context, path string) (origin.Meta, error) {
 	start := o.now()
 	m, err := o.inner.Stat(ctx, path)
@@ -393,6 +399,8 @@ func (o meteredOrigin) Stat(ctx context.Context, path string) (origin.Meta, erro
 	return m, err
 }
 
+// Revalidate is the origin's Revalidate, counted and timed as op
+// "revalidate".
 func (o meteredOrigin) Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error) {
 	start := o.now()
 	m, changed, err := o.inner.Revalidate(ctx, path, old)
@@ -400,6 +408,8 @@ func (o meteredOrigin) Revalidate(ctx context.Context, path string, old origin.M
 	return m, changed, err
 }
 
+// ReadRange is the origin's ReadRange, counted and timed as op "chunk",
+// its bytes added to the origin's egress.
 func (o meteredOrigin) ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error {
 	start := o.now()
 	err := o.inner.ReadRange(ctx, path, m, off, dst)
@@ -493,8 +503,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.cacheBudget, n.cfg.CacheSize)
 	counter(c.evictions, int64(n.store.Evictions()))
 	var retries int64
-	if os, ok := n.rawOrigin.(interface{ Stats() origin.ClientStats }); ok {
-		retries = os.Stats().Retries
+	if oc, ok := n.rawOrigin.(interface{ Stats() origin.ClientStats }); ok {
+		retries = oc.Stats().Retries
 	}
 	counter(c.originRetries, retries)
 	counter(c.peerRefused, s.PeerRefused)
