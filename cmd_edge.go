@@ -49,6 +49,7 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	fs.DurationVar(&cfg.OriginTimeout, "origin-timeout", 10*time.Second, "timeout of one origin request attempt")
 	fs.IntVar(&cfg.OriginRetries, "origin-retries", 2, "retries of a failed idempotent origin read")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long responses in flight may finish after SIGTERM")
+	accessLog := fs.String("access-log", "", `access log: one JSON line per client request, appended to this file ("-": standard output; default: none)`)
 	logs.register(fs)
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
@@ -76,6 +77,20 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	cfg.Logger = log
 	if err := configureMembership(&cfg, *peers, *peersDNS, *join, *gossipListen, *secretFile, env, log); err != nil {
 		return err
+	}
+	switch *accessLog {
+	case "":
+	case "-":
+		cfg.AccessLog = stdout
+	default:
+		// Appended to, so that a restart or logrotate's copytruncate
+		// loses nothing; the edge writes it in blocks, never per request.
+		f, err := os.OpenFile(*accessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return usagef("edgecache edge: --access-log: %v", err)
+		}
+		defer f.Close()
+		cfg.AccessLog = f
 	}
 	n, err := edge.New(cfg)
 	if err != nil {

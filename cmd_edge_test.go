@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ func TestBadFlagsAreOneLineAndExit2(t *testing.T) {
 		{[]string{"edge", "--no-such-flag"}, nil, "--no-such-flag"},
 		{[]string{"edge", "--readahead", "many"}, nil, "--readahead"},
 		{[]string{"edge", "--log-level", "loud"}, nil, "--log-level"},
+		{[]string{"edge", "--access-log", "/nonexistent-dir/access.log"}, nil, "--access-log"},
 		{[]string{"edge"}, map[string]string{"EDGECACHE_CACHE_SIZE": "lots"}, "EDGECACHE_CACHE_SIZE"},
 		{[]string{"origin"}, nil, "--dir"},
 		{[]string{"nonsense"}, nil, "unknown command"},
@@ -64,14 +67,16 @@ func TestParseSize(t *testing.T) {
 }
 
 // The edge command, configured through flags and env twins, serves an
-// origin's bytes.
+// origin's bytes, and logs the request to its access log.
 func TestEdgeCommandServes(t *testing.T) {
 	originURL := startOrigin(t, []string{"--synthetic"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
+	accessLog := filepath.Join(t.TempDir(), "access.log")
 	// GOMEMLIMIT set: the edge must not set the test process's limit.
-	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB", "GOMEMLIMIT": "off"}
+	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB", "GOMEMLIMIT": "off",
+		"EDGECACHE_ACCESS_LOG": accessLog}
 	go func() {
 		done <- runEdge(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--log-format", "json", "--cache-size", "16MiB"},
 			func(k string) string { return env[k] }, io.Discard, pw)
@@ -101,6 +106,21 @@ func TestEdgeCommandServes(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Error("edge did not stop")
+			return
+		}
+		// Stopping wrote the access log out: one line, the one request.
+		b, err := os.ReadFile(accessLog)
+		var line struct {
+			URI    string `json:"uri"`
+			Status int    `json:"status"`
+			Bytes  int64  `json:"bytes"`
+			Cache  string `json:"cache"`
+		}
+		if err != nil || bytes.Count(b, []byte("\n")) != 1 || json.Unmarshal(b, &line) != nil {
+			t.Fatalf("access log: %v\n%s", err, b)
+		}
+		if line.URI != origin.SyntheticPath(300<<10, "cli.mp4") || line.Status != 206 || line.Bytes != 200001-65000 || line.Cache != "miss" {
+			t.Errorf("access log line %+v", line)
 		}
 	}()
 

@@ -278,6 +278,19 @@ func (s *Store[K, V]) DurableBytes() int64 {
 	return s.bytes[classDurable]
 }
 
+// ClassStats returns the entries and bytes of one class (durable or
+// copies), for metrics: how the budget splits between a node's hot chunks
+// and the shards it owns.
+func (s *Store[K, V]) ClassStats(durable bool) (entries int, bytes int64) {
+	c := classCopy
+	if durable {
+		c = classDurable
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru[c].Len(), s.bytes[c]
+}
+
 // MaxBytes returns the budget the Store was configured with.
 func (s *Store[K, V]) MaxBytes() int64 { return s.max }
 

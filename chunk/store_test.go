@@ -392,3 +392,56 @@ func (s *Store[K, V]) lenClass(c int) int {
 	defer s.mu.Unlock()
 	return s.lru[c].Len()
 }
+
+// ClassStats splits Len and Bytes exactly, through adds, removals, purges
+// and evictions.
+func TestStoreClassStatsProperty(t *testing.T) {
+	const budget = 10_000
+	s, err := NewStore(StoreConfig[string, []byte]{MaxBytes: budget, Cost: byteCost, Durable: isShard, CopyReserve: budget / 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(18, 19))
+	sizes := map[string]int{}
+	evictions := 0
+	for op := range 20_000 {
+		k := fmt.Sprintf("%c%d", "cs"[rng.IntN(2)], rng.IntN(30))
+		switch r := rng.IntN(20); {
+		case r < 12:
+			n := rng.IntN(2000)
+			if op%500 == 0 {
+				n = budget + 1
+			}
+			evictions += s.Add(k, make([]byte, n))
+			sizes[k] = n
+		case r < 19:
+			s.Remove(k)
+		default:
+			prefix := k[0]
+			s.RemoveFunc(func(key string) bool { return key[0] == prefix })
+		}
+		var wantLen [2]int
+		var wantBytes [2]int64
+		for k, size := range sizes {
+			if s.Contains(k) {
+				c := 0
+				if isShard(k) {
+					c = 1
+				}
+				wantLen[c]++
+				wantBytes[c] += int64(size)
+			}
+		}
+		cn, cb := s.ClassStats(false)
+		dn, db := s.ClassStats(true)
+		if cn != wantLen[0] || cb != wantBytes[0] || dn != wantLen[1] || db != wantBytes[1] {
+			t.Fatalf("op %d: classes report %d/%d entries of %d/%d bytes, hold %v of %v", op, cn, dn, cb, db, wantLen, wantBytes)
+		}
+		if cn+dn != s.Len() || cb+db != s.Bytes() {
+			t.Fatalf("op %d: classes add up to %d entries of %d bytes, store has %d of %d", op, cn+dn, cb+db, s.Len(), s.Bytes())
+		}
+	}
+	if evictions == 0 {
+		t.Error("no evictions: the test did not exercise them")
+	}
+}

@@ -37,7 +37,8 @@ type asyncFetch struct {
 // chunks they cover a bounded window ahead of the one being written, so the
 // first byte waits for one chunk and the rest arrive while earlier ones are
 // sent. It is the io.Reader/io.WriterTo handed to fasthttp; fasthttp
-// calls WriteTo, then Close, which recycles it.
+// calls WriteTo, then CloseWithError, which ends the request's record and
+// recycles the body.
 type body struct {
 	n      *Node
 	o      *object
@@ -55,8 +56,10 @@ type body struct {
 	pos     int64  // next object offset within a range span, or literal offset
 	pending []byte // the rest of a piece a short Read did not take
 
-	sent  [srcOrigin + 1]int64 // body bytes written, by source
-	scrap []byte               // backing store of literal spans
+	sent   [srcOrigin + 1]int64 // body bytes written, by source
+	length int64                // the body's length, as announced
+	scrap  []byte               // backing store of literal spans
+	x      exchange             // the request's record, ended with the body
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(body) }}
@@ -277,7 +280,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			return total, nil
 		}
 		if err != nil {
-			b.n.logBodyError(b.o, err)
+			b.n.logBodyError(b.o, b.chunkIndex(), err)
 			return total, err
 		}
 		n, err := w.Write(p)
@@ -287,6 +290,14 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// chunkIndex is the index of the chunk being written, -1 before the first.
+func (b *body) chunkIndex() int64 {
+	if b.cur >= 0 && b.cur < len(b.needs) {
+		return b.needs[b.cur]
+	}
+	return -1
 }
 
 // Read is the fallback for writers fasthttp does not hand to WriteTo.
@@ -304,8 +315,26 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the fetches still running for this body and recycles it.
-func (b *body) Close() error {
+// CloseWithError is how fasthttp ends the body, once it has written it
+// (err nil) or given up (err says why). It ends the request's record and
+// recycles the body. The body has no Close: fasthttp would call both.
+func (b *body) CloseWithError(err error) error {
+	n, x := b.n, b.x
+	var sent int64
+	for _, v := range b.sent {
+		sent += v
+	}
+	complete := err == nil && sent == b.length
+	b.release() // counts the bytes by source before the request is counted
+	if !x.start.IsZero() {
+		n.endExchange(&x, sent, complete)
+	}
+	return nil
+}
+
+// release counts the bytes sent, stops the fetches still running for this
+// body and recycles it.
+func (b *body) release() {
 	b.n.countSent(b.sent)
 	if b.cancel != nil {
 		b.cancel()
@@ -313,5 +342,4 @@ func (b *body) Close() error {
 	clear(b.slots)
 	*b = body{spans: b.spans[:0], needs: b.needs[:0], slots: b.slots[:0], scrap: b.scrap[:0]}
 	bodyPool.Put(b)
-	return nil
 }

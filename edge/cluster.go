@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -122,10 +123,19 @@ func (c *cluster) markSuspect(member string) {
 	c.mu.Unlock()
 }
 
+// suspects counts the members reads skip now. Expired marks linger in the
+// map until isSuspect next looks at them: they do not count.
 func (c *cluster) suspects() int {
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.suspect)
+	n := 0
+	for _, until := range c.suspect {
+		if !now.After(until) {
+			n++
+		}
+	}
+	return n
 }
 
 // leadsObject reports whether this node is the leader of an object: the
@@ -158,7 +168,7 @@ func (n *Node) remoteObject(_ context.Context, key string) (*object, bool, error
 		case errors.As(err, &pe):
 			continue
 		case err != nil:
-			return nil, true, err
+			return nil, true, fmt.Errorf("object %s via leader %s: %w", key, addr, err)
 		case !r.Found:
 			return n.objects.negative(key, r.fetched()), true, nil
 		default:

@@ -112,7 +112,7 @@ func (n *Node) fillFromLeader(o *object, key chunk.Key, owners []string) (fillRe
 			n.log.Warn("chunk leader failed; trying the next owner", "peer", addr, "chunk", key.String(), "err", err)
 			return fillResult{}, false, nil
 		default:
-			return fillResult{}, true, err
+			return fillResult{}, true, fmt.Errorf("chunk %s via leader %s: %w", key.String(), addr, err)
 		}
 	}
 	for _, addr := range owners {
@@ -152,6 +152,7 @@ func (n *Node) leadFill(o *object, key chunk.Key) (fillResult, error) {
 		}
 		ctx, cancel := context.WithTimeout(n.baseCtx, n.cfg.FillTimeout)
 		defer cancel()
+		n.stats.fillsLed.Add(1)
 		b, err := n.readOrigin(ctx, o, key.Index)
 		if err != nil {
 			return fillResult{}, err

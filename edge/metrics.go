@@ -1,82 +1,523 @@
 package edge
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgecache/edgecache/origin"
 )
 
-// metricsCollector exposes the node's counters to Prometheus. It reads a
-// Stats snapshot at scrape time, so the hot path pays for nothing but the
-// atomic counters it already keeps.
-type metricsCollector struct {
-	n *Node
+// The label values of the node's metrics. Each combination is resolved to
+// its child metric once, when the node starts, so that recording a request
+// indexes arrays: no map lookup and no allocation on the hit path, and
+// every series exists (at zero) before its first event, which keeps rate()
+// and dashboards honest.
 
-	requests, coalesced, originChunks, originBytes, originErrors *prometheus.Desc
-	served, fillsInFlight, cacheBytes, cacheBudget, cacheEntries *prometheus.Desc
-	evictions, peerRefused, shardsCorrupt, hedges, repairs       *prometheus.Desc
-	ringMembers, suspects                                        *prometheus.Desc
+// methodClass is the method label of a client request.
+type methodClass uint8
+
+const (
+	methodGET methodClass = iota
+	methodHEAD
+	methodOther // refused with 405; a label per method would be unbounded
+	numMethods
+)
+
+// String is the label value.
+func (m methodClass) String() string {
+	switch m {
+	case methodGET:
+		return "GET"
+	case methodHEAD:
+		return "HEAD"
+	default:
+		return "other"
+	}
 }
 
-func newMetricsCollector(n *Node) *metricsCollector {
+// cacheResult is the cache label of a client request: where its bytes came
+// from (X-Cache), or none for an error or an object that may not be cached.
+type cacheResult uint8
+
+const (
+	cacheNone cacheResult = iota
+	cacheHit
+	cachePeer
+	cacheMiss
+	numCacheResults
+)
+
+// String is the label value.
+func (c cacheResult) String() string {
+	switch c {
+	case cacheHit:
+		return "hit"
+	case cachePeer:
+		return "peer"
+	case cacheMiss:
+		return "miss"
+	default:
+		return "none"
+	}
+}
+
+// cacheFor is the cache result of a successful response about o whose worst
+// chunk came from src.
+func cacheFor(o *object, src source) cacheResult {
+	if !o.storable() {
+		return cacheNone
+	}
+	switch src {
+	case srcHit:
+		return cacheHit
+	case srcPeer:
+		return cachePeer
+	default:
+		return cacheMiss
+	}
+}
+
+// numCodeClasses are 2xx, 3xx, 4xx and 5xx: the code label.
+const numCodeClasses = 4
+
+func codeClass(status int) int {
+	return min(max(status/100, 2), 5) - 2
+}
+
+func codeClassLabel(i int) string { return fmt.Sprintf("%dxx", i+2) }
+
+// originOp is the op label of an origin request.
+type originOp uint8
+
+const (
+	originStat       originOp = iota // HEAD for an object's metadata
+	originRevalidate                 // conditional HEAD of a stale object
+	originChunk                      // ranged GET of one chunk
+	numOriginOps
+)
+
+// String is the label value.
+func (o originOp) String() string {
+	switch o {
+	case originStat:
+		return "stat"
+	case originRevalidate:
+		return "revalidate"
+	default:
+		return "chunk"
+	}
+}
+
+// originErrKind is the kind label of a failed origin request: a bounded
+// set, one per sentinel of the origin package.
+type originErrKind uint8
+
+const (
+	errKindNotFound    originErrKind = iota // 404 or 410
+	errKindChanged                          // the version changed under a read
+	errKindBadResponse                      // an answer that was not what was asked
+	errKindUnreachable                      // transport failures, 502, 503
+	errKindTimeout                          // an attempt or the fill timed out, 504
+	errKindStatus                           // another status, such as 403
+	errKindOther
+	numOriginErrKinds
+)
+
+// String is the label value.
+func (k originErrKind) String() string {
+	switch k {
+	case errKindNotFound:
+		return "not_found"
+	case errKindChanged:
+		return "changed"
+	case errKindBadResponse:
+		return "bad_response"
+	case errKindUnreachable:
+		return "unreachable"
+	case errKindTimeout:
+		return "timeout"
+	case errKindStatus:
+		return "status"
+	default:
+		return "other"
+	}
+}
+
+func originErrKindOf(err error) originErrKind {
+	var se *origin.StatusError
+	switch {
+	case errors.Is(err, origin.ErrNotFound):
+		return errKindNotFound
+	case errors.Is(err, origin.ErrChanged):
+		return errKindChanged
+	case errors.Is(err, origin.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return errKindTimeout
+	case errors.Is(err, origin.ErrUnreachable):
+		return errKindUnreachable
+	case errors.Is(err, origin.ErrBadResponse):
+		return errKindBadResponse
+	case errors.As(err, &se):
+		return errKindStatus
+	default:
+		return errKindOther
+	}
+}
+
+// peerOp is the op label of a request to a peer. Peers are not a label:
+// their number is the ring's, and a ring of hundreds would multiply every
+// series by hundreds.
+type peerOp uint8
+
+const (
+	peerShardsGet peerOp = iota
+	peerShardsPut
+	peerFill
+	peerMeta
+	peerPing
+	peerPurge
+	peerOther
+	numPeerOps
+)
+
+// peerOpOf maps the op names the peer client uses to labels.
+func peerOpOf(op string) peerOp {
+	switch op {
+	case "shards":
+		return peerShardsGet
+	case "push":
+		return peerShardsPut
+	case "fill":
+		return peerFill
+	case "meta":
+		return peerMeta
+	case "ping":
+		return peerPing
+	case "purge":
+		return peerPurge
+	default:
+		return peerOther
+	}
+}
+
+// String is the label value.
+func (p peerOp) String() string {
+	switch p {
+	case peerShardsGet:
+		return "shards_get"
+	case peerShardsPut:
+		return "shards_put"
+	case peerFill:
+		return "fill"
+	case peerMeta:
+		return "meta"
+	case peerPing:
+		return "ping"
+	case peerPurge:
+		return "purge"
+	default:
+		return "other"
+	}
+}
+
+// latencyBuckets are the histogram buckets of every latency, in seconds:
+// from a hit's half millisecond to a stalled origin's ten seconds, about
+// two and a half per decade.
+func latencyBuckets() []float64 {
+	return []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+}
+
+// metrics are the node's event metrics: counters and histograms recorded
+// as things happen. What the node already counts (bytes by source, the
+// store, the ring) is read at scrape time by nodeCollector instead. A nil
+// *metrics records nothing (Config.DisableMetrics).
+type metrics struct {
+	requests [numMethods][numCodeClasses][numCacheResults]prometheus.Counter
+	ttfb     [numCacheResults]prometheus.Observer
+	duration [numCacheResults]prometheus.Observer
+
+	originRequests [numOriginOps]prometheus.Counter
+	originErrors   [numOriginOps][numOriginErrKinds]prometheus.Counter
+	originDuration [numOriginOps]prometheus.Observer
+	originBytes    prometheus.Counter
+
+	peerRequests [numPeerOps]prometheus.Counter
+	peerErrors   [numPeerOps]prometheus.Counter
+	peerDuration [numPeerOps]prometheus.Observer
+
+	ringChanges prometheus.Counter
+}
+
+// newMetrics builds the node's metrics. It returns them and the collectors
+// to register: theirs and that of the node's scrape-time values.
+func newMetrics(n *Node) (*metrics, []prometheus.Collector) {
+	const ns = "edgecache"
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "client", Name: "requests_total",
+		Help: "Client requests answered, by method (GET, HEAD, other), status code class and cache result " +
+			"(hit, peer, miss as X-Cache says; none for errors and objects that may not be cached). " +
+			"Counted when the response ends.",
+	}, []string{"method", "code", "cache"})
+	ttfb := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Subsystem: "client", Name: "ttfb_seconds",
+		Help: "Time from reading a client request to its response headers being ready, which is when the first " +
+			"body bytes can leave: for a GET, the first two chunks are in hand. By cache result.",
+		Buckets: latencyBuckets(),
+	}, []string{"cache"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Subsystem: "client", Name: "request_duration_seconds",
+		Help: "Time from reading a client request to the last byte of its response handed to the connection " +
+			"(or the response cut short). Paced players make this long for large ranges; see ttfb for the edge's own delay.",
+		Buckets: latencyBuckets(),
+	}, []string{"cache"})
+	originRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "origin", Name: "requests_total",
+		Help: "Requests to the origin, by op: stat (metadata of an object not cached), revalidate (a stale one), " +
+			"chunk (a ranged read of one chunk: one per chunk for the whole cluster). Retries are in origin_retries_total.",
+	}, []string{"op"})
+	originErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "origin", Name: "errors_total",
+		Help: "Origin requests that failed, by op and kind: not_found, changed (the version changed under a read), " +
+			"bad_response, unreachable, timeout, status (another unexpected status), other. Cancelled requests are not errors.",
+	}, []string{"op", "kind"})
+	originDuration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Subsystem: "origin", Name: "request_duration_seconds",
+		Help:    "Time an origin request took, retries and, for a chunk, reading its body included. By op.",
+		Buckets: latencyBuckets(),
+	}, []string{"op"})
+	originBytes := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "origin", Name: "bytes_total",
+		Help: "Chunk bytes read from the origin: the cluster's origin egress, with the other edges' counts.",
+	})
+	peerRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "peer", Name: "requests_total",
+		Help: "Requests this edge sent to peers, by op: shards_get (read the shards of a chunk), shards_put " +
+			"(place or repair one), fill (ask a chunk's leader for it), meta (ask an object's leader), ping (is a slow leader alive).",
+	}, []string{"op"})
+	peerErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "peer", Name: "errors_total",
+		Help: "Requests to peers that failed (unreachable, timed out, refused, 5xx), by op. Each marks the peer suspect.",
+	}, []string{"op"})
+	peerDuration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Subsystem: "peer", Name: "request_duration_seconds",
+		Help:    "Time a request to a peer took, failures included, by op. A fill includes the leader's origin read.",
+		Buckets: latencyBuckets(),
+	}, []string{"op"})
+	ringChanges := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "ring", Name: "changes_total",
+		Help: "Membership changes that rebuilt this edge's ring. Each moves about 6/N of the chunks' owners.",
+	})
+
+	m := &metrics{originBytes: originBytes, ringChanges: ringChanges}
+	for meth := range numMethods {
+		for code := range numCodeClasses {
+			for cache := range numCacheResults {
+				m.requests[meth][code][cache] = requests.WithLabelValues(meth.String(), codeClassLabel(code), cache.String())
+			}
+		}
+	}
+	for cache := range numCacheResults {
+		m.ttfb[cache] = ttfb.WithLabelValues(cache.String())
+		m.duration[cache] = duration.WithLabelValues(cache.String())
+	}
+	for op := range numOriginOps {
+		m.originRequests[op] = originRequests.WithLabelValues(op.String())
+		m.originDuration[op] = originDuration.WithLabelValues(op.String())
+		for kind := range numOriginErrKinds {
+			m.originErrors[op][kind] = originErrors.WithLabelValues(op.String(), kind.String())
+		}
+	}
+	for op := range numPeerOps {
+		m.peerRequests[op] = peerRequests.WithLabelValues(op.String())
+		m.peerErrors[op] = peerErrors.WithLabelValues(op.String())
+		m.peerDuration[op] = peerDuration.WithLabelValues(op.String())
+	}
+	return m, []prometheus.Collector{requests, ttfb, duration, originRequests, originErrors, originDuration,
+		originBytes, peerRequests, peerErrors, peerDuration, ringChanges, newNodeCollector(n)}
+}
+
+// register registers cs on reg, all or none.
+func register(reg prometheus.Registerer, cs []prometheus.Collector) error {
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// request records one client request that has ended.
+func (m *metrics) request(x *exchange, took time.Duration) {
+	m.requests[x.method][codeClass(x.status)][x.cache].Inc()
+	m.ttfb[x.cache].Observe(x.ttfb.Seconds())
+	m.duration[x.cache].Observe(took.Seconds())
+}
+
+// originRequest records one origin request that has ended.
+func (m *metrics) originRequest(op originOp, took time.Duration, err error) {
+	m.originRequests[op].Inc()
+	m.originDuration[op].Observe(took.Seconds())
+	if err != nil && !errors.Is(err, context.Canceled) {
+		m.originErrors[op][originErrKindOf(err)].Inc()
+	}
+}
+
+func (m *metrics) peerRequest(op string, took time.Duration) {
+	p := peerOpOf(op)
+	m.peerRequests[p].Inc()
+	m.peerDuration[p].Observe(took.Seconds())
+}
+
+func (m *metrics) peerError(op string) { m.peerErrors[peerOpOf(op)].Inc() }
+
+// timed records one request of op to a peer that began at start. The peer
+// client keeps real time for its hedging timers, so it is timed by it too.
+func (p *peerClient) timed(op string, start time.Time) {
+	if p.observe != nil {
+		p.observe(op, time.Since(start))
+	}
+}
+
+// meteredOrigin counts and times every origin request of the node.
+type meteredOrigin struct {
+	inner originReader
+	m     *metrics
+	now   func() time.Time
+}
+
+// Stat is the origin's Stat, counted and timed as op "stat".
+func (o meteredOrigin) Stat(ctx context.Context, path string) (origin.Meta, error) {
+	start := o.now()
+	m, err := o.inner.Stat(ctx, path)
+	o.m.originRequest(originStat, o.now().Sub(start), err)
+	return m, err
+}
+
+// Revalidate is the origin's Revalidate, counted and timed as op
+// "revalidate".
+func (o meteredOrigin) Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error) {
+	start := o.now()
+	m, changed, err := o.inner.Revalidate(ctx, path, old)
+	o.m.originRequest(originRevalidate, o.now().Sub(start), err)
+	return m, changed, err
+}
+
+// ReadRange is the origin's ReadRange, counted and timed as op "chunk",
+// its bytes added to the origin's egress.
+func (o meteredOrigin) ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error {
+	start := o.now()
+	err := o.inner.ReadRange(ctx, path, m, off, dst)
+	o.m.originRequest(originChunk, o.now().Sub(start), err)
+	if err == nil {
+		o.m.originBytes.Add(float64(len(dst)))
+	}
+	return err
+}
+
+// CloseIdleConnections passes Node.Close's request on to the origin client.
+func (o meteredOrigin) CloseIdleConnections() {
+	if c, ok := o.inner.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// nodeCollector exposes what the node counts anyway (its Stats, the store,
+// the ring) at scrape time, so the hot path pays nothing for them.
+type nodeCollector struct {
+	n *Node
+
+	coalesced, fillsLed, fillsInFlight, served                                *prometheus.Desc
+	cacheEntries, cacheBytes, cacheBudget, evictions                          *prometheus.Desc
+	originRetries, peerRefused, shardsCorrupt, hedges, repairs, readaheadNext *prometheus.Desc
+	ringMembers, suspects, accessLogDropped                                   *prometheus.Desc
+}
+
+func newNodeCollector(n *Node) *nodeCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("edgecache_"+name, help, labels, nil)
 	}
-	return &metricsCollector{
-		n:             n,
-		requests:      d("client_requests_total", "Client requests for an object (GET and HEAD)."),
-		coalesced:     d("coalesced_total", "Object lookups and chunk fills that joined one already in flight on this node."),
-		originChunks:  d("origin_chunk_requests_total", "Chunk reads sent to the origin."),
-		originBytes:   d("origin_bytes_total", "Chunk bytes read from the origin."),
-		originErrors:  d("origin_errors_total", "Chunk reads from the origin that failed."),
-		served:        d("served_bytes_total", "Response body bytes sent to clients, by where they came from.", "source"),
-		fillsInFlight: d("fills_in_flight", "Chunk fills running now."),
-		cacheBytes:    d("cache_bytes", "Bytes charged to the chunk and shard store."),
-		cacheBudget:   d("cache_budget_bytes", "The store's budget (--cache-size)."),
-		cacheEntries:  d("cache_entries", "Decoded chunks and shards in the store."),
-		evictions:     d("cache_evictions_total", "Entries the byte budget pushed out of the store."),
-		peerRefused:   d("peer_refused_total", "Peer requests refused: bad signature, expired, replayed or other chunk parameters."),
-		shardsCorrupt: d("shards_corrupt_total", "Shards found corrupt or inconsistent."),
-		hedges:        d("hedges_total", "Shard reads that asked every owner after the hedge delay."),
-		repairs:       d("repairs_total", "Shards re-encoded and pushed back after a read found them missing."),
-		ringMembers:   d("ring_members", "Members of the current ring, this node included."),
-		suspects:      d("peers_suspect", "Peers skipped for failing recently."),
+	return &nodeCollector{
+		n:         n,
+		coalesced: d("coalesced_total", "Object lookups and chunk fetches that joined one already in flight on this edge instead of asking again."),
+		fillsLed: d("fills_led_total", "Chunk fills this edge led as the chunk's leader, for its own readers or a peer's: "+
+			"each is one origin chunk read for the whole cluster."),
+		fillsInFlight: d("fills_in_flight", "Chunk fills running now on this edge (rebuilds from peers, leader requests, origin reads)."),
+		served: d("served_bytes_total", "Response body bytes sent to clients, by where they came from: hit (this edge's memory), "+
+			"peer (rebuilt from peers' shards or a leader's memory), origin. Multipart framing counts as hit; error messages are not counted.", "source"),
+		cacheEntries: d("cache_entries", "Entries in the chunk store, by kind: chunk (a decoded chunk served recently) or shard (a shard this edge owns).", "kind"),
+		cacheBytes:   d("cache_bytes", "Bytes charged to the chunk store (payload, keys and bookkeeping), by kind: chunk or shard.", "kind"),
+		cacheBudget:  d("cache_budget_bytes", "The chunk store's budget (--cache-size): cache_bytes never exceeds it."),
+		evictions:    d("cache_evictions_total", "Entries the budget pushed out of the chunk store. A steady rate means the working set does not fit."),
+		originRetries: d("origin_retries_total", "Origin request attempts made after a failed one (within one origin request; "+
+			"see origin_requests_total)."),
+		peerRefused:   d("peer_refused_total", "Peer requests this edge refused: bad signature, expired, replayed or other chunk parameters."),
+		shardsCorrupt: d("shards_corrupt_total", "Shards found corrupt or inconsistent, in memory or from a peer; each is dropped and refetched."),
+		hedges:        d("hedges_total", "Shard reads that asked every owner because the first ones were slower than --hedge-delay."),
+		repairs:       d("repairs_total", "Shards re-encoded and pushed back to an owner that answered a read without them."),
+		readaheadNext: d("readahead_next_total", "Chunk fetches started past a sequential range request's end, so that the player's next request is a hit."),
+		ringMembers:   d("ring_members", "Members of this edge's current ring, itself included."),
+		suspects:      d("peer_suspects", "Peers this edge skips for now because a request to them failed in the last few seconds."),
+		accessLogDropped: d("access_log_dropped_total", "Access log lines lost because the log's writer fell behind "+
+			"or failed (0 without --access-log)."),
 	}
 }
 
 // Describe sends every metric's description.
-func (m *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.requests, m.coalesced, m.originChunks, m.originBytes, m.originErrors,
-		m.served, m.fillsInFlight, m.cacheBytes, m.cacheBudget, m.cacheEntries, m.evictions, m.peerRefused,
-		m.shardsCorrupt, m.hedges, m.repairs, m.ringMembers, m.suspects} {
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.coalesced, c.fillsLed, c.fillsInFlight, c.served, c.cacheEntries,
+		c.cacheBytes, c.cacheBudget, c.evictions, c.originRetries, c.peerRefused, c.shardsCorrupt, c.hedges,
+		c.repairs, c.readaheadNext, c.ringMembers, c.suspects, c.accessLogDropped} {
 		ch <- d
 	}
 }
 
 // Collect sends the current values.
-func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
-	s := m.n.Stats()
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	s := n.Stats()
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge := func(d *prometheus.Desc, v int64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
+	gauge := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
 	}
-	counter(m.requests, s.Requests)
-	counter(m.coalesced, s.Coalesced)
-	counter(m.originChunks, s.OriginChunks)
-	counter(m.originBytes, s.OriginBytes)
-	counter(m.originErrors, s.OriginErrors)
-	counter(m.served, s.SentHit, "hit")
-	counter(m.served, s.SentPeer, "peer")
-	counter(m.served, s.SentOrigin, "origin")
-	gauge(m.fillsInFlight, s.FillsInFlight)
-	gauge(m.cacheBytes, s.CacheBytes)
-	gauge(m.cacheBudget, m.n.cfg.CacheSize)
-	gauge(m.cacheEntries, int64(s.CacheEntries))
-	counter(m.evictions, int64(m.n.store.Evictions()))
-	counter(m.peerRefused, s.PeerRefused)
-	counter(m.shardsCorrupt, s.ShardsCorrupt)
-	counter(m.hedges, s.Hedges)
-	counter(m.repairs, s.Repairs)
-	gauge(m.ringMembers, int64(s.RingMembers))
-	gauge(m.suspects, int64(s.Suspects))
+	counter(c.coalesced, s.Coalesced)
+	counter(c.fillsLed, s.FillsLed)
+	gauge(c.fillsInFlight, s.FillsInFlight)
+	counter(c.served, s.SentHit, "hit")
+	counter(c.served, s.SentPeer, "peer")
+	counter(c.served, s.SentOrigin, "origin")
+	for _, k := range []struct {
+		shards bool
+		name   string
+	}{{false, "chunk"}, {true, "shard"}} {
+		entries, bytes := n.store.ClassStats(k.shards)
+		gauge(c.cacheEntries, int64(entries), k.name)
+		gauge(c.cacheBytes, bytes, k.name)
+	}
+	gauge(c.cacheBudget, n.cfg.CacheSize)
+	counter(c.evictions, int64(n.store.Evictions()))
+	var retries int64
+	if oc, ok := n.rawOrigin.(interface{ Stats() origin.ClientStats }); ok {
+		retries = oc.Stats().Retries
+	}
+	counter(c.originRetries, retries)
+	counter(c.peerRefused, s.PeerRefused)
+	counter(c.shardsCorrupt, s.ShardsCorrupt)
+	counter(c.hedges, s.Hedges)
+	counter(c.repairs, s.Repairs)
+	counter(c.readaheadNext, s.ReadaheadNext)
+	gauge(c.ringMembers, int64(s.RingMembers))
+	gauge(c.suspects, int64(s.Suspects))
+	var dropped int64
+	if n.access != nil {
+		dropped = n.access.dropped.Load()
+	}
+	counter(c.accessLogDropped, dropped)
 }

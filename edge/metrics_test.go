@@ -1,39 +1,104 @@
 package edge
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/edgecache/edgecache/origin"
 )
 
-// scrape returns the samples of the node's /metrics, by name and labels.
-func scrape(t *testing.T, n *Node) map[string]float64 {
+// scraped is one scrape of a node's /metrics, by family name.
+type scraped map[string]*dto.MetricFamily
+
+func scrape(t *testing.T, n *Node) scraped {
 	t.Helper()
 	res := do(t, http.MethodGet, "http://"+n.AdminAddr()+"/metrics", nil)
 	if res.status != http.StatusOK {
 		t.Fatalf("/metrics: %d", res.status)
 	}
-	out := map[string]float64{}
-	for line := range strings.SplitSeq(string(res.body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q", line)
-		}
-		out[line[:i]] = v
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(res.body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
 	}
-	return out
+	return fams
 }
 
-// After a scripted workload the counters add up: bytes served by source
-// sum to the body bytes clients received, and origin chunk requests equal
-// the chunk reads the origin saw.
+// sum adds up the series of family name whose labels include the pairs in
+// want (name, value, name, value...): counter and gauge values, and the
+// observation counts of histograms. A family the node does not export
+// fails the test, so that a renamed metric cannot pass as zero.
+func (s scraped) sum(t *testing.T, name string, want ...string) float64 {
+	t.Helper()
+	f, ok := s[name]
+	if !ok {
+		t.Fatalf("no metric %s", name)
+	}
+	var v float64
+	for _, m := range f.Metric {
+		if !hasLabels(m, want) {
+			continue
+		}
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			v += m.GetCounter().GetValue()
+		case dto.MetricType_GAUGE:
+			v += m.GetGauge().GetValue()
+		case dto.MetricType_HISTOGRAM:
+			v += float64(m.GetHistogram().GetSampleCount())
+		default:
+			t.Fatalf("%s: unexpected type %v", name, f.GetType())
+		}
+	}
+	return v
+}
+
+func hasLabels(m *dto.Metric, want []string) bool {
+	for i := 0; i+1 < len(want); i += 2 {
+		found := false
+		for _, l := range m.GetLabel() {
+			if l.GetName() == want[i] && l.GetValue() == want[i+1] {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// waitCounted waits until every node has counted its share of the
+// requests: a request is counted when fasthttp closes its body, which may
+// come a moment after the client has read the last byte.
+func waitCounted(t *testing.T, nodes []*Node, want map[*Node]int) {
+	t.Helper()
+	waitFor(t, "requests to be counted", func() bool {
+		for _, n := range nodes {
+			if got := scrape(t, n).sum(t, "edgecache_client_requests_total"); int(got) != want[n] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// After a random workload the counters add up: bytes served by source sum
+// to the body bytes clients received, and origin chunk requests equal the
+// chunk reads the origin saw.
 func TestMetricsAddUp(t *testing.T) {
 	org := newTestOrigin(t)
 	const cs = 16 << 10
@@ -42,6 +107,7 @@ func TestMetricsAddUp(t *testing.T) {
 	org.put("/m.ts", &testObject{data: data, etag: `"m"`, modTime: confModTime})
 	c := startCluster(t, org.URL(), 3, func(cfg *Config) { cfg.ChunkSize = cs })
 	var received int64
+	requests := map[*Node]int{}
 	for i := range 60 {
 		n := c.nodes[i%3]
 		a := r.IntN(len(data))
@@ -51,15 +117,16 @@ func TestMetricsAddUp(t *testing.T) {
 			t.Fatalf("status %d", res.status)
 		}
 		received += int64(len(res.body))
+		requests[n]++
 	}
+	waitCounted(t, c.nodes, requests)
 	var served, originChunks float64
 	for _, n := range c.nodes {
 		m := scrape(t, n)
-		served += m[`edgecache_served_bytes_total{source="hit"}`] + m[`edgecache_served_bytes_total{source="peer"}`] +
-			m[`edgecache_served_bytes_total{source="origin"}`]
-		originChunks += m["edgecache_origin_chunk_requests_total"]
-		if m["edgecache_ring_members"] != 3 || m["edgecache_cache_budget_bytes"] == 0 {
-			t.Errorf("ring members %v, budget %v", m["edgecache_ring_members"], m["edgecache_cache_budget_bytes"])
+		served += m.sum(t, "edgecache_served_bytes_total")
+		originChunks += m.sum(t, "edgecache_origin_requests_total", "op", "chunk")
+		if m.sum(t, "edgecache_ring_members") != 3 || m.sum(t, "edgecache_cache_budget_bytes") == 0 {
+			t.Errorf("ring members %v, budget %v", m.sum(t, "edgecache_ring_members"), m.sum(t, "edgecache_cache_budget_bytes"))
 		}
 		if _, ok := m["go_goroutines"]; !ok {
 			t.Error("no Go runtime metrics")
@@ -70,5 +137,310 @@ func TestMetricsAddUp(t *testing.T) {
 	}
 	if got, _ := originChunkGets(org, "/m.ts"); float64(got) != originChunks {
 		t.Errorf("origin saw %d chunk reads, metrics say %v", got, originChunks)
+	}
+}
+
+// TestMetricsScriptedWorkload runs a script whose every answer is known on
+// a ring of three (misses, hits, chunks rebuilt from peers, a HEAD, a 304,
+// a 404, a 416, a 405 and an object that may not be cached), then checks
+// each node's metrics against what the script saw: requests by method,
+// code and cache result, bytes by source, histogram counts, origin
+// requests against the origin's own log, and the store by kind.
+func TestMetricsScriptedWorkload(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 4
+	data := putMovie(org, "/s.ts", chunks)
+	noStore := randomBytes(rand.New(rand.NewPCG(5, 5)), clusterChunk+500)
+	org.put("/live.ts", &testObject{data: noStore, etag: `"live"`, modTime: confModTime, cacheControl: "no-store"})
+	// No readahead past a request: the script knows where every chunk is.
+	c := startCluster(t, org.URL(), 3, func(c *Config) { c.ReadaheadNext = -1 })
+
+	type key struct{ method, code, cache string }
+	want := map[*Node]map[key]int{}
+	bytesBy := map[*Node]map[string]int64{} // source -> body bytes the client received
+	requests := map[*Node]int{}
+	for _, n := range c.nodes {
+		want[n] = map[key]int{}
+		bytesBy[n] = map[string]int64{}
+	}
+	// tally notes one answer as the metrics should count it.
+	tally := func(n *Node, method string, res response, cache, source string) {
+		want[n][key{method, fmt.Sprintf("%dxx", res.status/100), cache}]++
+		requests[n]++
+		if source != "" {
+			bytesBy[n][source] += int64(len(res.body))
+		}
+	}
+	readAs := func(n *Node, idx int, wantXCache string) {
+		t.Helper()
+		res := readChunk(t, n, "/s.ts", data, idx)
+		if got := res.header.Get("X-Cache"); got != wantXCache {
+			t.Fatalf("chunk %d via %s: X-Cache %s, want %s", idx, n.Advertise(), got, wantXCache)
+		}
+		source := map[string]string{"HIT": "hit", "PEER": "peer", "MISS": "origin"}[wantXCache]
+		tally(n, "GET", res, strings.ToLower(wantXCache), source)
+	}
+
+	// Each chunk is missed by one node, then read by every node: the first
+	// reader and the chunk's leader hold it whole (HIT), the others rebuild
+	// it from the shards the leader placed (PEER).
+	o, err := c.nodes[0].objects.lookup(context.Background(), "/s.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for idx := range chunks {
+		first := c.nodes[idx%3]
+		readAs(first, idx, "MISS")
+		c.settle()
+		k := o.chunkKey(int64(idx))
+		leader := first.cluster.shardOwners(k.Hash(), first.codec.Total())[0]
+		for _, n := range c.nodes {
+			switch {
+			case n == first || n.Advertise() == leader:
+				readAs(n, idx, "HIT")
+			default:
+				readAs(n, idx, "PEER")
+			}
+		}
+	}
+	a, b, third := c.nodes[0], c.nodes[1], c.nodes[2]
+	url := func(n *Node, path string) string { return "http://" + n.Addr() + path }
+
+	res := do(t, http.MethodHead, url(a, "/s.ts"), nil)
+	if res.status != http.StatusOK || res.header.Get("X-Cache") != "HIT" {
+		t.Fatalf("HEAD: %d %s", res.status, res.header.Get("X-Cache"))
+	}
+	tally(a, "HEAD", res, "hit", "")
+
+	res = do(t, http.MethodGet, url(b, "/s.ts"), http.Header{"If-None-Match": {`"/s.ts"`}})
+	if res.status != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %d", res.status)
+	}
+	tally(b, "GET", res, "hit", "")
+
+	res = do(t, http.MethodGet, url(b, "/missing.ts"), nil)
+	if res.status != http.StatusNotFound {
+		t.Fatalf("missing: %d", res.status)
+	}
+	tally(b, "GET", res, "none", "")
+
+	res = do(t, http.MethodGet, url(third, "/s.ts"), http.Header{"Range": {"bytes=999999999-"}})
+	if res.status != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("range past the end: %d", res.status)
+	}
+	tally(third, "GET", res, "none", "")
+
+	res = do(t, http.MethodPost, url(a, "/s.ts"), nil)
+	if res.status != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", res.status)
+	}
+	tally(a, "other", res, "none", "")
+
+	res = do(t, http.MethodGet, url(b, "/live.ts"), nil)
+	if res.status != http.StatusOK || !bytes.Equal(res.body, noStore) || res.header.Get("X-Cache") != "MISS" {
+		t.Fatalf("no-store: %d %s", res.status, res.header.Get("X-Cache"))
+	}
+	tally(b, "GET", res, "none", "origin")
+
+	waitCounted(t, c.nodes, requests)
+	c.settle()
+
+	var originChunkReqs, fillsLed, originBytes, statReqs, notFound, otherOriginErrors float64
+	var shardGets, shardPuts, peerErrors float64
+	for i, n := range c.nodes {
+		m := scrape(t, n)
+		name := fmt.Sprintf("node %d", i)
+		for _, meth := range []string{"GET", "HEAD", "other"} {
+			for _, code := range []string{"2xx", "3xx", "4xx", "5xx"} {
+				for _, cache := range []string{"hit", "peer", "miss", "none"} {
+					got := m.sum(t, "edgecache_client_requests_total", "method", meth, "code", code, "cache", cache)
+					if w := want[n][key{meth, code, cache}]; got != float64(w) {
+						t.Errorf("%s: requests{method=%s,code=%s,cache=%s} = %v, the script made %d", name, meth, code, cache, got, w)
+					}
+				}
+			}
+		}
+		for _, src := range []string{"hit", "peer", "origin"} {
+			if got := m.sum(t, "edgecache_served_bytes_total", "source", src); got != float64(bytesBy[n][src]) {
+				t.Errorf("%s: served bytes from %s = %v, clients received %d", name, src, got, bytesBy[n][src])
+			}
+		}
+		total := m.sum(t, "edgecache_client_requests_total")
+		for _, hist := range []string{"edgecache_client_ttfb_seconds", "edgecache_client_request_duration_seconds"} {
+			if got := m.sum(t, hist); got != total {
+				t.Errorf("%s: %s counted %v requests, requests_total %v", name, hist, got, total)
+			}
+			for _, cache := range []string{"hit", "peer", "miss", "none"} {
+				if got, w := m.sum(t, hist, "cache", cache), m.sum(t, "edgecache_client_requests_total", "cache", cache); got != w {
+					t.Errorf("%s: %s{cache=%s} counted %v, requests %v", name, hist, cache, got, w)
+				}
+			}
+		}
+		for _, op := range []string{"stat", "revalidate", "chunk"} {
+			if got, w := m.sum(t, "edgecache_origin_request_duration_seconds", "op", op), m.sum(t, "edgecache_origin_requests_total", "op", op); got != w {
+				t.Errorf("%s: origin %s latencies %v, requests %v", name, op, got, w)
+			}
+		}
+		for _, op := range []string{"shards_get", "shards_put", "fill", "meta", "ping"} {
+			if got, w := m.sum(t, "edgecache_peer_request_duration_seconds", "op", op), m.sum(t, "edgecache_peer_requests_total", "op", op); got != w {
+				t.Errorf("%s: peer %s latencies %v, requests %v", name, op, got, w)
+			}
+		}
+		// Every node read every chunk, so it holds each whole, and two
+		// of each chunk's six shards (a ring of three owns them
+		// round-robin).
+		if got := m.sum(t, "edgecache_cache_entries", "kind", "chunk"); got != chunks {
+			t.Errorf("%s: %v chunks in the store, want %d", name, got, chunks)
+		}
+		if got := m.sum(t, "edgecache_cache_entries", "kind", "shard"); got != 2*chunks {
+			t.Errorf("%s: %v shards in the store, want %d", name, got, 2*chunks)
+		}
+		if got, w := m.sum(t, "edgecache_cache_bytes"), float64(n.Stats().CacheBytes); got != w || got == 0 {
+			t.Errorf("%s: cache bytes by kind add up to %v, the store holds %v", name, got, w)
+		}
+		if m.sum(t, "edgecache_ring_members") != 3 || m.sum(t, "edgecache_ring_changes_total") != 1 {
+			t.Errorf("%s: ring of %v after %v changes, want 3 after 1", name, m.sum(t, "edgecache_ring_members"), m.sum(t, "edgecache_ring_changes_total"))
+		}
+		if got := m.sum(t, "edgecache_fills_in_flight"); got != 0 {
+			t.Errorf("%s: %v fills in flight after the workload", name, got)
+		}
+		originChunkReqs += m.sum(t, "edgecache_origin_requests_total", "op", "chunk")
+		fillsLed += m.sum(t, "edgecache_fills_led_total")
+		originBytes += m.sum(t, "edgecache_origin_bytes_total")
+		statReqs += m.sum(t, "edgecache_origin_requests_total", "op", "stat")
+		notFound += m.sum(t, "edgecache_origin_errors_total", "kind", "not_found")
+		otherOriginErrors += m.sum(t, "edgecache_origin_errors_total") - m.sum(t, "edgecache_origin_errors_total", "kind", "not_found")
+		shardGets += m.sum(t, "edgecache_peer_requests_total", "op", "shards_get")
+		shardPuts += m.sum(t, "edgecache_peer_requests_total", "op", "shards_put")
+		peerErrors += m.sum(t, "edgecache_peer_errors_total")
+	}
+	movieGets, _ := originChunkGets(org, "/s.ts")
+	liveGets, _ := originChunkGets(org, "/live.ts")
+	if originChunkReqs != float64(movieGets+liveGets) || fillsLed != float64(movieGets) || movieGets != chunks {
+		t.Errorf("origin chunk requests %v, fills led %v; the origin served %d chunks of the movie (want %d) and %d of the live object",
+			originChunkReqs, fillsLed, movieGets, chunks, liveGets)
+	}
+	if originBytes != float64(len(data)+len(noStore)) {
+		t.Errorf("origin bytes %v, want %d", originBytes, len(data)+len(noStore))
+	}
+	if _, heads := org.counts(); statReqs != float64(heads) {
+		t.Errorf("origin stat requests %v, the origin answered %d HEADs", statReqs, heads)
+	}
+	if notFound != 1 || otherOriginErrors != 0 {
+		t.Errorf("origin errors: %v not found (want 1), %v others (want 0)", notFound, otherOriginErrors)
+	}
+	// Each chunk's leader keeps two shards and pushes four; each node that
+	// rebuilt a chunk asked its peers for shards.
+	if shardPuts < 4*chunks || shardGets == 0 || peerErrors != 0 {
+		t.Errorf("peer requests: %v shard puts (want at least %d), %v shard gets, %v errors", shardPuts, 4*chunks, shardGets, peerErrors)
+	}
+}
+
+// Every edgecache metric follows Prometheus's naming conventions, as its
+// own linter checks them, and says what it is for.
+func TestMetricsLint(t *testing.T) {
+	org := newTestOrigin(t)
+	n := startNode(t, org.URL(), nil)
+	res := do(t, http.MethodGet, "http://"+n.AdminAddr()+"/metrics", nil)
+	problems, err := promlint.New(bytes.NewReader(res.body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "edgecache_") {
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+	}
+	m := scrape(t, n)
+	for name, f := range m {
+		if strings.HasPrefix(name, "edgecache_") && len(f.GetHelp()) < 30 {
+			t.Errorf("%s: help %q does not say what it is for", name, f.GetHelp())
+		}
+	}
+}
+
+// With metrics disabled the node serves as before, registers nothing and
+// has no /metrics; a registry passed in receives the metrics, and several
+// nodes share one through a label each.
+func TestMetricsRegistry(t *testing.T) {
+	org := newTestOrigin(t)
+	org.put("/a.ts", &testObject{data: make([]byte, 10<<10), etag: `"a"`, modTime: confModTime})
+
+	off := startNode(t, org.URL(), func(c *Config) { c.DisableMetrics = true })
+	if res := do(t, http.MethodGet, "http://"+off.Addr()+"/a.ts", nil); res.status != http.StatusOK {
+		t.Errorf("metrics off: GET %d", res.status)
+	}
+	if res := do(t, http.MethodGet, "http://"+off.AdminAddr()+"/metrics", nil); res.status != http.StatusNotFound {
+		t.Errorf("metrics off: /metrics %d, want 404", res.status)
+	}
+
+	reg := prometheus.NewRegistry()
+	var nodes []*Node
+	for i := range 2 {
+		nodes = append(nodes, startNode(t, org.URL(), func(c *Config) {
+			c.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"node": fmt.Sprint(i)}, reg)
+			c.Gatherer = reg
+		}))
+	}
+	if res := do(t, http.MethodGet, "http://"+nodes[1].Addr()+"/a.ts", nil); res.status != http.StatusOK {
+		t.Fatalf("GET %d", res.status)
+	}
+	waitFor(t, "the request to be counted", func() bool {
+		return scrape(t, nodes[0]).sum(t, "edgecache_client_requests_total", "node", "1") == 1
+	})
+	m := scrape(t, nodes[0]) // either node serves the shared registry
+	if got := m.sum(t, "edgecache_client_requests_total", "node", "0"); got != 0 {
+		t.Errorf("node 0 counted %v requests, want 0", got)
+	}
+	if _, ok := m["go_goroutines"]; ok {
+		t.Error("a registry passed in got the Go collector: that is its owner's choice")
+	}
+
+	for name, c := range map[string]Config{
+		"disabled with a registry":      {DisableMetrics: true, Registerer: reg},
+		"gatherer without registerer":   {Gatherer: reg},
+		"registerer that cannot gather": {Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"x": "y"}, reg)},
+	} {
+		c.Origin = org.URL()
+		c.applyDefaults()
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics") {
+			t.Errorf("%s: Validate() = %v, want a metrics error", name, err)
+		}
+	}
+	// A node that cannot register leaves the registry as it was.
+	_, err := New(Config{Origin: org.URL(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"node": "0"}, reg), Gatherer: reg})
+	var are prometheus.AlreadyRegisteredError
+	if !errors.As(err, &are) {
+		t.Errorf("a second node 0: New() = %v, want AlreadyRegisteredError", err)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("the registry is broken after a failed New: %v", err)
+	}
+	if !slices.ContainsFunc(fams, func(f *dto.MetricFamily) bool { return f.GetName() == "edgecache_client_requests_total" }) {
+		t.Error("the shared registry lost the nodes' metrics")
+	}
+}
+
+// Origin failures are counted by the kind their sentinel says.
+func TestOriginErrKinds(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("stat /a: %w", origin.ErrNotFound), "not_found"},
+		{&origin.StatusError{Code: 410, Err: origin.ErrNotFound}, "not_found"},
+		{fmt.Errorf("chunk 3 of /a: %w", origin.ErrChanged), "changed"},
+		{fmt.Errorf("%w: short body", origin.ErrBadResponse), "bad_response"},
+		{fmt.Errorf("%w: connection refused", origin.ErrUnreachable), "unreachable"},
+		{fmt.Errorf("%w: %w", origin.ErrTimeout, context.DeadlineExceeded), "timeout"},
+		{context.DeadlineExceeded, "timeout"},
+		{&origin.StatusError{Code: 403}, "status"},
+		{errors.New("something else"), "other"},
+	} {
+		if got := originErrKindOf(c.err).String(); got != c.want {
+			t.Errorf("%v: kind %s, want %s", c.err, got, c.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -123,10 +124,33 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Logger receives the node's logs. Default: discard.
 	Logger *slog.Logger
-	// Registry receives the node's metrics, served on the admin listener's
-	// /metrics. Default: a registry of the node's own (never the global
-	// one), with the Go runtime and process collectors.
-	Registry *prometheus.Registry
+	// Registerer receives the node's metrics (README, "Metrics"). Default:
+	// a registry of the node's own (never the global one), with the Go
+	// runtime and process collectors. Several nodes in one process can
+	// share one registry through prometheus.WrapRegistererWith and a label
+	// per node.
+	Registerer prometheus.Registerer
+	// Gatherer is what the admin listener's /metrics serves. Default:
+	// Registerer, which must then be a Gatherer too (a
+	// *prometheus.Registry is both).
+	Gatherer prometheus.Gatherer
+	// DisableMetrics keeps no metrics at all: nothing is registered,
+	// /metrics answers 404 and requests skip every observation. For
+	// measuring what the metrics cost, and for hosts that measure the node
+	// by other means. Default false.
+	DisableMetrics bool
+	// AccessLog, if set, receives one JSON line per client request
+	// (README, "Access log"). Requests only append their line to a buffer;
+	// the node writes the buffer from its own goroutine every
+	// AccessLogFlush, sooner when 64 KiB are waiting, and when it stops,
+	// so a slow writer never holds a response. Lines that find 4 MiB
+	// already waiting are dropped and counted
+	// (edgecache_access_log_dropped_total). The node never closes it.
+	// Default: no access log.
+	AccessLog io.Writer
+	// AccessLogFlush is how often buffered access log lines are written.
+	// Default 1 s.
+	AccessLogFlush time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -160,6 +184,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.MaxHeaderBytes, 8<<10)
 	setDefault(&c.WriteBufferSize, 64<<10)
 	setDefault(&c.ShutdownGrace, 20*time.Second)
+	setDefault(&c.AccessLogFlush, time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -212,6 +237,17 @@ func (c *Config) Validate() error {
 	if c.Membership != nil && len(c.ClusterSecret) == 0 {
 		errs = append(errs, errors.New("a cluster secret is required to talk to peers"))
 	}
+	switch _, gathers := c.Registerer.(prometheus.Gatherer); {
+	case c.DisableMetrics && (c.Registerer != nil || c.Gatherer != nil):
+		errs = append(errs, errors.New("metrics are disabled, yet a metrics Registerer or Gatherer is set"))
+	case c.Gatherer != nil && c.Registerer == nil:
+		errs = append(errs, errors.New("a metrics Gatherer needs the Registerer it gathers from"))
+	case c.Registerer != nil && c.Gatherer == nil && !gathers:
+		errs = append(errs, errors.New("the metrics Registerer is not a Gatherer: set Gatherer to serve /metrics"))
+	}
+	if c.AccessLogFlush < 0 {
+		errs = append(errs, fmt.Errorf("access log flush period %v is negative", c.AccessLogFlush))
+	}
 	return errors.Join(errs...)
 }
 
@@ -221,7 +257,7 @@ type Node struct {
 	cfg     Config
 	log     *slog.Logger
 	now     func() time.Time
-	origin  originReader
+	origin  originReader // rawOrigin, metered when metrics are on
 	objects *objects
 	store   *chunk.Store[storeKey, []byte] // decoded chunks and shard frames
 	fills   singleflight.Group
@@ -232,6 +268,10 @@ type Node struct {
 	auth    *peerAuth
 	repairs chan struct{}  // bounds repairs in flight
 	bg      sync.WaitGroup // shard placements and repairs in flight
+
+	rawOrigin originReader
+	metrics   *metrics   // nil with DisableMetrics
+	access    *accessLog // nil without an access log
 
 	baseCtx  context.Context // ends when the node stops; fills run under it
 	stopBase context.CancelFunc
@@ -267,9 +307,23 @@ func New(cfg Config) (*Node, error) {
 }
 
 func newNode(cfg Config, or originReader) (*Node, error) {
-	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, serveErrors: make(chan error, 2)}
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, rawOrigin: or, serveErrors: make(chan error, 2)}
+	reg, gatherer := cfg.Registerer, cfg.Gatherer
+	var metricCollectors []prometheus.Collector
+	if !cfg.DisableMetrics {
+		if reg == nil {
+			r := prometheus.NewRegistry()
+			r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg = r
+		}
+		if gatherer == nil {
+			gatherer = reg.(prometheus.Gatherer) // checked by Validate
+		}
+		n.metrics, metricCollectors = newMetrics(n)
+		n.origin = meteredOrigin{inner: or, m: n.metrics, now: cfg.Now}
+	}
 	var err error
-	n.objects, err = newObjects(cfg.MetaEntries, or, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
+	n.objects, err = newObjects(cfg.MetaEntries, n.origin, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -287,15 +341,6 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	n.repairs = make(chan struct{}, 64)
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 
-	reg := cfg.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	if err := reg.Register(newMetricsCollector(n)); err != nil {
-		return nil, fmt.Errorf("registering metrics: %w", err)
-	}
-
 	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)
 	if err != nil {
 		return nil, err
@@ -308,6 +353,27 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	n.cluster = newCluster(self, cfg.Membership, cfg.Now, cfg.SuspectFor)
 	n.auth = newPeerAuth(cfg.ClusterSecret, cfg.ChunkSize, cfg.DataShards, cfg.ParityShards, time.Minute, cfg.Now)
 	n.peers = newPeerClient(self, n.auth, n.cluster, cfg.PeerDialTimeout, cfg.PeerTimeout, cfg.FillTimeout, cfg.HedgeDelay)
+	if n.metrics != nil {
+		// Registered last, so that a node that fails to start leaves the
+		// registry as it was.
+		if err := register(reg, metricCollectors); err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return nil, err
+		}
+		n.peers.onError = n.metrics.peerError
+		n.peers.observe = n.metrics.peerRequest
+	}
+	n.cluster.changes = func(members int) {
+		n.log.Info("ring changed", "members", members)
+		if n.metrics != nil {
+			n.metrics.ringChanges.Inc()
+		}
+	}
+	if cfg.AccessLog != nil {
+		n.access = newAccessLog(cfg.AccessLog, cfg.AccessLogFlush, n.log)
+	}
 	n.peer = &fasthttp.Server{
 		Handler:                      n.servePeer,
 		Name:                         "edgecache-peer",
@@ -338,7 +404,9 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		Logger:                        fasthttpLogger{n.log},
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if n.metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", n.serveReady)
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
@@ -428,6 +496,9 @@ func (n *Node) Close() error {
 		n.admin.Close()
 		if c, ok := n.origin.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections() // do not hold the origin's sockets
+		}
+		if n.access != nil {
+			n.access.close(n.cfg.ShutdownGrace) // after Run's drain, every response has its line
 		}
 	})
 	return nil

@@ -35,6 +35,8 @@ type peerClient struct {
 	hedge       time.Duration
 	pingTimeout time.Duration
 	onError     func(op string) // counts failures by operation
+
+	observe func(op string, took time.Duration) // times requests by operation; nil: not timed
 }
 
 func newPeerClient(self string, auth *peerAuth, c *cluster, dialTimeout, timeout, fillTimeout, hedge time.Duration) *peerClient {
@@ -85,6 +87,7 @@ func (e *upstreamError) Error() string {
 
 // do sends one signed request and leaves the answer in resp.
 func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthttp.Response, timeout time.Duration) error {
+	defer p.timed(op, time.Now())
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	req.SetRequestURI("http://" + addr + uri)

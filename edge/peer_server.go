@@ -75,6 +75,7 @@ func (n *Node) storeShard(ctx *fasthttp.RequestCtx) {
 	switch {
 	case err != nil:
 		n.stats.shardsCorrupt.Add(1)
+		n.log.Warn("peer pushed a bad shard frame", "peer", string(ctx.Request.Header.Peek(hdrPeerFrom)), "err", err)
 		ctx.Error("bad shard frame: "+err.Error(), fasthttp.StatusBadRequest)
 		return
 	case s.Data != n.codec.Data() || s.Parity != n.codec.Parity() || int64(s.ChunkLen) > n.cfg.ChunkSize:

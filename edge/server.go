@@ -23,15 +23,19 @@ var (
 	hdrStatus = "Cache-Status"
 )
 
-// serveClient answers one player request: GET or HEAD of any origin path,
-// with the range and conditional semantics of RFC 9110.
-func (n *Node) serveClient(ctx *fasthttp.RequestCtx) {
+// serveRequest answers one player request: GET or HEAD of any origin path,
+// with the range and conditional semantics of RFC 9110. It notes in x what
+// the metrics and the access log need.
+func (n *Node) serveRequest(ctx *fasthttp.RequestCtx, x *exchange) {
 	isHead := false
 	switch m := ctx.Method(); {
 	case bytes.Equal(m, strGET):
+		x.method = methodGET
 	case bytes.Equal(m, strHEAD):
 		isHead = true
+		x.method = methodHEAD
 	default:
+		x.method = methodOther
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
 		n.reject(ctx, http.StatusMethodNotAllowed, "only GET and HEAD are served")
 		return
@@ -50,7 +54,7 @@ func (n *Node) serveClient(ctx *fasthttp.RequestCtx) {
 			n.fail(ctx, key, err)
 			return
 		}
-		err = n.serveObject(ctx, o, isHead)
+		err = n.serveObject(ctx, o, isHead, x)
 		if err == nil {
 			return
 		}
@@ -106,7 +110,7 @@ func pathSafe(c byte) bool {
 }
 
 // serveObject writes the response for one version of an object.
-func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool) error {
+func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *exchange) error {
 	h := &ctx.Response.Header
 	n.setObjectHeaders(h, o)
 
@@ -128,6 +132,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool) err
 			h.Del("Content-Type")
 			ctx.SetStatusCode(status)
 			n.setCacheHeaders(h, o, srcHit)
+			x.cache = cacheFor(o, srcHit)
 			return nil
 		}
 	}
@@ -178,17 +183,21 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool) err
 				break
 			}
 		}
-		b.Close()
+		b.release()
 		n.setCacheHeaders(h, o, src)
+		x.cache = cacheFor(o, src)
 		h.SetContentLength(int(length))
 		return nil
 	}
 	src, err := b.prepare()
 	if err != nil {
-		b.Close()
+		b.release()
 		return err
 	}
 	n.setCacheHeaders(h, o, src)
+	x.cache = cacheFor(o, src)
+	b.length = length
+	x.body = b
 	ctx.SetBodyStream(b, int(length))
 	return nil
 }
@@ -309,9 +318,9 @@ func (n *Node) fail(ctx *fasthttp.RequestCtx, key string, err error) {
 
 // logBodyError records a response cut short after its headers were sent:
 // the client sees a short body, never wrong bytes.
-func (n *Node) logBodyError(o *object, err error) {
+func (n *Node) logBodyError(o *object, chunk int64, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	n.log.Warn("response cut short", "path", o.key, "err", err)
+	n.log.Warn("response cut short", "path", o.key, "chunk", chunk, "err", err)
 }

@@ -6,6 +6,7 @@ import "sync/atomic"
 type counters struct {
 	requests      atomic.Int64
 	coalesced     atomic.Int64
+	fillsLed      atomic.Int64
 	fillsInFlight atomic.Int64
 	originChunks  atomic.Int64
 	originBytes   atomic.Int64
@@ -22,6 +23,7 @@ type counters struct {
 type Stats struct {
 	Requests      int64 // client requests for an object
 	Coalesced     int64 // lookups and fills that joined one already in flight
+	FillsLed      int64 // chunk fills led as the chunk's leader: one origin read each
 	OriginChunks  int64 // chunk reads sent to the origin
 	OriginBytes   int64 // chunk bytes read from the origin
 	OriginErrors  int64 // chunk reads from the origin that failed
@@ -31,6 +33,8 @@ type Stats struct {
 	SentOrigin    int64 // body bytes sent fetched from the origin
 	CacheBytes    int64 // bytes charged to the chunk store
 	CacheEntries  int   // chunks and shards in the store
+	CacheChunks   int   // decoded chunks in the store
+	CacheShards   int   // shards in the store
 	PeerRefused   int64 // peer requests refused (authentication, parameters)
 	ShardsCorrupt int64 // shards found corrupt or inconsistent
 	Hedges        int64 // shard reads that asked every owner after the hedge delay
@@ -42,9 +46,12 @@ type Stats struct {
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
+	chunks, _ := n.store.ClassStats(false)
+	shards, _ := n.store.ClassStats(true)
 	return Stats{
 		Requests:      n.stats.requests.Load(),
 		Coalesced:     n.stats.coalesced.Load(),
+		FillsLed:      n.stats.fillsLed.Load(),
 		OriginChunks:  n.stats.originChunks.Load(),
 		OriginBytes:   n.stats.originBytes.Load(),
 		OriginErrors:  n.stats.originErrors.Load(),
@@ -54,6 +61,8 @@ func (n *Node) Stats() Stats {
 		SentOrigin:    n.stats.sent[srcOrigin].Load(),
 		CacheBytes:    n.store.Bytes(),
 		CacheEntries:  n.store.Len(),
+		CacheChunks:   chunks,
+		CacheShards:   shards,
 		PeerRefused:   n.stats.peerRefused.Load(),
 		ShardsCorrupt: n.stats.shardsCorrupt.Load(),
 		Hedges:        n.stats.hedges.Load(),
