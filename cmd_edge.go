@@ -42,6 +42,7 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	fs.Float64Var(&cfg.HotShare, "hot-share", 0.125, "share of --cache-size kept for whole chunks this edge serves even when its shards would fill the rest")
 	fs.Var(&chunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
 	fs.IntVar(&cfg.Readahead, "readahead", 4, "chunks a response fetches ahead of the one it is sending")
+	prefetch := fs.Int("prefetch-playlists", 3, "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
 	readaheadNext := fs.Int("readahead-next", 4, "chunks past a sequential range request's end fetched for the player's next request (0: off)")
 	fs.IntVar(&cfg.MaxRanges, "max-ranges", 64, "most ranges one request may ask for (more get 416)")
 	fs.DurationVar(&cfg.DefaultTTL, "default-ttl", time.Minute, "freshness of responses whose origin gives no Cache-Control, Expires or Last-Modified")
@@ -62,6 +63,10 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	}
 	cfg.CacheSize, cfg.ChunkSize = int64(cacheSize), int64(chunkSize)
 	cfg.ReadaheadNext = *readaheadNext
+	cfg.PrefetchSegments = *prefetch
+	if cfg.PrefetchSegments == 0 {
+		cfg.PrefetchSegments = -1 // the Config's zero means its default
+	}
 	if cfg.ReadaheadNext == 0 {
 		cfg.ReadaheadNext = -1 // the Config's zero means its default
 	}

@@ -432,10 +432,10 @@ func (o meteredOrigin) CloseIdleConnections() {
 type nodeCollector struct {
 	n *Node
 
-	coalesced, fillsLed, fillsInFlight, served                                *prometheus.Desc
-	cacheEntries, cacheBytes, cacheBudget, evictions                          *prometheus.Desc
-	originRetries, peerRefused, shardsCorrupt, hedges, repairs, readaheadNext *prometheus.Desc
-	ringMembers, suspects, accessLogDropped                                   *prometheus.Desc
+	coalesced, fillsLed, fillsInFlight, served                                                    *prometheus.Desc
+	cacheEntries, cacheBytes, cacheBudget, evictions                                              *prometheus.Desc
+	originRetries, peerRefused, shardsCorrupt, hedges, repairs, readaheadNext, playlistPrefetches *prometheus.Desc
+	ringMembers, suspects, accessLogDropped                                                       *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -456,13 +456,14 @@ func newNodeCollector(n *Node) *nodeCollector {
 		evictions:    d("cache_evictions_total", "Entries the budget pushed out of the chunk store. A steady rate means the working set does not fit."),
 		originRetries: d("origin_retries_total", "Origin request attempts made after a failed one (within one origin request; "+
 			"see origin_requests_total)."),
-		peerRefused:   d("peer_refused_total", "Peer requests this edge refused: bad signature, expired, replayed or other chunk parameters."),
-		shardsCorrupt: d("shards_corrupt_total", "Shards found corrupt or inconsistent, in memory or from a peer; each is dropped and refetched."),
-		hedges:        d("hedges_total", "Shard reads that asked every owner because the first ones were slower than --hedge-delay."),
-		repairs:       d("repairs_total", "Shards re-encoded and pushed back to an owner that answered a read without them."),
-		readaheadNext: d("readahead_next_total", "Chunk fetches started past a sequential range request's end, so that the player's next request is a hit."),
-		ringMembers:   d("ring_members", "Members of this edge's current ring, itself included."),
-		suspects:      d("peer_suspects", "Peers this edge skips for now because a request to them failed in the last few seconds."),
+		peerRefused:        d("peer_refused_total", "Peer requests this edge refused: bad signature, expired, replayed or other chunk parameters."),
+		shardsCorrupt:      d("shards_corrupt_total", "Shards found corrupt or inconsistent, in memory or from a peer; each is dropped and refetched."),
+		hedges:             d("hedges_total", "Shard reads that asked every owner because the first ones were slower than --hedge-delay."),
+		repairs:            d("repairs_total", "Shards re-encoded and pushed back to an owner that answered a read without them."),
+		readaheadNext:      d("readahead_next_total", "Chunk fetches started past a sequential range request's end, so that the player's next request is a hit."),
+		playlistPrefetches: d("playlist_prefetches_total", "Objects an HLS or DASH playlist named that were warmed as the playlist first passed through."),
+		ringMembers:        d("ring_members", "Members of this edge's current ring, itself included."),
+		suspects:           d("peer_suspects", "Peers this edge skips for now because a request to them failed in the last few seconds."),
 		accessLogDropped: d("access_log_dropped_total", "Access log lines lost because the log's writer fell behind "+
 			"or failed (0 without --access-log)."),
 	}
@@ -472,7 +473,7 @@ func newNodeCollector(n *Node) *nodeCollector {
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.coalesced, c.fillsLed, c.fillsInFlight, c.served, c.cacheEntries,
 		c.cacheBytes, c.cacheBudget, c.evictions, c.originRetries, c.peerRefused, c.shardsCorrupt, c.hedges,
-		c.repairs, c.readaheadNext, c.ringMembers, c.suspects, c.accessLogDropped} {
+		c.repairs, c.readaheadNext, c.playlistPrefetches, c.ringMembers, c.suspects, c.accessLogDropped} {
 		ch <- d
 	}
 }
@@ -513,6 +514,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.hedges, s.Hedges)
 	counter(c.repairs, s.Repairs)
 	counter(c.readaheadNext, s.ReadaheadNext)
+	counter(c.playlistPrefetches, s.PlaylistPrefetches)
 	gauge(c.ringMembers, int64(s.RingMembers))
 	gauge(c.suspects, int64(s.Suspects))
 	var dropped int64

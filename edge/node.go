@@ -81,6 +81,12 @@ type Config struct {
 	// or the chunk before its first is in memory (someone just read it);
 	// a seek elsewhere fetches nothing extra. Default 4; negative: off.
 	ReadaheadNext int
+	// PrefetchSegments is how many segments (and init segments, or variant
+	// playlists) an HLS or DASH playlist names are warmed when it passes
+	// through this edge for the first time, so that a player starting the
+	// stream finds them cached. Only references on this edge's origin are
+	// followed. Default 3; negative: off.
+	PrefetchSegments int
 	// MaxRanges caps the ranges of one request; more is refused with 416.
 	// Default 64.
 	MaxRanges int
@@ -170,6 +176,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.HotShare, 0.125)
 	setDefault(&c.Readahead, 4)
 	setDefault(&c.ReadaheadNext, 4)
+	setDefault(&c.PrefetchSegments, 3)
 	setDefault(&c.MaxRanges, 64)
 	setDefault(&c.MetaEntries, 65536)
 	setDefault(&c.DefaultTTL, time.Minute)
@@ -218,6 +225,9 @@ func (c *Config) Validate() error {
 	if c.Readahead < 0 || c.Readahead > 64 {
 		errs = append(errs, fmt.Errorf("readahead %d is outside 0..64", c.Readahead))
 	}
+	if c.PrefetchSegments > 64 {
+		errs = append(errs, fmt.Errorf("prefetch-playlists %d is over 64", c.PrefetchSegments))
+	}
 	if c.ReadaheadNext > 64 {
 		errs = append(errs, fmt.Errorf("readahead-next %d is over 64", c.ReadaheadNext))
 	}
@@ -254,20 +264,21 @@ func (c *Config) Validate() error {
 // Node is one edge: a client listener in front of a chunk cache in front of
 // the origin, and an admin listener for probes.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	origin  originReader // rawOrigin, metered when metrics are on
-	objects *objects
-	store   *chunk.Store[storeKey, []byte] // decoded chunks and shard frames
-	fills   singleflight.Group
-	stats   counters
-	codec   *chunk.Codec
-	cluster *cluster
-	peers   *peerClient
-	auth    *peerAuth
-	repairs chan struct{}  // bounds repairs in flight
-	bg      sync.WaitGroup // shard placements and repairs in flight
+	cfg        Config
+	log        *slog.Logger
+	now        func() time.Time
+	origin     originReader // rawOrigin, metered when metrics are on
+	objects    *objects
+	store      *chunk.Store[storeKey, []byte] // decoded chunks and shard frames
+	fills      singleflight.Group
+	stats      counters
+	codec      *chunk.Codec
+	cluster    *cluster
+	peers      *peerClient
+	auth       *peerAuth
+	repairs    chan struct{}  // bounds repairs in flight
+	prefetches chan struct{}  // bounds playlist prefetches in flight
+	bg         sync.WaitGroup // shard placements and repairs in flight
 
 	rawOrigin originReader
 	metrics   *metrics   // nil with DisableMetrics
@@ -339,6 +350,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		return nil, err
 	}
 	n.repairs = make(chan struct{}, 64)
+	n.prefetches = make(chan struct{}, 8)
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 
 	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)

@@ -194,6 +194,11 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *
 		b.release()
 		return err
 	}
+	if src != srcHit && len(b.needs) > 0 && b.needs[0] == 0 && o.meta.Size <= n.cfg.ChunkSize && isPlaylist(o.key) {
+		// A playlist new to this node, whole in its first chunk, which
+		// prepare has in hand.
+		n.prefetchPlaylist(o.key, b.slots[0].data)
+	}
 	n.setCacheHeaders(h, o, src)
 	x.cache = cacheFor(o, src)
 	b.length = length
