@@ -154,7 +154,9 @@ func TestClusterOriginOncePerChunk(t *testing.T) {
 	org := newTestOrigin(t)
 	const chunks = 12
 	data := putMovie(org, "/m.mp4", chunks)
-	c := startCluster(t, org.URL(), 6, nil)
+	// Without readahead past a request, every chunk a reader asks is
+	// fetched for that request, so the peer path shows in what is served.
+	c := startCluster(t, org.URL(), 6, func(c *Config) { c.ReadaheadNext = -1 })
 	var wg sync.WaitGroup
 	for _, n := range c.nodes {
 		wg.Go(func() {
