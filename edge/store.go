@@ -26,5 +26,8 @@ func entryCost(k storeKey, v []byte) int64 {
 }
 
 func newStore(maxBytes int64) (*chunk.Store[storeKey, []byte], error) {
-	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost})
+	// Entries are filed by object, so that a purge finds an object's
+	// chunks and shards without scanning the store.
+	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost,
+		Group: func(k storeKey) string { return k.Object }})
 }
