@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,7 +169,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("chunk size %d is outside 4 KiB..64 MiB", c.ChunkSize))
 	}
 	if c.CacheSize < c.ChunkSize+chunk.EntryOverhead {
-		errs = append(errs, fmt.Errorf("cache size %d is smaller than one chunk (%d)", c.CacheSize, c.ChunkSize))
+		errs = append(errs, fmt.Errorf("cache size %d bytes is smaller than one chunk (%d bytes, plus %d of bookkeeping)", c.CacheSize, c.ChunkSize, chunk.EntryOverhead))
 	}
 	if c.Readahead < 0 || c.Readahead > 64 {
 		errs = append(errs, fmt.Errorf("readahead %d is outside 0..64", c.Readahead))
@@ -178,14 +177,11 @@ func (c *Config) Validate() error {
 	if c.MaxRanges < 1 {
 		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))
 	}
-	listeners := map[string]string{}
-	for name, addr := range map[string]string{"client": c.Listen, "peer": c.PeerListen, "admin": c.AdminListen} {
-		if other, dup := listeners[addr]; dup && !strings.HasSuffix(addr, ":0") {
-			errs = append(errs, fmt.Errorf("the %s and %s listeners are both %s", other, name, addr))
-		}
-		listeners[addr] = name
-	}
-	if _, err := chunk.NewCodec(c.DataShards, c.ParityShards); err != nil {
+	errs = append(errs, listenerConflicts(c.Listen, c.PeerListen, c.AdminListen)...)
+	if total := c.DataShards + c.ParityShards; total > chunk.MaxShards {
+		errs = append(errs, fmt.Errorf("%d data + %d parity shards = %d shards, over the codec's limit of %d (Reed-Solomon over GF(2^8))",
+			c.DataShards, c.ParityShards, total, chunk.MaxShards))
+	} else if _, err := chunk.NewCodec(c.DataShards, c.ParityShards); err != nil {
 		errs = append(errs, fmt.Errorf("%d data + %d parity shards: %w", c.DataShards, c.ParityShards, err))
 	}
 	if c.Membership != nil && len(c.ClusterSecret) == 0 {
