@@ -30,7 +30,9 @@ type Config struct {
 	// Listen is the client listener, for players: GET and HEAD only.
 	// Default ":8080".
 	Listen string
-	// AdminListen serves /healthz, /readyz and /debug/pprof. Default ":8082".
+	// AdminListen serves the status page (/ and /status.json), purges
+	// (POST /purge), /healthz, /readyz, /metrics, /stats and /debug/pprof:
+	// operators only. Default ":8082".
 	AdminListen string
 	// PeerListen is the listener for other edges (shards, fills, metadata),
 	// separate so that a player can never reach it. Default ":8081".
@@ -107,6 +109,10 @@ type Config struct {
 	// ShutdownGrace bounds how long Run waits for responses in flight
 	// after its context ends. Default 20 s.
 	ShutdownGrace time.Duration
+	// StatusInterval is how often the status page's traffic history
+	// samples the node's counters; it keeps 60 samples (five minutes at
+	// the default). Default 5 s.
+	StatusInterval time.Duration
 	// Logger receives the node's logs. Default: discard.
 	Logger *slog.Logger
 	// Registry receives the node's metrics, served on the admin listener's
@@ -144,6 +150,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.MaxHeaderBytes, 8<<10)
 	setDefault(&c.WriteBufferSize, 64<<10)
 	setDefault(&c.ShutdownGrace, 20*time.Second)
+	setDefault(&c.StatusInterval, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -221,6 +228,14 @@ type Node struct {
 	closed      atomic.Bool
 	closeOnce   sync.Once
 	serveErrors chan error
+
+	// Operations: the status page and purges (status.go, purge.go).
+	status *statusState
+	purges *purgeLog
+	// originWatch is the origin reader the node uses: the origin client,
+	// counted for the status page.
+	originWatch *originWatch
+	adminAuth   *peerAuth // checks operators' signed admin requests
 }
 
 // New builds a node and binds its listeners, so that ":0" ports are known
@@ -242,12 +257,17 @@ func New(cfg Config) (*Node, error) {
 }
 
 func newNode(cfg Config, or originReader) (*Node, error) {
-	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, serveErrors: make(chan error, 2)}
+	ow := newOriginWatch(or, cfg.Now)
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: ow, originWatch: ow, serveErrors: make(chan error, 2)}
+	n.status = &statusState{started: cfg.Now(), every: cfg.StatusInterval}
+	n.purges = newPurgeLog(cfg.Now, cfg.WriteTimeout+cfg.FillTimeout)
+	n.adminAuth = newAdminAuth(cfg.ClusterSecret, cfg.Now)
 	var err error
-	n.objects, err = newObjects(cfg.MetaEntries, or, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
+	n.objects, err = newObjects(cfg.MetaEntries, ow, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
 	if err != nil {
 		return nil, err
 	}
+	n.objects.fence = n.purges
 	n.objects.coalesced = func() { n.stats.coalesced.Add(1) }
 	n.objects.remote = n.remoteObject
 	n.objects.leads = n.leadsObject
@@ -324,6 +344,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	n.adminRoutes(mux)
 	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return n, nil
 }
@@ -348,6 +369,7 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { n.serveErrors <- n.admin.Serve(n.adminLn) }()
 	memberCtx, leave := context.WithCancel(n.baseCtx)
 	defer leave()
+	defer n.startStatus()()
 	left := make(chan struct{})
 	go func() {
 		defer close(left)
