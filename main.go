@@ -23,6 +23,7 @@ commands:
   origin   run the reference origin (a directory, or synthetic objects)
   bench    measure throughput, latency and origin offload of a deployment
   healthcheck  exit 0 if an edge's admin endpoint answers 2xx (the container health check)
+  purge    drop an object from every edge of a cluster (signed with the cluster secret)
 
 Run 'edgecache <command> --help' for the flags of a command.
 `
@@ -35,6 +36,7 @@ var commands = map[string]command{
 	"origin":      runOrigin,
 	"bench":       runBench,
 	"healthcheck": runHealthcheck,
+	"purge":       runPurge,
 }
 
 func main() {

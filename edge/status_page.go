@@ -187,7 +187,7 @@ func buildPage(s Status) pageView {
 	for _, h := range s.History {
 		otop = max(otop, h.OriginRequests+h.OriginErrors)
 	}
-	v.OriginChart.YLabel = strconv.FormatInt(otop, 10) + " requests per interval"
+	v.OriginChart.YLabel = strconv.FormatInt(otop, 10) + " per interval"
 	for i, h := range s.History {
 		y := float64(chartH)
 		for _, part := range []struct {
