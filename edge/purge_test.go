@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -242,11 +243,29 @@ func TestPurgeCluster(t *testing.T) {
 				data = randomBytes(rand.New(rand.NewPCG(99, 1)), len(data))
 				org.put(path, &testObject{data: data, etag: `"v2"`, modTime: confModTime.Add(time.Hour)})
 			}
-			for _, n := range c.nodes {
-				for idx := range chunks {
-					readChunk(t, n, path, data, idx) // fails on any old byte
-				}
+			// Every member at once: the origin must still see one request
+			// per chunk for the whole cluster.
+			var wg sync.WaitGroup
+			for i, n := range c.nodes {
+				wg.Go(func() {
+					for idx := range chunks {
+						a, b := idx*clusterChunk, min((idx+1)*clusterChunk, len(data))-1
+						req, _ := http.NewRequest(http.MethodGet, "http://"+n.Addr()+path, nil)
+						req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", a, b))
+						res, err := testClient.Do(req)
+						if err != nil {
+							t.Errorf("node %d chunk %d: %v", i, idx, err)
+							return
+						}
+						body, err := io.ReadAll(res.Body)
+						res.Body.Close()
+						if err != nil || res.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[a:b+1]) {
+							t.Errorf("node %d chunk %d after the purge: %d, %v, current bytes=%v", i, idx, res.StatusCode, err, bytes.Equal(body, data[a:b+1]))
+						}
+					}
+				})
 			}
+			wg.Wait()
 			getsAfter, perAfter := originChunkGets(org, path)
 			if getsAfter-getsBefore != chunks {
 				t.Errorf("origin served %d chunk reads after the purge, want %d", getsAfter-getsBefore, chunks)
