@@ -1,9 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -25,7 +26,7 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	cacheSize, chunkSize := sizeValue(512<<20), sizeValue(1<<20)
 	var logs logFlags
 	fs.StringVar(&cfg.Listen, "listen", ":8080", "client listener address (players; GET and HEAD only)")
-	fs.StringVar(&cfg.AdminListen, "admin-listen", ":8082", "admin listener address (/healthz, /readyz)")
+	fs.StringVar(&cfg.AdminListen, "admin-listen", ":8082", "admin listener address (status page /, /status.json, POST /purge, /healthz, /readyz, /metrics)")
 	fs.StringVar(&cfg.PeerListen, "peer-listen", ":8081", "peer listener address (other edges only; authenticated)")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "peer address other edges reach this one at (default: the peer listener's)")
 	peers := fs.String("peers", "", "static membership: comma-separated peer addresses host:port")
@@ -51,37 +52,51 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	fs.IntVar(&cfg.OriginRetries, "origin-retries", 2, "retries of a failed idempotent origin read")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long responses in flight may finish after SIGTERM")
 	accessLog := fs.String("access-log", "", `access log: one JSON line per client request, appended to this file ("-": standard output; default: none)`)
+	printConfig := fs.Bool("print-config", false, "print the effective configuration (command line, then environment, then defaults; secrets redacted) and exit")
 	logs.register(fs)
-	if err := parseFlags(fs, args, env); err != nil {
+	// Every problem is reported at once, one line each: an operator fixing
+	// a manifest should not discover them one start at a time.
+	p := problems{cmd: "edgecache edge"}
+	given, err := parseCommandLine(fs, args, env, 0)
+	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
+	p.add(err)
 	if cacheSize <= 0 {
-		return usagef("edgecache edge: --cache-size must be positive")
+		p.addf("--cache-size must be positive")
 	}
 	if chunkSize <= 0 {
-		return usagef("edgecache edge: --chunk-size must be positive")
+		p.addf("--chunk-size must be positive")
 	}
 	cfg.CacheSize, cfg.ChunkSize = int64(cacheSize), int64(chunkSize)
 	cfg.ReadaheadNext = *readaheadNext
-	cfg.PrefetchSegments = *prefetch
-	if cfg.PrefetchSegments == 0 {
-		cfg.PrefetchSegments = -1 // the Config's zero means its default
-	}
 	if cfg.ReadaheadNext == 0 {
 		cfg.ReadaheadNext = -1 // the Config's zero means its default
+	}
+	cfg.PrefetchSegments = *prefetch
+	if cfg.PrefetchSegments == 0 {
+		cfg.PrefetchSegments = -1
+	}
+	log, err := logs.logger(stderr)
+	p.add(err)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = log
+	p.add(configureMembership(&cfg, *peers, *peersDNS, *join, *gossipListen, *secretFile, env, log))
+	if cacheSize > 0 && chunkSize > 0 {
+		p.add(cfg.Validate())
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	if *printConfig {
+		return writeEffectiveConfig(stdout, fs, given, env, cfg, *secretFile)
 	}
 	if env("GOMEMLIMIT") == "" {
 		// The cache is most of the heap: let the collector work harder as
 		// the process nears the budget rather than grow past it.
 		debug.SetMemoryLimit(memoryLimit(cfg.CacheSize))
-	}
-	log, err := logs.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cfg.Logger = log
-	if err := configureMembership(&cfg, *peers, *peersDNS, *join, *gossipListen, *secretFile, env, log); err != nil {
-		return err
 	}
 	switch *accessLog {
 	case "":
@@ -116,22 +131,19 @@ func configureMembership(cfg *edge.Config, peers, peersDNS, join, gossipListen, 
 	if set > 1 {
 		return usagef("edgecache edge: give only one of --peers, --peers-dns and --join")
 	}
-	secret := []byte(env("EDGECACHE_CLUSTER_SECRET"))
-	if secretFile != "" {
-		b, err := os.ReadFile(secretFile)
-		if err != nil {
-			return usagef("edgecache edge: --cluster-secret-file: %v", err)
-		}
-		secret = bytes.TrimSpace(b)
+	secret, err := clusterSecret(secretFile, env)
+	if err != nil {
+		return usagef("edgecache edge: %v", err)
 	}
 	if set == 0 {
+		// A lone edge keeps a secret it is given: it authenticates purges.
+		cfg.ClusterSecret = secret
 		return nil
 	}
-	if len(secret) < 16 {
-		return usagef("edgecache edge: a cluster secret of at least 16 bytes is required with peers (--cluster-secret-file or EDGECACHE_CLUSTER_SECRET)")
+	if len(secret) == 0 {
+		return usagef("edgecache edge: a cluster secret of at least %d bytes is required with peers (--cluster-secret-file or EDGECACHE_CLUSTER_SECRET)", minSecretLen)
 	}
 	cfg.ClusterSecret = secret
-	var err error
 	switch {
 	case peers != "":
 		cfg.Membership = ring.Static(splitList(peers))

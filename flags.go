@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // envPrefix is prepended to a flag's upper-cased name to form its
@@ -49,25 +50,69 @@ func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 
 // parseFlags parses args, then fills every flag not given on the command line
 // from its environment twin, so that the command line wins over the
-// environment. Errors name the flag and the offending value.
+// environment. Every bad value is reported, one line each, not only the
+// first; errors name the flag (or its twin) and the offending value.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
+	_, err := parseCommandLine(fs, args, getenv, 0)
+	return err
+}
+
+// parseCommandLine is parseFlags for commands that take up to maxArgs
+// arguments after their flags (fs.Args()); it also returns the flags the
+// command line gave, as opposed to the environment or the defaults.
+func parseCommandLine(fs *flag.FlagSet, args []string, getenv func(string) string, maxArgs int) (map[string]bool, error) {
+	// The flag package prints the whole usage on every error; only --help
+	// should, the rest is one line per problem.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
+	// The flag package stores what it could parse of a bad value (0 for
+	// "many"), so every later check would report a second, made-up
+	// problem: while parsing, a scalar flag keeps its value instead.
+	var wrapped []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if scalar(f.Value) {
+			f.Value = keepOnError{f.Value}
+			wrapped = append(wrapped, f)
+		}
+	})
+	defer func() {
+		for _, f := range wrapped {
+			f.Value = f.Value.(keepOnError).Value
+		}
+	}()
+	p := problems{cmd: "edgecache " + fs.Name()}
+	for rest := args; ; {
+		err := fs.Parse(rest)
+		if err == nil {
+			break
+		}
 		if errors.Is(err, flag.ErrHelp) {
-			return err // the flag package has printed the usage
+			usage()
+			return nil, err
 		}
 		// The flag package names flags with one dash; we document two.
 		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
 		msg = strings.Replace(msg, "for flag -", "for --", 1)
-		return usagef("edgecache %s: %s", fs.Name(), msg)
+		if !strings.Contains(msg, " for --") {
+			msg = strings.Replace(msg, " for -", " for --", 1) // invalid boolean value
+		}
+		msg = strings.Replace(msg, "flag needs an argument: -", "flag needs an argument: --", 1)
+		p.addf("%s", msg)
+		if !strings.HasPrefix(err.Error(), "invalid ") {
+			// After an unknown flag there is no telling whether the next
+			// word is its value: stop here rather than guess.
+			return nil, p.err()
+		}
+		rest = fs.Args() // the flag and its bad value are consumed: go on
 	}
-	if fs.NArg() > 0 {
-		return usagef("edgecache %s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	if fs.NArg() > maxArgs {
+		p.addf("unexpected argument %q", fs.Arg(maxArgs))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || given[f.Name] {
+		if given[f.Name] {
 			return
 		}
 		v := getenv(envName(f.Name))
@@ -75,10 +120,83 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 			return
 		}
 		if e := fs.Set(f.Name, v); e != nil {
-			err = usagef("edgecache %s: invalid value %q for %s: %v", fs.Name(), v, envName(f.Name), e)
+			p.addf("invalid value %q for %s: %v", v, envName(f.Name), e)
 		}
 	})
+	return given, p.err()
+}
+
+// keepOnError is a flag value that a failed Set leaves as it was.
+type keepOnError struct{ flag.Value }
+
+func (k keepOnError) Set(v string) error {
+	old := k.Value.String()
+	err := k.Value.Set(v)
+	if err != nil {
+		_ = k.Value.Set(old) // scalar: String and Set round-trip
+	}
 	return err
+}
+
+// IsBoolFlag keeps --flag (without =value) working for bool flags.
+func (k keepOnError) IsBoolFlag() bool {
+	b, ok := k.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// scalar reports whether v holds one value whose String parses back with
+// Set: the flag package's own kinds and sizeValue, not lists that append.
+func scalar(v flag.Value) bool {
+	if _, ok := v.(*sizeValue); ok {
+		return true
+	}
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return false
+	}
+	switch g.Get().(type) {
+	case bool, int, int64, uint, uint64, float64, string, time.Duration:
+		return true
+	}
+	return false
+}
+
+// problems collects what is wrong with a command's configuration, so that
+// one run reports every problem, one line each, rather than the first.
+type problems struct {
+	cmd   string // "edgecache edge": the prefix of each line
+	lines []string
+}
+
+func (p *problems) addf(format string, args ...any) {
+	p.lines = append(p.lines, p.cmd+": "+fmt.Sprintf(format, args...))
+}
+
+// add records err, one problem per line of its message (errors.Join
+// joins with newlines); nil adds nothing.
+func (p *problems) add(err error) {
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	var ue *usageError
+	if errors.As(err, &ue) {
+		msg = ue.msg
+	}
+	for line := range strings.SplitSeq(msg, "\n") {
+		if !strings.HasPrefix(line, "edgecache ") {
+			line = p.cmd + ": " + line
+		}
+		p.lines = append(p.lines, line)
+	}
+}
+
+// err returns every problem as one usage error (exit status 2), or nil.
+func (p *problems) err() error {
+	if len(p.lines) == 0 {
+		return nil
+	}
+	return &usageError{msg: strings.Join(p.lines, "\n")}
 }
 
 // sizeValue is a byte count flag that accepts 1048576, 512KiB, 1MiB, 1GiB,

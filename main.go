@@ -24,6 +24,7 @@ commands:
   bench    measure throughput, latency and origin offload of a deployment
   demo     stream built-in video through a ring of 3 local edges; open the printed URL
   healthcheck  exit 0 if an edge's admin endpoint answers 2xx (the container health check)
+  purge    drop an object from every edge of a cluster (signed with the cluster secret)
 
 Run 'edgecache <command> --help' for the flags of a command.
 `
@@ -37,6 +38,7 @@ var commands = map[string]command{
 	"bench":       runBench,
 	"healthcheck": runHealthcheck,
 	"demo":        runDemo,
+	"purge":       runPurge,
 }
 
 func main() {

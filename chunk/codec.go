@@ -14,10 +14,15 @@ const (
 	maxData = math.MaxUint8
 	// maxShards is reedsolomon's limit for its 8-bit field (larger counts
 	// switch it to a 16-bit field with other constraints we do not need).
-	maxShards = 256
+	maxShards = MaxShards
 	// maxChunkLen is the largest chunk a frame can describe (uint32 length).
 	maxChunkLen = math.MaxUint32
 )
+
+// MaxShards is the most shards (k+m) a Codec takes: the limit of
+// Reed-Solomon over GF(2^8), which also fits k, m and a shard's index in a
+// frame's bytes. Configurations are checked against it up front.
+const MaxShards = 256
 
 // Codec splits chunks into k data + m parity shards and rebuilds them from
 // any k, with a systematic Reed-Solomon code: the data shards are the chunk's

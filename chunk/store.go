@@ -16,12 +16,14 @@ import (
 // other entries, so that the budget bounds memory rather than payload and
 // memory stays within MaxBytes whatever the entry sizes.
 //
-// It is calibrated for K = Key and V a slice or pointer: Go 1.26 on amd64
-// measured 200 to 245 bytes per entry from 1 000 to 500 000 entries
-// (TestEntryOverheadCoversStore); the rest is headroom. With values of
+// It is calibrated for K = Key and V a slice or pointer, with a Group of a
+// few entries each (the edge's case): Go 1.26 on amd64 measured 285 to 335
+// bytes per entry from 1 000 to 500 000 entries (TestEntryOverheadCoversStore;
+// 200 to 245 before entries carried their key and group links for
+// RemoveGroup); the rest is headroom. With values of
 // fixed cost this small next to chunks and shards (256 KiB to 1 MiB), erring
 // high costs nothing measurable.
-const EntryOverhead = 320
+const EntryOverhead = 400
 
 // Store is an LRU cache bounded in bytes rather than entries, for the edge's
 // memory (decoded chunks and shards). It is safe for concurrent use: one
@@ -40,14 +42,16 @@ type Store[K comparable, V any] struct {
 	cost    func(K, V) int64
 	durable func(K) bool
 	onEvict func(K, V)
+	group   func(K) string
 	max     int64
 	reserve int64
 
 	evictions atomic.Uint64
 
-	mu    sync.Mutex
-	lru   [2]*simplelru.LRU[K, entry[V]] // guarded by mu; by class
-	bytes [2]int64                       // guarded by mu; sum <= max whenever mu is free
+	mu     sync.Mutex
+	lru    [2]*simplelru.LRU[K, *entry[K, V]] // guarded by mu; by class
+	bytes  [2]int64                           // guarded by mu; sum <= max whenever mu is free
+	groups map[string]*entry[K, V]            // guarded by mu; each group's newest entry; nil without Group
 }
 
 // The classes of entries, indices of Store.lru and Store.bytes.
@@ -57,10 +61,14 @@ const (
 )
 
 // entry keeps the cost charged at Add, so that removal refunds exactly that
-// even if the Cost func would now say otherwise for a mutated value.
-type entry[V any] struct {
-	val  V
-	cost int64
+// even if the Cost func would now say otherwise for a mutated value. With
+// a Group, entries of one group form a doubly linked list, so that
+// RemoveGroup visits exactly them.
+type entry[K comparable, V any] struct {
+	val        V
+	cost       int64
+	key        K
+	prev, next *entry[K, V] // guarded by the Store's mu
 }
 
 // StoreConfig configures a Store.
@@ -87,9 +95,19 @@ type StoreConfig[K comparable, V any] struct {
 
 	// OnEvict, if set, is called for each entry the budget pushes out, after
 	// the Store's lock is released, in the goroutine that called Add. It is
-	// not called for Remove, RemoveFunc, overwrites by Add, or an oversize
-	// value refused by Add: those the caller asked for and already knows.
+	// not called for Remove, RemoveFunc, RemoveGroup, overwrites by Add, or
+	// an oversize value refused by Add: those the caller asked for and
+	// already knows.
 	OnEvict func(K, V)
+
+	// Group, if set, files every entry under a group name (the edge uses
+	// the object a chunk belongs to), so that RemoveGroup drops a group's
+	// entries without scanning the Store. It costs two pointers per entry
+	// and a map slot per group, covered by EntryOverhead, and a few pointer
+	// updates per Add and removal; Get pays nothing. It is called with the
+	// Store's lock held, so it must be quick, must not call the Store, and
+	// must return the same name for the same key every time.
+	Group func(K) string
 }
 
 // NewStore returns an empty Store, or an error if cfg lacks MaxBytes or
@@ -104,11 +122,14 @@ func NewStore[K comparable, V any](cfg StoreConfig[K, V]) (*Store[K, V], error) 
 	if cfg.CopyReserve < 0 || cfg.CopyReserve > cfg.MaxBytes {
 		return nil, errors.New("chunk: StoreConfig.CopyReserve must be between 0 and MaxBytes")
 	}
-	s := &Store[K, V]{cost: cfg.Cost, durable: cfg.Durable, onEvict: cfg.OnEvict, max: cfg.MaxBytes, reserve: cfg.CopyReserve}
+	s := &Store[K, V]{cost: cfg.Cost, durable: cfg.Durable, onEvict: cfg.OnEvict, group: cfg.Group, max: cfg.MaxBytes, reserve: cfg.CopyReserve}
+	if cfg.Group != nil {
+		s.groups = map[string]*entry[K, V]{}
+	}
 	for c := range s.lru {
 		// simplelru bounds the entry count; make that bound unreachable,
 		// the byte budget is the only one.
-		lru, err := simplelru.NewLRU[K, entry[V]](math.MaxInt, nil)
+		lru, err := simplelru.NewLRU[K, *entry[K, V]](math.MaxInt, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +152,11 @@ func (s *Store[K, V]) Get(k K) (V, bool) {
 	s.mu.Lock()
 	e, ok := s.lru[c].Get(k)
 	s.mu.Unlock()
-	return e.val, ok
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return e.val, true
 }
 
 // Peek returns the value for k without marking it used, for looks that
@@ -141,7 +166,11 @@ func (s *Store[K, V]) Peek(k K) (V, bool) {
 	s.mu.Lock()
 	e, ok := s.lru[c].Peek(k)
 	s.mu.Unlock()
-	return e.val, ok
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return e.val, true
 }
 
 // Contains reports whether k is stored, without marking it used, so a peer
@@ -169,12 +198,15 @@ func (s *Store[K, V]) Add(k K, v V) (evicted int) {
 	}
 	c := s.class(k)
 
+	e := &entry[K, V]{val: v, cost: cost, key: k}
 	var victims []entryOf[K, V] // only filled when someone listens
 	s.mu.Lock()
 	if old, ok := s.lru[c].Peek(k); ok {
 		s.bytes[c] -= old.cost
+		s.unlink(old)
 	}
-	s.lru[c].Add(k, entry[V]{val: v, cost: cost})
+	s.lru[c].Add(k, e)
+	s.link(e)
 	s.bytes[c] += cost
 	for s.bytes[classCopy]+s.bytes[classDurable] > s.max {
 		// Copies go first while they hold more than their reserve (or
@@ -189,6 +221,7 @@ func (s *Store[K, V]) Add(k K, v V) (evicted int) {
 		}
 		key, e, _ := s.lru[from].RemoveOldest()
 		s.bytes[from] -= e.cost
+		s.unlink(e)
 		evicted++
 		if s.onEvict != nil {
 			victims = append(victims, entryOf[K, V]{key: key, val: e.val})
@@ -225,7 +258,67 @@ func (s *Store[K, V]) removeLocked(k K) bool {
 	}
 	s.lru[c].Remove(k)
 	s.bytes[c] -= e.cost
+	s.unlink(e)
 	return true
+}
+
+// link puts e at the head of its group's list; s.mu must be held.
+func (s *Store[K, V]) link(e *entry[K, V]) {
+	if s.groups == nil {
+		return
+	}
+	g := s.group(e.key)
+	head := s.groups[g]
+	e.prev, e.next = nil, head
+	if head != nil {
+		head.prev = e
+	}
+	s.groups[g] = e
+}
+
+// unlink takes e out of its group's list; s.mu must be held.
+func (s *Store[K, V]) unlink(e *entry[K, V]) {
+	if s.groups == nil {
+		return
+	}
+	switch g := s.group(e.key); {
+	case e.prev != nil:
+		e.prev.next = e.next
+	case s.groups[g] != e:
+		// Not linked (an entry RemoveGroup already dropped).
+	case e.next != nil:
+		s.groups[g] = e.next
+	default:
+		delete(s.groups, g)
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// RemoveGroup deletes every entry filed under group g (see
+// StoreConfig.Group) and returns how many it deleted. It takes the lock
+// once and visits only the group's entries, so it costs the hit path no
+// more than those removals. Without a Group it deletes nothing.
+func (s *Store[K, V]) RemoveGroup(g string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		return 0
+	}
+	n := 0
+	for e := s.groups[g]; e != nil; {
+		next := e.next
+		c := s.class(e.key)
+		s.lru[c].Remove(e.key)
+		s.bytes[c] -= e.cost
+		e.prev, e.next = nil, nil
+		n++
+		e = next
+	}
+	delete(s.groups, g)
+	return n
 }
 
 // RemoveFunc deletes every entry whose key satisfies pred, for purges (all

@@ -249,16 +249,24 @@ func TestEntryOverheadCoversStore(t *testing.T) {
 	s, err := NewStore(StoreConfig[Key, []byte]{
 		MaxBytes: 1 << 40,
 		Cost:     func(_ Key, v []byte) int64 { return int64(len(v)) + EntryOverhead },
+		Group:    func(k Key) string { return k.Object },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	value := make([]byte, 1) // shared, so only the store's own memory grows
+	// Few entries per group, as an edge holds a few chunks and shards of
+	// each of many objects: the group map then costs the most per entry.
+	// The names exist before the measure: callers charge key bytes apart.
+	objects := make([]string, n/4)
+	for i := range objects {
+		objects[i] = fmt.Sprintf("/object/%d", i)
+	}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range int64(n) {
-		s.Add(Key{Object: "/object", Version: "e:1", Index: i}, value)
+		s.Add(Key{Object: objects[i/4], Version: "e:1", Index: i}, value)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -444,4 +452,119 @@ func TestStoreClassStatsProperty(t *testing.T) {
 	if evictions == 0 {
 		t.Error("no evictions: the test did not exercise them")
 	}
+}
+
+// checkGroups verifies the group lists against the LRU: every entry is in
+// exactly its group's list, the lists link both ways, and no group is
+// empty.
+func checkGroups[K comparable, V any](t *testing.T, s *Store[K, V]) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := 0
+	for g, head := range s.groups {
+		if head == nil || head.prev != nil {
+			t.Fatalf("group %q: bad head", g)
+		}
+		for e := head; e != nil; e = e.next {
+			if s.group(e.key) != g {
+				t.Fatalf("entry of group %q in the list of %q", s.group(e.key), g)
+			}
+			if e.next != nil && e.next.prev != e {
+				t.Fatalf("group %q: broken back link", g)
+			}
+			if cur, ok := s.lru[s.class(e.key)].Peek(e.key); !ok || cur != e {
+				t.Fatalf("group %q lists an entry the LRU does not hold", g)
+			}
+			seen++
+		}
+	}
+	if n := s.lru[classCopy].Len() + s.lru[classDurable].Len(); seen != n {
+		t.Fatalf("group lists hold %d entries, the LRU %d", seen, n)
+	}
+}
+
+// TestStoreGroupsProperty drives a grouped store with every mutating call
+// under a budget that forces evictions, checking after each that the group
+// lists match the LRU, and that RemoveGroup drops exactly its group.
+func TestStoreGroupsProperty(t *testing.T) {
+	const budget = 20_000
+	rng := rand.New(rand.NewPCG(21, 22))
+	s, err := NewStore(StoreConfig[Key, []byte]{
+		MaxBytes: budget,
+		Cost:     func(_ Key, v []byte) int64 { return int64(len(v)) },
+		Group:    func(k Key) string { return k.Object },
+		// Both classes, so that group links cross them.
+		Durable:     func(k Key) bool { return k.Index%2 == 1 },
+		CopyReserve: budget / 4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func() Key {
+		return Key{Object: fmt.Sprintf("/o%d", rng.IntN(8)), Version: fmt.Sprintf("e:%d", rng.IntN(2)), Index: rng.Int64N(12)}
+	}
+	removedGroups := 0
+	for op := range 20_000 {
+		switch r := rng.IntN(20); {
+		case r < 12:
+			n := rng.IntN(1500)
+			if op%700 == 0 {
+				n = budget + 1
+			}
+			s.Add(key(), make([]byte, n))
+		case r < 15:
+			s.Remove(key())
+		case r < 16:
+			k := key()
+			s.RemoveFunc(func(x Key) bool { return x.Index == k.Index })
+		case r < 17:
+			g := key().Object
+			before, want := s.Len(), 0
+			for _, k := range keysOf(s) {
+				if k.Object == g {
+					want++
+				}
+			}
+			bytesBefore := s.Bytes()
+			if got := s.RemoveGroup(g); got != want || s.Len() != before-want {
+				t.Fatalf("op %d: RemoveGroup(%s) = %d, held %d; len %d -> %d", op, g, got, want, before, s.Len())
+			}
+			for _, k := range keysOf(s) {
+				if k.Object == g {
+					t.Fatalf("op %d: RemoveGroup(%s) left %v", op, g, k)
+				}
+			}
+			if want > 0 && s.Bytes() >= bytesBefore {
+				t.Fatalf("op %d: RemoveGroup refunded nothing", op)
+			}
+			removedGroups += want
+		default:
+			s.Get(key())
+		}
+		checkGroups(t, s)
+		var held int64
+		for _, k := range keysOf(s) {
+			e, _ := s.lru[s.class(k)].Peek(k)
+			held += e.cost
+		}
+		if held != s.Bytes() || s.Bytes() > budget {
+			t.Fatalf("op %d: entries cost %d, store charges %d (budget %d)", op, held, s.Bytes(), budget)
+		}
+	}
+	if removedGroups == 0 || s.Evictions() == 0 {
+		t.Errorf("removed %d entries by group and evicted %d: the test did not exercise both", removedGroups, s.Evictions())
+	}
+	ungrouped := mustStore(t, 100, nil)
+	ungrouped.Add("a", make([]byte, 10))
+	if n := ungrouped.RemoveGroup("a"); n != 0 || !ungrouped.Contains("a") {
+		t.Errorf("RemoveGroup on a store without Group removed %d", n)
+	}
+}
+
+// keysOf returns the keys of both classes of s.
+func keysOf[K comparable, V any](s *Store[K, V]) []K {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(s.lru[classCopy].Keys(), s.lru[classDurable].Keys()...)
 }

@@ -87,7 +87,7 @@ func (n *Node) fill(o *object, key chunk.Key) (fillResult, error) {
 	owners := n.cluster.shardOwners(key.Hash(), n.codec.Total())
 	data, err := n.rebuildFromPeers(key, owners)
 	if err == nil && len(data) == n.chunkLen(o, key.Index) {
-		n.store.Add(chunkEntry(key), data)
+		n.keep(o, chunkEntry(key), data)
 		return fillResult{data, srcPeer}, nil
 	}
 	return n.fillFromLeader(o, key, owners)
@@ -106,7 +106,7 @@ func (n *Node) fillFromLeader(o *object, key chunk.Key, owners []string) (fillRe
 		var pe *peerError
 		switch {
 		case err == nil:
-			n.store.Add(chunkEntry(key), data)
+			n.keep(o, chunkEntry(key), data)
 			return fillResult{data, src}, true, nil
 		case errors.As(err, &pe):
 			n.log.Warn("chunk leader failed; trying the next owner", "peer", addr, "chunk", key.String(), "err", err)
@@ -157,9 +157,13 @@ func (n *Node) leadFill(o *object, key chunk.Key) (fillResult, error) {
 		if err != nil {
 			return fillResult{}, err
 		}
-		n.store.Add(chunkEntry(key), b)
-		if !n.cluster.alone() {
-			n.background(func() { n.placeShards(key, b) })
+		// A purge that overtook this fill forbids keeping or placing it.
+		if n.keep(o, chunkEntry(key), b) && !n.cluster.alone() {
+			n.background(func() {
+				if !n.overtaken(o) {
+					n.placeShards(key, b)
+				}
+			})
 		}
 		return fillResult{b, srcOrigin}, nil
 	})

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +31,9 @@ type Config struct {
 	// Listen is the client listener, for players: GET and HEAD only.
 	// Default ":8080".
 	Listen string
-	// AdminListen serves /healthz, /readyz and /debug/pprof. Default ":8082".
+	// AdminListen serves the status page (/ and /status.json), purges
+	// (POST /purge), /healthz, /readyz, /metrics, /stats and /debug/pprof:
+	// operators only. Default ":8082".
 	AdminListen string
 	// PeerListen is the listener for other edges (shards, fills, metadata),
 	// separate so that a player can never reach it. Default ":8081".
@@ -128,6 +129,10 @@ type Config struct {
 	// ShutdownGrace bounds how long Run waits for responses in flight
 	// after its context ends. Default 20 s.
 	ShutdownGrace time.Duration
+	// StatusInterval is how often the status page's traffic history
+	// samples the node's counters; it keeps 60 samples (five minutes at
+	// the default). Default 5 s.
+	StatusInterval time.Duration
 	// Logger receives the node's logs. Default: discard.
 	Logger *slog.Logger
 	// Registerer receives the node's metrics (README, "Metrics"). Default:
@@ -192,6 +197,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.WriteBufferSize, 64<<10)
 	setDefault(&c.ShutdownGrace, 20*time.Second)
 	setDefault(&c.AccessLogFlush, time.Second)
+	setDefault(&c.StatusInterval, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -217,7 +223,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("chunk size %d is outside 4 KiB..64 MiB", c.ChunkSize))
 	}
 	if c.CacheSize < c.ChunkSize+chunk.EntryOverhead {
-		errs = append(errs, fmt.Errorf("cache size %d is smaller than one chunk (%d)", c.CacheSize, c.ChunkSize))
+		errs = append(errs, fmt.Errorf("cache size %d bytes is smaller than one chunk (%d bytes, plus %d of bookkeeping)", c.CacheSize, c.ChunkSize, chunk.EntryOverhead))
 	}
 	if !(c.HotShare > 0 && c.HotShare <= 1) {
 		errs = append(errs, fmt.Errorf("hot share %v is outside (0, 1]", c.HotShare))
@@ -234,14 +240,11 @@ func (c *Config) Validate() error {
 	if c.MaxRanges < 1 {
 		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))
 	}
-	listeners := map[string]string{}
-	for name, addr := range map[string]string{"client": c.Listen, "peer": c.PeerListen, "admin": c.AdminListen} {
-		if other, dup := listeners[addr]; dup && !strings.HasSuffix(addr, ":0") {
-			errs = append(errs, fmt.Errorf("the %s and %s listeners are both %s", other, name, addr))
-		}
-		listeners[addr] = name
-	}
-	if _, err := chunk.NewCodec(c.DataShards, c.ParityShards); err != nil {
+	errs = append(errs, listenerConflicts(c.Listen, c.PeerListen, c.AdminListen)...)
+	if total := c.DataShards + c.ParityShards; total > chunk.MaxShards {
+		errs = append(errs, fmt.Errorf("%d data + %d parity shards = %d shards, over the codec's limit of %d (Reed-Solomon over GF(2^8))",
+			c.DataShards, c.ParityShards, total, chunk.MaxShards))
+	} else if _, err := chunk.NewCodec(c.DataShards, c.ParityShards); err != nil {
 		errs = append(errs, fmt.Errorf("%d data + %d parity shards: %w", c.DataShards, c.ParityShards, err))
 	}
 	if c.Membership != nil && len(c.ClusterSecret) == 0 {
@@ -297,6 +300,14 @@ type Node struct {
 	closed      atomic.Bool
 	closeOnce   sync.Once
 	serveErrors chan error
+
+	// Operations: the status page and purges (status.go, purge.go).
+	status *statusState
+	purges *purgeLog
+	// originWatch is the origin reader the node uses: the origin client,
+	// counted for the status page.
+	originWatch *originWatch
+	adminAuth   *peerAuth // checks operators' signed admin requests
 }
 
 // New builds a node and binds its listeners, so that ":0" ports are known
@@ -318,7 +329,13 @@ func New(cfg Config) (*Node, error) {
 }
 
 func newNode(cfg Config, or originReader) (*Node, error) {
-	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, rawOrigin: or, serveErrors: make(chan error, 2)}
+	// The origin as the node sees it: watched for the status page, and
+	// metered when metrics are on.
+	ow := newOriginWatch(or, cfg.Now)
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: ow, rawOrigin: or, originWatch: ow, serveErrors: make(chan error, 2)}
+	n.status = &statusState{started: cfg.Now(), every: cfg.StatusInterval}
+	n.purges = newPurgeLog(cfg.Now, cfg.WriteTimeout+cfg.FillTimeout)
+	n.adminAuth = newAdminAuth(cfg.ClusterSecret, cfg.Now)
 	reg, gatherer := cfg.Registerer, cfg.Gatherer
 	var metricCollectors []prometheus.Collector
 	if !cfg.DisableMetrics {
@@ -331,13 +348,14 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 			gatherer = reg.(prometheus.Gatherer) // checked by Validate
 		}
 		n.metrics, metricCollectors = newMetrics(n)
-		n.origin = meteredOrigin{inner: or, m: n.metrics, now: cfg.Now}
+		n.origin = meteredOrigin{inner: ow, m: n.metrics, now: cfg.Now}
 	}
 	var err error
 	n.objects, err = newObjects(cfg.MetaEntries, n.origin, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
 	if err != nil {
 		return nil, err
 	}
+	n.objects.fence = n.purges
 	n.objects.coalesced = func() { n.stats.coalesced.Add(1) }
 	n.objects.remote = n.remoteObject
 	n.objects.leads = n.leadsObject
@@ -430,6 +448,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	n.adminRoutes(mux)
 	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return n, nil
 }
@@ -454,6 +473,7 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { n.serveErrors <- n.admin.Serve(n.adminLn) }()
 	memberCtx, leave := context.WithCancel(n.baseCtx)
 	defer leave()
+	defer n.startStatus()()
 	left := make(chan struct{})
 	go func() {
 		defer close(left)

@@ -31,6 +31,10 @@ type object struct {
 	policy   cachePolicy
 	fetched  time.Time // when the origin last vouched for it
 	notFound bool      // a cached 404
+	// gen is the node's purge epoch when the lookup that made this object
+	// began: a purge of its key after that forbids keeping anything of it
+	// (see purgeLog).
+	gen uint64
 
 	// Header values formatted once, so that a hit formats nothing.
 	lastModified string
@@ -70,6 +74,9 @@ type objects struct {
 	remote func(ctx context.Context, key string) (o *object, ok bool, err error)
 	// leads reports whether this node is the object's leader.
 	leads func(key string) bool
+	// fence refuses entries of lookups that a purge overtook; nil: no
+	// purges (tests that build objects alone).
+	fence *purgeLog
 }
 
 func newObjects(entries int, or originReader, now func() time.Time, defaultTTL, negativeTTL, timeout time.Duration) (*objects, error) {
@@ -139,6 +146,9 @@ var errNotFoundCached = errors.New("not found at origin (cached)")
 // client's context so that a client going away does not fail the others
 // waiting on it.
 func (c *objects) refresh(key string, forward bool) (*object, error) {
+	// What this lookup learns may be kept only if no purge of key comes
+	// between now and then: the answer could predate the purge.
+	gen := c.fence.epoch()
 	now := c.now()
 	if o, ok := c.cache.Get(key); ok && o.fresh(now) {
 		return o, nil
@@ -150,7 +160,7 @@ func (c *objects) refresh(key string, forward bool) (*object, error) {
 			if err != nil {
 				return nil, err
 			}
-			return c.store(o), nil
+			return c.store(o, gen), nil
 		}
 	}
 	old, had := c.cache.Peek(key)
@@ -158,32 +168,36 @@ func (c *objects) refresh(key string, forward bool) (*object, error) {
 		m, _, err := c.origin.Revalidate(ctx, key, old.meta)
 		if err != nil {
 			if errors.Is(err, origin.ErrNotFound) {
-				return c.store(c.negative(key, now)), nil
+				return c.store(c.negative(key, now), gen), nil
 			}
 			if now.Before(old.expiresAt().Add(old.policy.staleIfError)) {
 				return old, nil // RFC 5861 stale-if-error
 			}
 			return nil, err
 		}
-		return c.store(c.newObject(key, m, now)), nil
+		return c.store(c.newObject(key, m, now), gen), nil
 	}
 	m, err := c.origin.Stat(ctx, key)
 	if errors.Is(err, origin.ErrNotFound) {
-		return c.store(c.negative(key, now)), nil
+		return c.store(c.negative(key, now), gen), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return c.store(c.newObject(key, m, now)), nil
+	return c.store(c.newObject(key, m, now), gen), nil
 }
 
-func (c *objects) store(o *object) *object {
-	c.cache.Add(o.key, o)
+// store publishes o, a new object that a lookup begun at purge epoch gen
+// produced, unless its key was purged since: then o is only returned to
+// the lookup's waiters, who asked before the purge.
+func (c *objects) store(o *object, gen uint64) *object {
+	o.gen = gen
+	c.fence.admit(o.key, gen, func() { c.cache.Add(o.key, o) })
 	return o
 }
 
 func (c *objects) negative(key string, now time.Time) *object {
-	return &object{key: key, fetched: now, notFound: true, policy: cachePolicy{ttl: c.negativeTTL}}
+	return &object{key: key, fetched: now, notFound: true, policy: cachePolicy{ttl: c.negativeTTL}, gen: c.fence.epoch()}
 }
 
 func (c *objects) newObject(key string, m origin.Meta, now time.Time) *object {
@@ -194,6 +208,7 @@ func (c *objects) newObject(key string, m origin.Meta, now time.Time) *object {
 		policy:      policyFor(m.CacheControl, m.Expires, m.Date, m.LastModified, now, c.defaultTTL),
 		fetched:     now,
 		contentType: m.ContentType,
+		gen:         c.fence.epoch(),
 	}
 	if !m.LastModified.IsZero() {
 		o.lastModified = m.LastModified.UTC().Format(http.TimeFormat)

@@ -37,6 +37,8 @@ func (n *Node) servePeer(ctx *fasthttp.RequestCtx) {
 		n.serveFill(ctx)
 	case path == peerMetaPath && method == fasthttp.MethodGet:
 		n.serveMeta(ctx)
+	case path == peerPurgePath && method == fasthttp.MethodPost:
+		n.servePeerPurge(ctx)
 	case path == peerPingPath && method == fasthttp.MethodGet:
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 	default:

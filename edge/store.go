@@ -27,8 +27,10 @@ func entryCost(k storeKey, v []byte) int64 {
 }
 
 func newStore(maxBytes, hotReserve int64) (*chunk.Store[storeKey, []byte], error) {
+	// Entries are filed by object, so that a purge finds an object's
+	// chunks and shards without scanning the store.
 	return chunk.NewStore(chunk.StoreConfig[storeKey, []byte]{MaxBytes: maxBytes, Cost: entryCost,
-		Durable: isShard, CopyReserve: hotReserve})
+		Durable: isShard, CopyReserve: hotReserve, Group: func(k storeKey) string { return k.Object }})
 }
 
 func isShard(k storeKey) bool { return k.shard != wholeChunk }

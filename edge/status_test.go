@@ -1,0 +1,247 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// The history keeps a fixed number of snapshots however long it runs,
+// turns them into per-interval traffic, and its sampler exits when its
+// context ends (synctest fails the test on a goroutine left blocked).
+func TestStatusHistoryIsBoundedAndStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var h history
+		var calls atomic.Int64
+		read := func() snapshot {
+			v := calls.Add(1)
+			return snapshot{at: time.Now(), requests: v, sent: [srcOrigin + 1]int64{10 * v, v, 0}, originOK: v, originFailed: v / 2}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.run(ctx, 5*time.Second, read)
+		}()
+		time.Sleep(10*time.Minute + time.Second) // 120 ticks after the first snapshot
+		synctest.Wait()
+		if got := calls.Load(); got != 121 {
+			t.Fatalf("%d snapshots taken in 10 minutes at 5 s, want 121", got)
+		}
+		snaps := h.snapshots()
+		if len(snaps) != statusSamples+1 {
+			t.Fatalf("history holds %d snapshots, want %d", len(snaps), statusSamples+1)
+		}
+		if snaps[0].requests != 121-statusSamples || snaps[len(snaps)-1].requests != 121 {
+			t.Errorf("history holds snapshots %d..%d, want the last %d", snaps[0].requests, snaps[len(snaps)-1].requests, statusSamples+1)
+		}
+		ss := samples(snaps)
+		if len(ss) != statusSamples {
+			t.Fatalf("%d samples, want %d", len(ss), statusSamples)
+		}
+		for _, s := range ss {
+			if s.Seconds != 5 || s.Requests != 1 || s.HitBytes != 10 || s.PeerBytes != 1 || s.OriginBytes != 0 || s.OriginRequests != 1 {
+				t.Fatalf("sample %+v: want 5 s, 1 request, 10 hit and 1 peer byte, 1 origin answer", s)
+			}
+			if s.HitRatio == nil || math.Abs(*s.HitRatio-10.0/11) > 1e-12 || s.OffloadRatio == nil || *s.OffloadRatio != 1 {
+				t.Fatalf("sample ratios %v %v: want 10/11 and 1", s.HitRatio, s.OffloadRatio)
+			}
+		}
+		cancel()
+		<-done
+	})
+}
+
+func TestStatusSamplesWithoutTraffic(t *testing.T) {
+	s := samples([]snapshot{{at: time.Unix(0, 0)}, {at: time.Unix(5, 0)}})
+	if len(s) != 1 || s[0].HitRatio != nil || s[0].OffloadRatio != nil {
+		t.Fatalf("an interval without bytes: %+v; want null ratios", s)
+	}
+	if samples(nil) == nil || len(samples([]snapshot{{}})) != 0 {
+		t.Error("fewer than two snapshots must give no samples (and a non-nil list for JSON)")
+	}
+}
+
+// The sampler runs exactly as long as Run.
+func TestStatusSamplerStopsWithRun(t *testing.T) {
+	org := newTestOrigin(t)
+	n, err := New(Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",
+		Origin: org.URL(), CacheSize: 1 << 20, ChunkSize: 4 << 10, StatusInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- n.Run(ctx) }()
+	waitFor(t, "a few samples", func() bool { return len(n.status.hist.snapshots()) >= 3 })
+	if got := samplers(); got != 1 {
+		t.Fatalf("%d samplers running, want 1", got)
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if got := samplers(); got != 0 {
+		t.Fatalf("%d samplers still running after Run returned", got)
+	}
+}
+
+// samplers counts the goroutines inside history.run.
+func samplers() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "edge.(*history).run(")
+}
+
+func getStatus(t *testing.T, n *Node) Status {
+	t.Helper()
+	res := do(t, http.MethodGet, "http://"+n.AdminAddr()+"/status.json", nil)
+	if res.status != http.StatusOK || res.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("/status.json: %d %s", res.status, res.header.Get("Content-Type"))
+	}
+	var s Status
+	if err := json.Unmarshal(res.body, &s); err != nil {
+		t.Fatalf("/status.json: %v\n%s", err, res.body)
+	}
+	return s
+}
+
+// A 3-node cluster: every node's status page and /status.json list every
+// member, mark this node, show suspects, and add shares up to 1; traffic
+// shows in the history.
+func TestStatusClusterListsEveryMember(t *testing.T) {
+	org := newTestOrigin(t)
+	data := putMovie(org, "/st.mp4", 3)
+	c := startCluster(t, org.URL(), 3, func(cfg *Config) { cfg.StatusInterval = 20 * time.Millisecond })
+	for idx := range 3 {
+		readChunk(t, c.nodes[0], "/st.mp4", data, idx)
+	}
+	var want []string
+	for _, n := range c.nodes {
+		want = append(want, n.Advertise())
+	}
+	slices.Sort(want)
+	// A member that failed a request is suspect on the node that saw it.
+	c.nodes[0].cluster.markSuspect(c.nodes[2].Advertise())
+
+	waitFor(t, "traffic in node 0's history", func() bool {
+		for _, h := range getStatus(t, c.nodes[0]).History {
+			if h.HitBytes+h.PeerBytes+h.OriginBytes > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	for i, n := range c.nodes {
+		s := getStatus(t, n)
+		var got []string
+		sum := 0.0
+		for _, m := range s.Members {
+			got = append(got, m.Addr)
+			sum += m.Share
+			if m.Self != (m.Addr == n.Advertise()) {
+				t.Errorf("node %d: member %s self=%v", i, m.Addr, m.Self)
+			}
+			if m.Share <= 0 {
+				t.Errorf("node %d: member %s leads %g of the keys", i, m.Addr, m.Share)
+			}
+			if wantSuspect := i == 0 && m.Addr == c.nodes[2].Advertise(); m.Suspect != wantSuspect {
+				t.Errorf("node %d: member %s suspect=%v, want %v", i, m.Addr, m.Suspect, wantSuspect)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("node %d lists members %v, want %v", i, got, want)
+		}
+		if math.Abs(sum-1) > 1e-9 {
+			t.Errorf("node %d: shares add up to %g", i, sum)
+		}
+		if s.Node != n.Advertise() || !s.Ready || s.Cache.Budget != 64<<20 || s.SampleSeconds != 0.02 {
+			t.Errorf("node %d: node %q ready %v budget %d sample %g", i, s.Node, s.Ready, s.Cache.Budget, s.SampleSeconds)
+		}
+		if i == 0 && (s.Totals.Requests != 3 || s.Totals.HitBytes+s.Totals.PeerBytes+s.Totals.OriginBytes != int64(len(data))) {
+			t.Errorf("node 0 totals %+v: want 3 requests and %d bytes", s.Totals, len(data))
+		}
+
+		res := do(t, http.MethodGet, "http://"+n.AdminAddr()+"/", nil)
+		page := string(res.body)
+		if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") {
+			t.Fatalf("node %d: GET /: %d %s", i, res.status, res.header.Get("Content-Type"))
+		}
+		for _, addr := range want {
+			if !strings.Contains(page, "<code>"+addr+"</code>") {
+				t.Errorf("node %d: the status page does not list %s", i, addr)
+			}
+		}
+		if strings.Count(page, `<tr class="self">`) != 1 || !strings.Contains(page, `<tr class="self"><td><span class="sw" style="background: `) ||
+			!strings.Contains(page, "<code>"+n.Advertise()+"</code> (this edge)") {
+			t.Errorf("node %d: the page does not mark this edge once", i)
+		}
+		if got := strings.Count(page, `<span class="bad">suspect</span>`); got != map[bool]int{true: 1, false: 0}[i == 0] {
+			t.Errorf("node %d: %d suspects shown", i, got)
+		}
+		for _, banned := range []string{"<script", "src=", "<link", "@import"} {
+			if strings.Contains(page, banned) {
+				t.Errorf("node %d: the page uses %q; it must stand alone", i, banned)
+			}
+		}
+		if strings.Count(page, "<svg") < 5 {
+			t.Errorf("node %d: the page has %d charts, want the ring, cache and three histories", i, strings.Count(page, "<svg"))
+		}
+	}
+	// Only the root is the page; other unknown paths stay 404.
+	if res := do(t, http.MethodGet, "http://"+c.nodes[0].AdminAddr()+"/nothing", nil); res.status != http.StatusNotFound {
+		t.Errorf("GET /nothing on the admin port: %d, want 404", res.status)
+	}
+}
+
+// The origin's failures and answers show with the last error and when.
+func TestStatusOriginHealth(t *testing.T) {
+	org := newTestOrigin(t)
+	org.put("/good.mp4", &testObject{data: []byte("0123456789"), etag: `"g"`, modTime: confModTime})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken.mp4" {
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		}
+		org.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	n := startNode(t, front.URL, func(c *Config) { c.Now = func() time.Time { return clock } })
+
+	if s := n.Status(); s.Origin.Requests != 0 || s.Origin.Errors != 0 || s.Origin.LastError != "" || s.Origin.LastErrorAt != nil || s.Origin.LastSuccessAt != nil {
+		t.Fatalf("a fresh node reports origin traffic: %+v", s.Origin)
+	}
+	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/broken.mp4", nil); res.status < 500 {
+		t.Fatalf("broken object: %d", res.status)
+	}
+	s := n.Status()
+	if s.Origin.Errors != 1 || s.Origin.Requests != 0 || !strings.Contains(s.Origin.LastError, "500") ||
+		s.Origin.LastErrorAt == nil || !s.Origin.LastErrorAt.Equal(clock) {
+		t.Fatalf("after a 500: %+v", s.Origin)
+	}
+	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/missing.mp4", nil); res.status != http.StatusNotFound {
+		t.Fatalf("missing object: %d", res.status)
+	}
+	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/good.mp4", nil); res.status != http.StatusOK {
+		t.Fatalf("good object: %d", res.status)
+	}
+	s = n.Status()
+	// A 404 is an answer: HEAD of the missing one, HEAD and GET of the good one.
+	if s.Origin.Errors != 1 || s.Origin.Requests != 3 || s.Origin.LastSuccessAt == nil || s.Origin.URL != front.URL {
+		t.Fatalf("after a 404 and a good read: %+v", s.Origin)
+	}
+	page := do(t, http.MethodGet, "http://"+n.AdminAddr()+"/", nil).body
+	if !strings.Contains(string(page), "Last error 0s ago (03:04:05 UTC)") {
+		t.Errorf("the page does not show the last origin error:\n%s", page)
+	}
+}
