@@ -4,9 +4,12 @@ import (
 	"context"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgecache/edgecache/origin"
 )
 
 // Run performs one run of cfg and returns its Result. The error is a
@@ -53,6 +56,9 @@ type runner struct {
 	stop     chan struct{} // closed: start no new request
 	haltOnce sync.Once
 	drainEnd chan struct{} // closed: the run is over, drop what is not sent
+	// refIsOrigin: the reference origin is the one whose counters are
+	// read, so the reference fetches are taken out of them.
+	refIsOrigin bool
 }
 
 func newRunner(ctx context.Context, cfg Config) (*runner, error) {
@@ -81,6 +87,10 @@ func newRunner(ctx context.Context, cfg Config) (*runner, error) {
 		r.ref = newRefChecker(base, cfg.Timeout, r.rec)
 	}
 	r.origin = newOriginStats(cfg.OriginStats)
+	if r.ref != nil && r.origin != nil {
+		stats, _ := parseTarget(strings.TrimSuffix(strings.TrimRight(cfg.OriginStats, "/"), origin.StatsPath))
+		r.refIsOrigin = stats.host == r.ref.base.host
+	}
 	r.tickets.Store(cfg.Requests)
 	return r, nil
 }
@@ -288,6 +298,10 @@ func (r *runner) readOrigin(ctx context.Context) *originCounters {
 	if err != nil {
 		r.cfg.Logger.Warn("origin stats unavailable", "err", err)
 		return nil
+	}
+	if r.refIsOrigin {
+		c.Requests -= r.ref.fetches.Load()
+		c.BodyBytes -= r.ref.fetchedBytes.Load()
 	}
 	return &c
 }

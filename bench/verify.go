@@ -50,6 +50,10 @@ type refChecker struct {
 	sampled atomic.Int64 // samples compared
 	dropped atomic.Int64 // samples dropped because the queue was full
 	failed  atomic.Int64 // reference fetches that failed (not mismatches)
+	// What the reference fetches asked of the origin, so that a run whose
+	// reference origin is also the origin it measures does not count its
+	// own checks as origin egress.
+	fetches, fetchedBytes atomic.Int64
 }
 
 func newRefChecker(base target, timeout time.Duration, rec *recorder) *refChecker {
@@ -101,6 +105,7 @@ func (v *refChecker) reference(rq request, buf []byte) (uint64, error) {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", rq.off, rq.off+rq.n-1))
 		want = http.StatusPartialContent
 	}
+	v.fetches.Add(1)
 	resp, err := v.hc.Do(req)
 	if err != nil {
 		return 0, err
@@ -111,6 +116,7 @@ func (v *refChecker) reference(rq request, buf []byte) (uint64, error) {
 	}
 	d := xxhash.New()
 	n, err := io.CopyBuffer(d, io.LimitReader(resp.Body, rq.n), buf)
+	v.fetchedBytes.Add(n)
 	if err != nil {
 		return 0, err
 	}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,5 +146,45 @@ func TestShortBodyAndBadRange(t *testing.T) {
 				t.Errorf("errors %v, want 3 %s", res.Summary.ErrorsByKind, tc.kind)
 			}
 		})
+	}
+}
+
+// When the reference origin is the origin whose counters the run reads,
+// the reference fetches are not counted as origin egress: here the CDN
+// never asks the origin for anything, so the egress must be zero.
+func TestReferenceFetchesAreNotOriginEgress(t *testing.T) {
+	files, list := testFiles()
+	var requests, bytesSent atomic.Int64
+	serve := fileServer(t, files, false)
+	ref := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == origin.StatsPath {
+			fmt.Fprintf(w, `{"requests":%d,"body_bytes":%d}`, requests.Load(), bytesSent.Load())
+			return
+		}
+		requests.Add(1)
+		rec := httptest.NewRecorder()
+		serve.Config.Handler.ServeHTTP(rec, r)
+		bytesSent.Add(int64(rec.Body.Len()))
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(ref.Close)
+	cdn := fileServer(t, files, false)
+	cfg := smallConfig(cdn.URL)
+	cfg.Catalogue = list
+	cfg.VerifyOrigin = ref.URL
+	cfg.OriginStats = ref.URL
+	cfg.VerifySample = 1
+	cfg.Requests = 20
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Verification; v.Sampled == 0 || requests.Load() < v.Sampled {
+		t.Fatalf("verification %+v, reference origin saw %d requests: the test did not exercise it", v, requests.Load())
+	}
+	if o := res.Summary.Origin; o == nil || o.Requests != 0 || o.BodyBytes != 0 {
+		t.Errorf("origin egress %+v, want none: the only origin traffic was the bench's own checks", o)
 	}
 }
