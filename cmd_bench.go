@@ -50,6 +50,7 @@ type benchFlags struct {
 	buffer      int
 
 	concurrency int
+	sustainMax  int
 	rate        float64
 	duration    time.Duration
 	warmup      time.Duration
@@ -100,6 +101,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.verifyOrigin, "verify-origin", "", "trusted origin base URL: sampled responses of non-synthetic objects are compared with the same range from it")
 	fs.Float64Var(&f.verifySample, "verify-sample", bench.DefaultVerifySample, "fraction of non-synthetic responses checked against --verify-origin")
 	fs.StringVar(&f.originStats, "origin-stats", "", "reference origin URL whose /.edgecache/stats gives origin egress and offload (automatic with --local)")
+	fs.IntVar(&f.sustainMax, "sustain-max", 0, "video: search for the most viewers sustained with under 1% of segments rebuffered, from --concurrency up to this many (doubling, then bisecting; each step a full run); 0: one run")
 	fs.Var(&f.kills, "kill", "with --local: NODE@TIME stops edge NODE (1 to N) TIME into the measured run, e.g. 2@5s; repeatable")
 
 	fs.StringVar(&f.jsonFile, "json", "", "write the report as JSON (schema_version "+strconv.Itoa(bench.SchemaVersion)+") to this file")
@@ -161,9 +163,16 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 
 	var results []*bench.Result
 	var runErr error
-	if len(deployments) > 0 {
+	var sustained *bench.SustainResult
+	switch {
+	case f.sustainMax > 0:
+		sustained, runErr = bench.Sustain(ctx, cfg, f.sustainMax)
+		if sustained != nil && sustained.Best != nil {
+			results = append(results, sustained.Best)
+		}
+	case len(deployments) > 0:
 		results, runErr = bench.Compare(ctx, cfg, deployments)
-	} else {
+	default:
 		var res *bench.Result
 		res, runErr = bench.Run(ctx, cfg)
 		if res != nil {
@@ -178,6 +187,7 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 		return runErr
 	}
 	rep := bench.NewReport(cfg, time.Now(), results...)
+	rep.Sustain = sustained
 	if err := rep.WriteText(stdout); err != nil {
 		return err
 	}
@@ -209,6 +219,12 @@ func (f *benchFlags) check() error {
 		return usagef("edgecache bench: give --target URL, --compare name=URL or --local N")
 	case sources > 1:
 		return usagef("edgecache bench: --target, --compare and --local are alternatives; give one")
+	case f.sustainMax < 0:
+		return usagef("edgecache bench: --sustain-max must be a number of viewers >= 0")
+	case f.sustainMax > 0 && len(f.compare.deps) > 0:
+		return usagef("edgecache bench: --sustain-max and --compare are alternatives: search one deployment at a time")
+	case f.sustainMax > 0 && len(f.kills) > 0:
+		return usagef("edgecache bench: --sustain-max and --kill are alternatives: a search needs steady runs")
 	case len(f.kills) > 0 && f.local == 0:
 		return usagef("edgecache bench: --kill needs --local: the bench can only stop edges it started")
 	case f.local > 0 && (f.cacheSize <= 0 || f.chunkSize <= 0):

@@ -68,6 +68,10 @@ func TestBenchUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--target", "http://127.0.0.1:1", "--workload", "video", "--rate", "5"}, "--rate"},
 		{[]string{"--target", "http://127.0.0.1:1", "--concurrency", "0"}, "--concurrency"},
 		{[]string{"--compare", "nourl"}, "-compare"},
+		{[]string{"--target", "http://127.0.0.1:1", "--sustain-max", "-1"}, "--sustain-max"},
+		{[]string{"--compare", "a=http://127.0.0.1:1", "--sustain-max", "10"}, "--sustain-max"},
+		{[]string{"--target", "http://127.0.0.1:1", "--workload", "range", "--sustain-max", "10"}, "--bitrate"},
+		{[]string{"--target", "http://127.0.0.1:1", "--workload", "video", "--bitrate", "1Mbps", "--concurrency", "20", "--sustain-max", "10"}, "--concurrency"},
 	} {
 		_, err := benchCmd(t, nil, tc.args...)
 		var ue *usageError

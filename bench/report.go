@@ -44,6 +44,9 @@ type Report struct {
 	GeneratedAt   time.Time `json:"generated_at"`
 	Config        RunConfig `json:"config"`
 	Runs          []*Result `json:"runs"`
+	// Sustain is the capacity search, when one ran; Runs then holds its
+	// best step.
+	Sustain *SustainResult `json:"sustain,omitempty"`
 }
 
 // RunConfig is the part of a Config that says what was measured; every run
@@ -165,6 +168,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		if err := writeRun(w, res, len(r.Runs) > 1); err != nil {
 			return err
 		}
+	}
+	if r.Sustain != nil && len(r.Sustain.Steps) > 0 {
+		return r.Sustain.WriteText(w, r.Config.BitrateBps)
 	}
 	return nil
 }
