@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -296,7 +297,14 @@ func TestHitPathDoesNotAllocate(t *testing.T) {
 		ctx.Response.Reset()
 	}
 	serve() // fill
-	if allocs := testing.AllocsPerRun(200, serve); allocs != 0 {
-		t.Errorf("a hit allocates %v times", allocs)
+	// AllocsPerRun counts every goroutine's allocations, and the node's
+	// background work (the access log's flusher, the status sampler) may
+	// land in a window: a hit that allocates does so in every attempt.
+	least := math.Inf(1)
+	for range 5 {
+		least = min(least, testing.AllocsPerRun(200, serve))
+	}
+	if least != 0 {
+		t.Errorf("a hit allocates %v times", least)
 	}
 }

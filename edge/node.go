@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -279,9 +280,10 @@ type Node struct {
 	cluster    *cluster
 	peers      *peerClient
 	auth       *peerAuth
-	repairs    chan struct{}  // bounds repairs in flight
-	prefetches chan struct{}  // bounds playlist prefetches in flight
-	bg         sync.WaitGroup // shard placements and repairs in flight
+	repairs    chan struct{}               // bounds repairs in flight
+	prefetches chan struct{}               // bounds playlist prefetches in flight
+	positions  *lru.Cache[uint64, readPos] // where each connection's last range ended, for ReadaheadNext
+	bg         sync.WaitGroup              // shard placements and repairs in flight
 
 	rawOrigin originReader
 	metrics   *metrics   // nil with DisableMetrics
@@ -369,6 +371,8 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	}
 	n.repairs = make(chan struct{}, 64)
 	n.prefetches = make(chan struct{}, 8)
+	n.positions, _ = lru.New[uint64, readPos](readPositions) // cannot fail: the size is positive
+	n.positions, _ = lru.New[uint64, readPos](readPositions) // cannot fail: the size is positive
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 
 	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -77,5 +78,45 @@ func TestReadaheadNextOnlyForSequentialReads(t *testing.T) {
 	readRange(t, off, "/seek.mp4", data, cs, 1)
 	if s := off.Stats(); s.ReadaheadNext != 0 {
 		t.Errorf("readahead off read %d chunks ahead", s.ReadaheadNext)
+	}
+}
+
+// Readahead follows a connection, not the object: a range next to where
+// another client's read ended is a seek for this one, so that many
+// clients reading at random do not fetch ahead for each other.
+func TestReadaheadNextFollowsTheConnection(t *testing.T) {
+	org := newTestOrigin(t)
+	const cs = 64 << 10
+	data := randomBytes(rand.New(rand.NewPCG(7, 7)), 12*cs)
+	org.put("/conn.mp4", &testObject{data: data, etag: `"c1"`, modTime: confModTime})
+	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
+	get := func(client *http.Client, i int) {
+		t.Helper()
+		a, b := i*cs, (i+1)*cs-1
+		req, _ := http.NewRequest(http.MethodGet, "http://"+n.Addr()+"/conn.mp4", nil)
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", a, b))
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || !bytes.Equal(body, data[a:b+1]) {
+			t.Fatalf("range %d: %v, identical=%v", i, err, bytes.Equal(body, data[a:b+1]))
+		}
+	}
+	alice := &http.Client{Transport: &http.Transport{}}
+	bob := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(alice.CloseIdleConnections)
+	t.Cleanup(bob.CloseIdleConnections)
+
+	get(alice, 3) // a seek
+	get(bob, 4)   // next to alice's read, but bob's first: a seek too
+	if got := n.Stats().ReadaheadNext; got != 0 {
+		t.Errorf("%d chunks read ahead for two seeks", got)
+	}
+	get(alice, 4) // alice continues: readahead
+	if got := n.Stats().ReadaheadNext; got == 0 {
+		t.Error("alice's sequential read fetched nothing ahead")
 	}
 }

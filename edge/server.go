@@ -167,7 +167,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *
 		h.SetBytesV("Content-Range", appendContentRange(crb[:0], r, size))
 		b.addRange(r.start, r.end)
 		if !isHead {
-			b.addNext(r.start, r.end)
+			b.addNext(ctx.ConnID(), r.start, r.end)
 		}
 		length = r.length()
 	default:

@@ -7,6 +7,11 @@
 # peers. wrk drives both with the anchors' range1m.lua, alternating.
 #
 #   scripts/peer-vs-hit.sh [REPS] [DURATION]
+#
+# PIN=1 pins edges 0 and 1 and wrk to core 0 and the other four edges to
+# core 1: the serving peers then stand in for other machines, whose CPU the
+# reading edge does not share (edge 0 still serves its own shards from
+# core 0, which only penalises the peer path).
 set -euo pipefail
 REPS=${1:-3}
 DURATION=${2:-10s}
@@ -18,9 +23,11 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 go build -o "$work/edgecache" .
 export EDGECACHE_CLUSTER_SECRET=peer-vs-hit-secret-0123456789
 peers=$(for i in 0 1 2 3 4 5; do printf '127.0.0.1:%d,' $((9410+i)); done); peers=${peers%,}
+pin() { if [ "${PIN:-}" = 1 ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
 for i in 0 1 2 3 4 5; do
   cache=80MiB; [ "$i" = 0 ] && cache=1GiB
-  "$work/edgecache" edge --origin http://127.0.0.1:9100 --listen 127.0.0.1:$((9400+i)) \
+  core=1; [ "$i" -le 1 ] && core=0
+  pin $core "$work/edgecache" edge --origin http://127.0.0.1:9100 --listen 127.0.0.1:$((9400+i)) \
     --peer-listen 127.0.0.1:$((9410+i)) --admin-listen 127.0.0.1:$((9420+i)) --peers "$peers" \
     --cache-size $cache 2>"$work/edge$i.log" & pids+=($!)
 done
@@ -37,7 +44,7 @@ stats() { curl -s http://127.0.0.1:$1/stats; }
 for rep in $(seq 1 "$REPS"); do
   for port in 9400 9401; do
     before=$(stats $((port+20)))
-    r=$(wrk -t1 -c16 -d"$DURATION" -s "$ANCHORS/range1m.lua" http://127.0.0.1:$port | grep RESULT)
+    r=$(pin 0 wrk -t1 -c16 -d"$DURATION" -s "$ANCHORS/range1m.lua" http://127.0.0.1:$port | grep RESULT)
     after=$(stats $((port+20)))
     python3 - "$port" "$r" "$before" "$after" <<'PY'
 import json, sys
