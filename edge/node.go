@@ -353,6 +353,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	n.cluster = newCluster(self, cfg.Membership, cfg.Now, cfg.SuspectFor)
 	n.auth = newPeerAuth(cfg.ClusterSecret, cfg.ChunkSize, cfg.DataShards, cfg.ParityShards, time.Minute, cfg.Now)
 	n.peers = newPeerClient(self, n.auth, n.cluster, cfg.PeerDialTimeout, cfg.PeerTimeout, cfg.FillTimeout, cfg.HedgeDelay)
+	n.peers.hc.MaxResponseBodySize = maxPeerResponse(cfg.ChunkSize, n.codec)
 	if n.metrics != nil {
 		// Registered last, so that a node that fails to start leaves the
 		// registry as it was.
@@ -376,7 +377,9 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	}
 	n.peer = &fasthttp.Server{
 		Handler:                      n.servePeer,
+		ErrorHandler:                 n.peerRequestError,
 		Name:                         "edgecache-peer",
+		ReadBufferSize:               peerReadBufferSize(cfg.MaxHeaderBytes),
 		ReadTimeout:                  cfg.PeerTimeout + cfg.FillTimeout,
 		WriteTimeout:                 cfg.PeerTimeout + cfg.FillTimeout,
 		IdleTimeout:                  cfg.IdleTimeout,
@@ -389,6 +392,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	}
 	n.client = &fasthttp.Server{
 		Handler:                       n.serveClient,
+		ErrorHandler:                  n.clientRequestError,
 		Name:                          "edgecache",
 		ReadTimeout:                   cfg.ReadTimeout,
 		WriteTimeout:                  cfg.WriteTimeout,
@@ -494,6 +498,7 @@ func (n *Node) Close() error {
 		n.peerLn.Close()
 		n.peerLn.closeConns()
 		n.admin.Close()
+		n.peers.hc.CloseIdleConnections() // do not hold peers' sockets either
 		if c, ok := n.origin.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections() // do not hold the origin's sockets
 		}
