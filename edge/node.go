@@ -366,6 +366,9 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		n.peers.onError = n.metrics.peerError
 		n.peers.observe = n.metrics.peerRequest
 	}
+	n.cluster.suspected = func(member string, why error) {
+		n.log.Warn("peer failed; reads ask it last for a while", "peer", member, "for", cfg.SuspectFor, "err", why)
+	}
 	n.cluster.changes = func(members int) {
 		n.log.Info("ring changed", "members", members)
 		if n.metrics != nil {

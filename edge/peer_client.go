@@ -97,7 +97,7 @@ func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthtt
 	}
 	p.auth.sign(req, p.self)
 	if err := p.hc.DoTimeout(req, resp, timeout); err != nil {
-		p.cluster.markSuspect(addr)
+		p.cluster.markSuspect(addr, err)
 		p.onError(op)
 		return &peerError{op: op, addr: addr, err: err}
 	}
@@ -105,9 +105,10 @@ func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthtt
 	case sc == fasthttp.StatusUnauthorized || sc == fasthttp.StatusConflict:
 		// A peer we cannot talk to: wrong secret or other chunk
 		// parameters. Skip it like a dead one.
-		p.cluster.markSuspect(addr)
+		err := fmt.Errorf("refused (%d): %s", sc, trimBody(resp.Body()))
+		p.cluster.markSuspect(addr, err)
 		p.onError(op)
-		return &peerError{op: op, addr: addr, err: fmt.Errorf("refused (%d): %s", sc, trimBody(resp.Body()))}
+		return &peerError{op: op, addr: addr, err: err}
 	case sc >= 500 && len(resp.Header.Peek(hdrUpstream)) == 0:
 		p.onError(op)
 		return &peerError{op: op, addr: addr, err: fmt.Errorf("status %d: %s", sc, trimBody(resp.Body()))}
@@ -159,7 +160,7 @@ func (p *peerClient) patient(op, addr, method, uri string, body []byte) (*fastht
 	}
 	if err := p.ping(addr); err != nil {
 		abandon()
-		p.cluster.markSuspect(addr)
+		p.cluster.markSuspect(addr, err)
 		return nil, &peerError{op: op, addr: addr, err: fmt.Errorf("slow and not answering a ping: %w", err)}
 	}
 	a := <-done
@@ -209,6 +210,8 @@ func (p *peerClient) shards(addr string, key chunk.Key) (shards []chunk.Shard, b
 	shards, bad, err = decodeShardList(resp.Body())
 	if err != nil {
 		release()
+		p.cluster.markSuspect(addr, err) // a member never sends a malformed list
+		p.onError("shards")
 		return nil, bad, nil, &peerError{op: "shards", addr: addr, err: err}
 	}
 	return shards, bad, release, nil
@@ -247,7 +250,10 @@ func (p *peerClient) fill(addr string, o *object, key chunk.Key, want int) ([]by
 	data := append([]byte(nil), resp.Body()...)
 	sum, err := strconv.ParseUint(string(resp.Header.Peek(hdrFillSum)), 16, 64)
 	if err != nil || len(data) != want || xxhash.Sum64(data) != sum {
-		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: errors.New("chunk failed its length or checksum")}
+		err := errors.New("chunk failed its length or checksum")
+		p.cluster.markSuspect(addr, err) // a leader never sends a broken chunk
+		p.onError("fill")
+		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: err}
 	}
 	src := srcOrigin
 	if string(resp.Header.Peek(hdrFillSource)) == "cache" {
