@@ -45,6 +45,21 @@ type Config struct {
 	Membership ring.Source
 	// ClusterSecret authenticates peer requests; required with Membership.
 	ClusterSecret []byte
+	// TLSCertFile and TLSKeyFile, both set, make the client listener speak
+	// HTTPS only (TLS 1.2 or later, HTTP/1.1): a PEM certificate chain and
+	// its private key, read when the node starts. One without the other is
+	// an error. Default: plain HTTP.
+	TLSCertFile, TLSKeyFile string
+	// PeerTLSCertFile, PeerTLSKeyFile and PeerTLSCAFile, all three set,
+	// make edges talk to each other over mutual TLS 1.3: the peer listener
+	// speaks HTTPS only and requires a client certificate the CA signed,
+	// and the peer client presents this node's certificate and accepts only
+	// peers whose certificate the CA signed. Names and addresses in the
+	// certificates are not checked (peers are addressed by IP), so the CA
+	// must be the cluster's own; certificates need the serverAuth and
+	// clientAuth usages. Requests are still signed with ClusterSecret.
+	// Setting some but not all three is an error. Default: plain HTTP.
+	PeerTLSCertFile, PeerTLSKeyFile, PeerTLSCAFile string
 	// DataShards and ParityShards are k and m of the erasure code: a chunk
 	// survives the loss of any m of its k+m owners. Defaults 4 and 2.
 	DataShards, ParityShards int
@@ -245,6 +260,7 @@ func (c *Config) Validate() error {
 	case c.Registerer != nil && c.Gatherer == nil && !gathers:
 		errs = append(errs, errors.New("the metrics Registerer is not a Gatherer: set Gatherer to serve /metrics"))
 	}
+	errs = append(errs, c.validateTLS()...)
 	if c.AccessLogFlush < 0 {
 		errs = append(errs, fmt.Errorf("access log flush period %v is negative", c.AccessLogFlush))
 	}
@@ -280,6 +296,7 @@ type Node struct {
 	clientLn    *trackingListener
 	peer        *fasthttp.Server
 	peerLn      *trackingListener
+	tls         nodeTLS
 	admin       *http.Server
 	adminLn     net.Listener
 	ready       atomic.Bool
@@ -308,6 +325,14 @@ func New(cfg Config) (*Node, error) {
 
 func newNode(cfg Config, or originReader) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, rawOrigin: or, serveErrors: make(chan error, 2)}
+	var err error
+	n.tls, err = loadTLS(&cfg, func(remote string, why error) {
+		n.stats.peerRefused.Add(1)
+		n.log.Warn("peer connection refused", "remote", remote, "err", why)
+	})
+	if err != nil {
+		return nil, err
+	}
 	reg, gatherer := cfg.Registerer, cfg.Gatherer
 	var metricCollectors []prometheus.Collector
 	if !cfg.DisableMetrics {
@@ -322,7 +347,6 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		n.metrics, metricCollectors = newMetrics(n)
 		n.origin = meteredOrigin{inner: or, m: n.metrics, now: cfg.Now}
 	}
-	var err error
 	n.objects, err = newObjects(cfg.MetaEntries, n.origin, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
 	if err != nil {
 		return nil, err
@@ -354,6 +378,9 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	n.auth = newPeerAuth(cfg.ClusterSecret, cfg.ChunkSize, cfg.DataShards, cfg.ParityShards, time.Minute, cfg.Now)
 	n.peers = newPeerClient(self, n.auth, n.cluster, cfg.PeerDialTimeout, cfg.PeerTimeout, cfg.FillTimeout, cfg.HedgeDelay)
 	n.peers.hc.MaxResponseBodySize = maxPeerResponse(cfg.ChunkSize, n.codec)
+	if n.tls.peerClient != nil {
+		n.peers.useTLS(n.tls.peerClient)
+	}
 	if n.metrics != nil {
 		// Registered last, so that a node that fails to start leaves the
 		// registry as it was.
@@ -444,8 +471,8 @@ func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
 // Run serves until ctx ends, then stops taking requests, lets the responses
 // in flight finish within ShutdownGrace, and returns.
 func (n *Node) Run(ctx context.Context) error {
-	go func() { n.serveErrors <- n.client.Serve(n.clientLn) }()
-	go func() { n.serveErrors <- n.peer.Serve(n.peerLn) }()
+	go func() { n.serveErrors <- n.client.Serve(tlsListener(n.clientLn, n.tls.client)) }()
+	go func() { n.serveErrors <- n.peer.Serve(tlsListener(n.peerLn, n.tls.peerServer)) }()
 	go func() { n.serveErrors <- n.admin.Serve(n.adminLn) }()
 	memberCtx, leave := context.WithCancel(n.baseCtx)
 	defer leave()
@@ -459,7 +486,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.ready.Store(true)
 	n.log.Info("edge serving", "client", n.Addr(), "peer", n.PeerAddr(), "advertise", n.cluster.self,
 		"admin", n.AdminAddr(), "origin", n.cfg.Origin, "cache_size", n.cfg.CacheSize, "chunk_size", n.cfg.ChunkSize,
-		"data_shards", n.cfg.DataShards, "parity_shards", n.cfg.ParityShards)
+		"data_shards", n.cfg.DataShards, "parity_shards", n.cfg.ParityShards,
+		"client_tls", n.tls.client != nil, "peer_tls", n.tls.peerServer != nil)
 	var err error
 	select {
 	case <-ctx.Done():

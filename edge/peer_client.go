@@ -20,6 +20,7 @@ import (
 // that reads skip it at once.
 type peerClient struct {
 	hc      *fasthttp.Client
+	scheme  string // "http://", or "https://" with peer TLS
 	auth    *peerAuth
 	self    string
 	timeout time.Duration // shard reads and pushes
@@ -52,6 +53,7 @@ func newPeerClient(self string, auth *peerAuth, c *cluster, dialTimeout, timeout
 			MaxIdleConnDuration: 30 * time.Second,
 			MaxResponseBodySize: 128 << 20,
 		},
+		scheme:      "http://",
 		auth:        auth,
 		self:        self,
 		timeout:     timeout,
@@ -90,7 +92,7 @@ func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthtt
 	defer p.timed(op, time.Now())
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	req.SetRequestURI("http://" + addr + uri)
+	req.SetRequestURI(p.scheme + addr + uri)
 	req.Header.SetMethod(method)
 	if body != nil {
 		req.SetBodyRaw(body)
