@@ -324,7 +324,9 @@ func New(cfg Config) (*Node, error) {
 }
 
 func newNode(cfg Config, or originReader) (*Node, error) {
-	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, rawOrigin: or, serveErrors: make(chan error, 2)}
+	// serveErrors has room for the Serve result of every listener, so that
+	// none blocks once Run has returned (with two, the third leaked).
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: or, rawOrigin: or, serveErrors: make(chan error, 3)}
 	var err error
 	n.tls, err = loadTLS(&cfg, func(remote string, why error) {
 		n.stats.peerRefused.Add(1)
