@@ -27,7 +27,7 @@ const (
 	memObjects  = 40
 	memObject   = 8 << 20 // 40 x 8 MiB = 320 MiB = 10 x the cache
 	memClients  = 1000
-	memRequests = 3       // per client
+	memRequests = 3 // per client
 	memRange    = 128 << 10
 )
 
