@@ -290,7 +290,7 @@ func TestHostilePeerFlood(t *testing.T) {
 			rc.send(t, tc.head)
 			if tc.body != nil {
 				// Written until the node hangs up; a write error ends it.
-				go io.Copy(rc.c, tc.body) //nolint:errcheck
+				go func() { _, _ = io.Copy(rc.c, tc.body) }()
 			}
 			out := rc.rest(t)
 			want := fmt.Sprintf("request body larger than %d bytes", limit)
@@ -387,7 +387,7 @@ func newFakePeer(t *testing.T, mode string, total int) *fakePeer {
 	}
 	p := &fakePeer{mode: mode, total: total, ln: ln, frames: map[string][]byte{}}
 	srv := &http.Server{Handler: p}
-	go srv.Serve(ln) //nolint:errcheck
+	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return p
 }
