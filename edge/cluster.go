@@ -24,6 +24,9 @@ type cluster struct {
 	now        func() time.Time
 	suspectFor time.Duration
 	changes    func(members int) // observes ring changes (metrics, logs)
+	// suspected observes a member becoming suspect and why (logs); it is
+	// not called again while the member stays suspect.
+	suspected func(member string, why error)
 
 	// synced is set once the membership source has spoken: until then the
 	// node would think itself alone and fill everything from the origin,
@@ -35,7 +38,8 @@ type cluster struct {
 }
 
 func newCluster(self string, src ring.Source, now func() time.Time, suspectFor time.Duration) *cluster {
-	c := &cluster{self: self, source: src, now: now, suspectFor: suspectFor, suspect: map[string]time.Time{}, changes: func(int) {}}
+	c := &cluster{self: self, source: src, now: now, suspectFor: suspectFor, suspect: map[string]time.Time{}, changes: func(int) {},
+		suspected: func(string, error) {}}
 	c.ring.Store(ring.New([]ring.Member{{Addr: self}}))
 	c.synced.Store(src == nil)
 	return c
@@ -117,10 +121,16 @@ func (c *cluster) isSuspect(member string) bool {
 	return ok
 }
 
-func (c *cluster) markSuspect(member string) {
+// markSuspect makes reads skip member for suspectFor, because of why.
+func (c *cluster) markSuspect(member string, why error) {
+	now := c.now()
 	c.mu.Lock()
-	c.suspect[member] = c.now().Add(c.suspectFor)
+	until, was := c.suspect[member]
+	c.suspect[member] = now.Add(c.suspectFor)
 	c.mu.Unlock()
+	if !was || now.After(until) {
+		c.suspected(member, why)
+	}
 }
 
 // suspects counts the members reads skip now. Expired marks linger in the

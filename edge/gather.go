@@ -45,11 +45,18 @@ func (g *gathered) release() {
 func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathered {
 	k, total := n.codec.Data(), n.codec.Total()
 	g := gathered{present: make([]bool, total), answered: map[string]bool{n.cluster.self: true}}
-	add := func(s chunk.Shard) {
-		if s.Key == key && s.Data == k && s.Parity == n.codec.Parity() && s.Index < total && !g.present[s.Index] && !skip[s.Index] {
+	// add takes s if it is a shard of key the read still needs; it reports
+	// false for a frame of another chunk or other parameters, which a peer
+	// should never send.
+	add := func(s chunk.Shard) bool {
+		if s.Key != key || s.Data != k || s.Parity != n.codec.Parity() || s.Index >= total {
+			return false
+		}
+		if !g.present[s.Index] && !skip[s.Index] {
 			g.present[s.Index] = true
 			g.shards = append(g.shards, s)
 		}
+		return true
 	}
 	for i := range total {
 		if f, ok := n.store.Get(shardEntry(key, i)); ok {
@@ -133,13 +140,22 @@ func (n *Node) gatherShards(key chunk.Key, owners []string, skip []bool) gathere
 			} else {
 				n.log.Debug("shard read failed", "peer", r.addr, "chunk", key.String(), "err", r.err)
 			}
+			foreign := 0
+			for _, s := range r.shards {
+				if !add(s) {
+					foreign++
+				}
+			}
 			if r.bad > 0 {
 				g.corrupt += r.bad
 				n.stats.shardsCorrupt.Add(int64(r.bad))
 				n.log.Warn("peer sent corrupt shards", "peer", r.addr, "chunk", key.String(), "count", r.bad)
 			}
-			for _, s := range r.shards {
-				add(s)
+			if foreign > 0 {
+				r.bad += foreign
+				g.corrupt += foreign
+				n.stats.shardsCorrupt.Add(int64(foreign))
+				n.log.Warn("peer sent shards of another chunk", "peer", r.addr, "chunk", key.String(), "count", foreign)
 			}
 			if len(g.shards) < k && len(g.shards)+outstanding < k {
 				return g

@@ -20,6 +20,7 @@ import (
 // that reads skip it at once.
 type peerClient struct {
 	hc      *fasthttp.Client
+	scheme  string // "http://", or "https://" with peer TLS
 	auth    *peerAuth
 	self    string
 	timeout time.Duration // shard reads and pushes
@@ -52,6 +53,7 @@ func newPeerClient(self string, auth *peerAuth, c *cluster, dialTimeout, timeout
 			MaxIdleConnDuration: 30 * time.Second,
 			MaxResponseBodySize: 128 << 20,
 		},
+		scheme:      "http://",
 		auth:        auth,
 		self:        self,
 		timeout:     timeout,
@@ -90,14 +92,14 @@ func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthtt
 	defer p.timed(op, time.Now())
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	req.SetRequestURI("http://" + addr + uri)
+	req.SetRequestURI(p.scheme + addr + uri)
 	req.Header.SetMethod(method)
 	if body != nil {
 		req.SetBodyRaw(body)
 	}
 	p.auth.sign(req, p.self)
 	if err := p.hc.DoTimeout(req, resp, timeout); err != nil {
-		p.cluster.markSuspect(addr)
+		p.cluster.markSuspect(addr, err)
 		p.onError(op)
 		return &peerError{op: op, addr: addr, err: err}
 	}
@@ -105,9 +107,10 @@ func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthtt
 	case sc == fasthttp.StatusUnauthorized || sc == fasthttp.StatusConflict:
 		// A peer we cannot talk to: wrong secret or other chunk
 		// parameters. Skip it like a dead one.
-		p.cluster.markSuspect(addr)
+		err := fmt.Errorf("refused (%d): %s", sc, trimBody(resp.Body()))
+		p.cluster.markSuspect(addr, err)
 		p.onError(op)
-		return &peerError{op: op, addr: addr, err: fmt.Errorf("refused (%d): %s", sc, trimBody(resp.Body()))}
+		return &peerError{op: op, addr: addr, err: err}
 	case sc >= 500 && len(resp.Header.Peek(hdrUpstream)) == 0:
 		p.onError(op)
 		return &peerError{op: op, addr: addr, err: fmt.Errorf("status %d: %s", sc, trimBody(resp.Body()))}
@@ -159,7 +162,7 @@ func (p *peerClient) patient(op, addr, method, uri string, body []byte) (*fastht
 	}
 	if err := p.ping(addr); err != nil {
 		abandon()
-		p.cluster.markSuspect(addr)
+		p.cluster.markSuspect(addr, err)
 		return nil, &peerError{op: op, addr: addr, err: fmt.Errorf("slow and not answering a ping: %w", err)}
 	}
 	a := <-done
@@ -209,6 +212,8 @@ func (p *peerClient) shards(addr string, key chunk.Key) (shards []chunk.Shard, b
 	shards, bad, err = decodeShardList(resp.Body())
 	if err != nil {
 		release()
+		p.cluster.markSuspect(addr, err) // a member never sends a malformed list
+		p.onError("shards")
 		return nil, bad, nil, &peerError{op: "shards", addr: addr, err: err}
 	}
 	return shards, bad, release, nil
@@ -247,7 +252,10 @@ func (p *peerClient) fill(addr string, o *object, key chunk.Key, want int) ([]by
 	data := append([]byte(nil), resp.Body()...)
 	sum, err := strconv.ParseUint(string(resp.Header.Peek(hdrFillSum)), 16, 64)
 	if err != nil || len(data) != want || xxhash.Sum64(data) != sum {
-		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: errors.New("chunk failed its length or checksum")}
+		err := errors.New("chunk failed its length or checksum")
+		p.cluster.markSuspect(addr, err) // a leader never sends a broken chunk
+		p.onError("fill")
+		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: err}
 	}
 	src := srcOrigin
 	if string(resp.Header.Peek(hdrFillSource)) == "cache" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgecache/edgecache/chunk"
 	"github.com/edgecache/edgecache/origin"
@@ -79,6 +80,40 @@ type fillRequest struct {
 	Meta origin.Meta `json:"meta"`
 }
 
+// MarshalJSON writes the request with the exact bytes of its key (which
+// holds the ETag and the query) and of its metadata (see metaRaw).
+func (r fillRequest) MarshalJSON() ([]byte, error) {
+	type plain fillRequest // without these methods
+	var keyRaw []byte
+	if !utf8.ValidString(r.Key) {
+		keyRaw = []byte(r.Key)
+	}
+	return json.Marshal(struct {
+		plain
+		KeyRaw  []byte            `json:"key_raw,omitempty"`
+		MetaRaw map[string][]byte `json:"meta_raw,omitempty"`
+	}{plain(r), keyRaw, metaRaw(r.Meta)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *fillRequest) UnmarshalJSON(b []byte) error {
+	type plain fillRequest
+	var w struct {
+		plain
+		KeyRaw  []byte            `json:"key_raw"`
+		MetaRaw map[string][]byte `json:"meta_raw"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = fillRequest(w.plain)
+	if w.KeyRaw != nil {
+		r.Key = string(w.KeyRaw)
+	}
+	restoreMetaRaw(&r.Meta, w.MetaRaw)
+	return nil
+}
+
 func decodeFillRequest(b []byte) (chunk.Key, origin.Meta, error) {
 	var r fillRequest
 	if err := json.Unmarshal(b, &r); err != nil {
@@ -99,6 +134,74 @@ type metaResponse struct {
 	Found   bool        `json:"found"`
 	Meta    origin.Meta `json:"meta"`
 	Fetched int64       `json:"fetched_unix_nano"` // when the origin last vouched for it
+}
+
+// MarshalJSON writes the answer with its metadata's exact bytes (see
+// metaRaw).
+func (r metaResponse) MarshalJSON() ([]byte, error) {
+	type plain metaResponse
+	return json.Marshal(struct {
+		plain
+		MetaRaw map[string][]byte `json:"meta_raw,omitempty"`
+	}{plain(r), metaRaw(r.Meta)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *metaResponse) UnmarshalJSON(b []byte) error {
+	type plain metaResponse
+	var w struct {
+		plain
+		MetaRaw map[string][]byte `json:"meta_raw"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = metaResponse(w.plain)
+	restoreMetaRaw(&r.Meta, w.MetaRaw)
+	return nil
+}
+
+// metaStrings names the header values of m that peers exchange.
+func metaStrings(m *origin.Meta) map[string]*string {
+	return map[string]*string{
+		"ETag": &m.ETag, "ContentType": &m.ContentType, "CacheControl": &m.CacheControl,
+		"Expires": &m.Expires, "ContentDisposition": &m.ContentDisposition,
+	}
+}
+
+// metaRaw returns the header values of m that JSON cannot carry: a header
+// value may hold obs-text bytes (RFC 9110 §5.5) that are not UTF-8, and
+// encoding/json replaces those with U+FFFD. An ETag changed that way named
+// another version, so that every read of such an object through a peer
+// failed as "changed" (502) and members marked each other suspect. These
+// values travel again, exactly, as base64 in "meta_raw", which peers of
+// earlier versions ignore. Nil when every value is UTF-8, as nearly all
+// are.
+func metaRaw(m origin.Meta) map[string][]byte {
+	var raw map[string][]byte
+	for name, p := range metaStrings(&m) {
+		if !utf8.ValidString(*p) {
+			if raw == nil {
+				raw = map[string][]byte{}
+			}
+			raw[name] = []byte(*p)
+		}
+	}
+	return raw
+}
+
+// restoreMetaRaw puts the exact values of raw back into m; unknown names
+// are ignored.
+func restoreMetaRaw(m *origin.Meta, raw map[string][]byte) {
+	if len(raw) == 0 {
+		return
+	}
+	fields := metaStrings(m)
+	for name, v := range raw {
+		if p, ok := fields[name]; ok {
+			*p = string(v)
+		}
+	}
 }
 
 func decodeMetaResponse(b []byte) (metaResponse, error) {

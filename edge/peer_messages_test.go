@@ -108,6 +108,36 @@ func FuzzDecodeMetaResponse(f *testing.F) {
 	})
 }
 
+// FuzzPeerMetaRoundTrip: whatever bytes the origin's header values hold,
+// a fill request and a metadata answer carry them to the other peer
+// exactly, so that both name the same version.
+func FuzzPeerMetaRoundTrip(f *testing.F) {
+	f.Add(`"v1"`, "video/mp4", "max-age=60", "", "")
+	f.Add("\"caf\xe9\"", "video/mp4; t=\"r\xe9\"", "\xff", "\x00", "attachment; filename=\"\xe9.mp4\"")
+	f.Add("W/\"\ufffd\"", "", "", "Thu, 01 Jan 1970 00:00:00 GMT", "\xc3\x28")
+	f.Fuzz(func(t *testing.T, etag, ctype, cc, expires, cd string) {
+		m := origin.Meta{Size: 3 << 20, ETag: etag, ContentType: ctype, CacheControl: cc, Expires: expires,
+			ContentDisposition: cd, LastModified: time.Unix(1e9, 0).UTC()}
+		key := chunk.Key{Object: "/o", Version: chunk.Version(m.ETag, m.LastModified, m.Size), Index: 1}
+		b, err := json.Marshal(fillRequest{Key: key.String(), Meta: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotKey, got, err := decodeFillRequest(b)
+		if err != nil || gotKey != key || got != m {
+			t.Fatalf("fill request: %v\n got %+v %+v\nwant %+v %+v", err, gotKey, got, key, m)
+		}
+		b, err = json.Marshal(metaResponse{Found: true, Meta: m, Fetched: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := decodeMetaResponse(b)
+		if err != nil || !r.Found || r.Meta != m || r.Fetched != 7 {
+			t.Fatalf("meta answer: %v\n got %+v\nwant %+v", err, r, m)
+		}
+	})
+}
+
 // A shard list written with WriteTo and one read with Read are the same
 // bytes, and both decode to the frames.
 func TestShardListBody(t *testing.T) {

@@ -81,6 +81,9 @@ func (n *Node) storeShard(ctx *fasthttp.RequestCtx) {
 		ctx.Error("bad shard frame: "+err.Error(), fasthttp.StatusBadRequest)
 		return
 	case s.Data != n.codec.Data() || s.Parity != n.codec.Parity() || int64(s.ChunkLen) > n.cfg.ChunkSize:
+		n.stats.shardsCorrupt.Add(1)
+		n.log.Warn("peer pushed a shard of other chunk parameters", "peer", string(ctx.Request.Header.Peek(hdrPeerFrom)),
+			"chunk", s.Key.String(), "k", s.Data, "m", s.Parity, "chunk_len", s.ChunkLen)
 		ctx.Error("shard does not fit this cluster's chunk parameters", fasthttp.StatusConflict)
 		return
 	}

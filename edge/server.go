@@ -28,6 +28,10 @@ var (
 // the metrics and the access log need.
 func (n *Node) serveRequest(ctx *fasthttp.RequestCtx, x *exchange) {
 	isHead := false
+	framing := framingProblem(&ctx.Request.Header)
+	if framing != "" {
+		ctx.SetConnectionClose()
+	}
 	switch m := ctx.Method(); {
 	case bytes.Equal(m, strGET):
 		x.method = methodGET
@@ -38,6 +42,10 @@ func (n *Node) serveRequest(ctx *fasthttp.RequestCtx, x *exchange) {
 		x.method = methodOther
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
 		n.reject(ctx, http.StatusMethodNotAllowed, "only GET and HEAD are served")
+		return
+	}
+	if framing != "" {
+		n.reject(ctx, http.StatusBadRequest, framing)
 		return
 	}
 	key, ok := requestKey(ctx)

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -131,7 +132,7 @@ func TestStatusClusterListsEveryMember(t *testing.T) {
 	}
 	slices.Sort(want)
 	// A member that failed a request is suspect on the node that saw it.
-	c.nodes[0].cluster.markSuspect(c.nodes[2].Advertise())
+	c.nodes[0].cluster.markSuspect(c.nodes[2].Advertise(), errors.New("test: a failed request"))
 
 	waitFor(t, "traffic in node 0's history", func() bool {
 		for _, h := range getStatus(t, c.nodes[0]).History {

@@ -23,7 +23,8 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 go build -o "$work/edgecache" .
 export EDGECACHE_CLUSTER_SECRET=peer-vs-hit-secret-0123456789
 peers=$(for i in 0 1 2 3 4 5; do printf '127.0.0.1:%d,' $((9410+i)); done); peers=${peers%,}
-pin() { if [ "${PIN:-}" = 1 ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# exec, so that $! of a backgrounded call is the program itself (for the trap).
+pin() { if [ "${PIN:-}" = 1 ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
 for i in 0 1 2 3 4 5; do
   cache=80MiB; [ "$i" = 0 ] && cache=1GiB
   core=1; [ "$i" -le 1 ] && core=0
