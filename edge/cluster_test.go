@@ -235,120 +235,86 @@ func TestClusterSurvivesLossOfParityShards(t *testing.T) {
 	}
 }
 
-// A corrupted shard is detected, never served, and repaired.
+// A corrupted shard is detected, never served, and repaired, and the
+// origin is not asked again: one the reader holds itself (it checks its own
+// shards first), and a data shard on a remote owner (the reader's chunk
+// checksum finds it). Neither victim nor reader is the chunk's leader,
+// which keeps the whole chunk, or the warming edge, which may have kept it.
 func TestClusterCorruptShardRepaired(t *testing.T) {
-	org := newTestOrigin(t)
-	data := putMovie(org, "/c.mp4", 3)
-	c := startCluster(t, org.URL(), 6, nil)
-	c.warm(t, c.nodes[0], "/c.mp4", data, 3)
-
-	obj, err := c.nodes[0].objects.lookup(context.Background(), "/c.mp4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := obj.chunkKey(1)
-	owners := c.nodes[0].cluster.shardOwners(key.Hash(), 6)
-	byAddr := map[string]*Node{}
-	for _, n := range c.nodes {
-		byAddr[n.Advertise()] = n
-	}
-	// Corrupt a shard on an edge that is neither the chunk's leader (which
-	// keeps the whole chunk) nor the warming edge, then read through it:
-	// it checks its own shards before anything else.
-	var victim *Node
-	shard := -1
-	for i, addr := range owners {
-		if n := byAddr[addr]; n != c.nodes[0] && addr != owners[0] {
-			victim, shard = n, i
-			break
-		}
-	}
-	if victim == nil {
-		t.Fatal("no owner other than the leader and the warming edge")
-	}
-	frame, ok := victim.store.Peek(shardEntry(key, shard))
-	if !ok {
-		t.Fatalf("shard %d was not placed on its owner", shard)
-	}
-	frame[len(frame)-1] ^= 0xff
-	reader := victim
-	readChunk(t, reader, "/c.mp4", data, 1)
-	if reader.Stats().ShardsCorrupt == 0 {
-		t.Error("the corrupt shard was not detected")
-	}
-	c.settle()
-	waitFor(t, "the shard to be repaired", func() bool {
-		f, ok := victim.store.Peek(shardEntry(key, shard))
-		if !ok {
-			return false
-		}
-		_, err := chunk.DecodeFrame(f)
-		return err == nil
-	})
-	if got, _ := originChunkGets(org, "/c.mp4"); got != 3 {
-		t.Errorf("origin chunk reads %d, want 3", got)
-	}
-}
-
-// A data shard corrupted on a remote owner is found by the reader's chunk
-// checksum, never served, and repaired on its owner; the origin is not
-// asked again.
-func TestClusterCorruptRemoteShardRepaired(t *testing.T) {
-	org := newTestOrigin(t)
-	data := putMovie(org, "/r.mp4", 3)
-	c := startCluster(t, org.URL(), 6, nil)
-	c.warm(t, c.nodes[0], "/r.mp4", data, 3)
-
-	obj, err := c.nodes[0].objects.lookup(context.Background(), "/r.mp4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := obj.chunkKey(1)
-	owners := c.nodes[0].cluster.shardOwners(key.Hash(), 6)
-	byAddr := map[string]*Node{}
-	for _, n := range c.nodes {
-		byAddr[n.Advertise()] = n
-	}
-	// The victim holds a data shard; the reader holds only a parity shard,
-	// so it must read the victim's. Neither is the leader (which keeps the
-	// whole chunk) or the warming edge (which may have kept it too).
-	var victim, reader *Node
-	shard := -1
-	for i, addr := range owners {
-		n := byAddr[addr]
-		if n == c.nodes[0] || i == 0 {
-			continue
-		}
-		if i < 4 && victim == nil {
-			victim, shard = n, i
-		}
-		if i >= 4 && reader == nil {
-			reader = n
-		}
-	}
-	if victim == nil || reader == nil {
-		t.Skip("placement left no data-shard victim and parity-only reader apart from the leader and the warming edge")
-	}
-	frame, ok := victim.store.Peek(shardEntry(key, shard))
-	if !ok {
-		t.Fatalf("shard %d was not placed on its owner", shard)
-	}
-	frame[len(frame)-1] ^= 0xff
-	readChunk(t, reader, "/r.mp4", data, 1)
-	if reader.Stats().ShardsCorrupt == 0 {
-		t.Error("the corrupt shard was not detected")
-	}
-	c.settle()
-	waitFor(t, "the shard to be repaired", func() bool {
-		f, ok := victim.store.Peek(shardEntry(key, shard))
-		if !ok {
-			return false
-		}
-		_, err := chunk.DecodeFrame(f)
-		return err == nil
-	})
-	if got, _ := originChunkGets(org, "/r.mp4"); got != 3 {
-		t.Errorf("origin chunk reads %d, want 3", got)
+	type pick func(owners []string, byAddr map[string]*Node, warm *Node) (victim, reader *Node, shard int)
+	for _, tc := range []struct {
+		name string
+		pick pick
+	}{
+		{"own shard", func(owners []string, byAddr map[string]*Node, warm *Node) (*Node, *Node, int) {
+			for i, addr := range owners {
+				if n := byAddr[addr]; n != warm && i != 0 {
+					return n, n, i
+				}
+			}
+			return nil, nil, -1
+		}},
+		{"remote data shard", func(owners []string, byAddr map[string]*Node, warm *Node) (*Node, *Node, int) {
+			// The reader holds only a parity shard, so it must read the
+			// victim's data shard.
+			var victim, reader *Node
+			shard := -1
+			for i, addr := range owners {
+				if n := byAddr[addr]; n != warm && i != 0 {
+					if i < 4 && victim == nil {
+						victim, shard = n, i
+					}
+					if i >= 4 && reader == nil {
+						reader = n
+					}
+				}
+			}
+			if reader == nil {
+				return nil, nil, -1
+			}
+			return victim, reader, shard
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			org := newTestOrigin(t)
+			data := putMovie(org, "/c.mp4", 3)
+			c := startCluster(t, org.URL(), 6, nil)
+			c.warm(t, c.nodes[0], "/c.mp4", data, 3)
+			obj, err := c.nodes[0].objects.lookup(context.Background(), "/c.mp4")
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := obj.chunkKey(1)
+			byAddr := map[string]*Node{}
+			for _, n := range c.nodes {
+				byAddr[n.Advertise()] = n
+			}
+			victim, reader, shard := tc.pick(c.nodes[0].cluster.shardOwners(key.Hash(), 6), byAddr, c.nodes[0])
+			if victim == nil {
+				t.Skip("this placement has no such victim and reader")
+			}
+			frame, ok := victim.store.Peek(shardEntry(key, shard))
+			if !ok {
+				t.Fatalf("shard %d was not placed on its owner", shard)
+			}
+			frame[len(frame)-1] ^= 0xff
+			readChunk(t, reader, "/c.mp4", data, 1)
+			if reader.Stats().ShardsCorrupt == 0 {
+				t.Error("the corrupt shard was not detected")
+			}
+			c.settle()
+			waitFor(t, "the shard to be repaired", func() bool {
+				f, ok := victim.store.Peek(shardEntry(key, shard))
+				if !ok {
+					return false
+				}
+				_, err := chunk.DecodeFrame(f)
+				return err == nil
+			})
+			if got, _ := originChunkGets(org, "/c.mp4"); got != 3 {
+				t.Errorf("origin chunk reads %d, want 3", got)
+			}
+		})
 	}
 }
 
