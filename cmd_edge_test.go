@@ -70,42 +70,13 @@ func TestParseSize(t *testing.T) {
 // origin's bytes, and logs the request to its access log.
 func TestEdgeCommandServes(t *testing.T) {
 	originURL := startOrigin(t, []string{"--synthetic"}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
 	accessLog := filepath.Join(t.TempDir(), "access.log")
 	// GOMEMLIMIT set: the edge must not set the test process's limit.
 	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB", "GOMEMLIMIT": "off",
 		"EDGECACHE_ACCESS_LOG": accessLog}
-	go func() {
-		done <- runEdge(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--log-format", "json", "--cache-size", "16MiB"},
-			func(k string) string { return env[k] }, io.Discard, pw)
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
-	var start struct{ Client, Admin string }
-	for lines.Scan() {
-		if json.Unmarshal(lines.Bytes(), &start) == nil && start.Client != "" {
-			break
-		}
-	}
-	if start.Client == "" {
-		cancel()
-		t.Fatalf("edge exited before logging its address: %v", <-done)
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
+	start, stop := startEdgeCommand(t, env)
 	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("runEdge = %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("edge did not stop")
+		if !stop() {
 			return
 		}
 		// Stopping wrote the access log out: one line, the one request.
@@ -159,4 +130,54 @@ func TestMemoryLimitCoversCacheAndOverhead(t *testing.T) {
 			t.Errorf("memoryLimit(%d) = %d leaves no room for garbage", cache, got)
 		}
 	}
+}
+
+// edgeAddrs are the listener addresses an edge logs when it starts.
+type edgeAddrs struct{ Client, Admin, Peer string }
+
+// startEdgeCommand runs `edgecache edge` in process on loopback ports with
+// env and the extra args, and returns its addresses once it logs them.
+// stop ends it and reports whether it exited cleanly within 30 s (failing
+// the test otherwise).
+func startEdgeCommand(t *testing.T, env map[string]string, args ...string) (edgeAddrs, func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- runEdge(ctx, append([]string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0",
+			"--log-format", "json", "--cache-size", "16MiB"}, args...),
+			func(k string) string { return env[k] }, io.Discard, pw)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var start edgeAddrs
+	for lines.Scan() {
+		if json.Unmarshal(lines.Bytes(), &start) == nil && start.Client != "" {
+			break
+		}
+	}
+	if start.Client == "" {
+		cancel()
+		t.Fatalf("edge exited before logging its address: %v", <-done)
+	}
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	stop := func() bool {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("runEdge = %v", err)
+			}
+			return true
+		case <-time.After(30 * time.Second):
+			t.Error("edge did not stop")
+			return false
+		}
+	}
+	return start, stop
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -10,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -76,37 +74,8 @@ func TestEdgeCommandTLS(t *testing.T) {
 	peerCert, peerKey, _ := selfSigned(t, dir, "peer")
 	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB", "GOMEMLIMIT": "off",
 		"EDGECACHE_TLS_CERT": cert, "EDGECACHE_TLS_KEY": key}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- runEdge(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0",
-			"--log-format", "json", "--cache-size", "16MiB",
-			"--peer-tls-cert", peerCert, "--peer-tls-key", peerKey, "--peer-tls-ca", peerCert},
-			func(k string) string { return env[k] }, io.Discard, pw)
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
-	var start struct{ Client, Peer string }
-	for lines.Scan() {
-		if json.Unmarshal(lines.Bytes(), &start) == nil && start.Client != "" {
-			break
-		}
-	}
-	if start.Client == "" {
-		cancel()
-		t.Fatalf("edge exited before logging its address: %v", <-done)
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("runEdge = %v", err)
-		}
-	}()
+	start, stop := startEdgeCommand(t, env, "--peer-tls-cert", peerCert, "--peer-tls-key", peerKey, "--peer-tls-ca", peerCert)
+	defer stop()
 
 	pool := x509.NewCertPool()
 	pool.AddCert(parsed)
