@@ -10,15 +10,30 @@ import (
 	"testing"
 )
 
-// readRange reads chunk-sized range i of path through n and checks it.
-func readRange(t *testing.T, n *Node, path string, data []byte, cs, i int) response {
+// readRange reads chunk-sized range i of path through n with client, and
+// checks it.
+func readRange(t *testing.T, client *http.Client, n *Node, path string, data []byte, cs, i int) response {
 	t.Helper()
 	a, b := i*cs, min((i+1)*cs, len(data))-1
-	res := do(t, http.MethodGet, "http://"+n.Addr()+path, http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", a, b)}})
-	if res.status != http.StatusPartialContent || !bytes.Equal(res.body, data[a:b+1]) {
-		t.Fatalf("range %d: status %d, identical=%v", i, res.status, bytes.Equal(res.body, data[a:b+1]))
+	req, _ := http.NewRequest(http.MethodGet, "http://"+n.Addr()+path, nil)
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", a, b))
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[a:b+1]) {
+		t.Fatalf("range %d: %v, status %d, identical=%v", i, err, res.StatusCode, bytes.Equal(body, data[a:b+1]))
+	}
+	return response{status: res.StatusCode, header: res.Header, body: body}
+}
+
+// putSequential puts an object of 12 chunks of cs random bytes at path.
+func putSequential(org *testOrigin, path string, seed uint64, cs int) []byte {
+	data := randomBytes(rand.New(rand.NewPCG(seed, seed)), 12*cs)
+	org.put(path, &testObject{data: data, etag: fmt.Sprintf("%q", path), modTime: confModTime})
+	return data
 }
 
 // A player reading an object sequentially, one chunk per request, finds
@@ -27,10 +42,9 @@ func readRange(t *testing.T, n *Node, path string, data []byte, cs, i int) respo
 func TestReadaheadNextMakesSequentialReadsHits(t *testing.T) {
 	org := newTestOrigin(t)
 	const cs = 64 << 10
-	data := randomBytes(rand.New(rand.NewPCG(5, 5)), 12*cs)
-	org.put("/seq.mp4", &testObject{data: data, etag: `"s1"`, modTime: confModTime})
+	data := putSequential(org, "/seq.mp4", 5, cs)
 	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
-	if res := readRange(t, n, "/seq.mp4", data, cs, 0); res.header.Get("X-Cache") != "MISS" {
+	if res := readRange(t, testClient, n, "/seq.mp4", data, cs, 0); res.header.Get("X-Cache") != "MISS" {
 		t.Errorf("first request: X-Cache %q, want MISS", res.header.Get("X-Cache"))
 	}
 	o, err := n.objects.lookup(context.Background(), "/seq.mp4")
@@ -41,7 +55,7 @@ func TestReadaheadNextMakesSequentialReadsHits(t *testing.T) {
 		waitFor(t, fmt.Sprintf("chunk %d to be read ahead", i), func() bool {
 			return n.store.Contains(chunkEntry(o.chunkKey(int64(i))))
 		})
-		if res := readRange(t, n, "/seq.mp4", data, cs, i); res.header.Get("X-Cache") != "HIT" {
+		if res := readRange(t, testClient, n, "/seq.mp4", data, cs, i); res.header.Get("X-Cache") != "HIT" {
 			t.Errorf("request %d: X-Cache %q, want HIT", i, res.header.Get("X-Cache"))
 		}
 	}
@@ -64,18 +78,17 @@ func TestReadaheadNextMakesSequentialReadsHits(t *testing.T) {
 func TestReadaheadNextOnlyForSequentialReads(t *testing.T) {
 	org := newTestOrigin(t)
 	const cs = 64 << 10
-	data := randomBytes(rand.New(rand.NewPCG(6, 6)), 12*cs)
-	org.put("/seek.mp4", &testObject{data: data, etag: `"k1"`, modTime: confModTime})
+	data := putSequential(org, "/seek.mp4", 6, cs)
 
 	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
-	readRange(t, n, "/seek.mp4", data, cs, 6)
+	readRange(t, testClient, n, "/seek.mp4", data, cs, 6)
 	if s := n.Stats(); s.ReadaheadNext != 0 || len(org.rangeGets("/seek.mp4")) != 1 {
 		t.Errorf("a seek read %d chunks ahead (origin reads %v), want none", s.ReadaheadNext, org.rangeGets("/seek.mp4"))
 	}
 
 	off := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, -1 })
-	readRange(t, off, "/seek.mp4", data, cs, 0)
-	readRange(t, off, "/seek.mp4", data, cs, 1)
+	readRange(t, testClient, off, "/seek.mp4", data, cs, 0)
+	readRange(t, testClient, off, "/seek.mp4", data, cs, 1)
 	if s := off.Stats(); s.ReadaheadNext != 0 {
 		t.Errorf("readahead off read %d chunks ahead", s.ReadaheadNext)
 	}
@@ -87,24 +100,9 @@ func TestReadaheadNextOnlyForSequentialReads(t *testing.T) {
 func TestReadaheadNextFollowsTheConnection(t *testing.T) {
 	org := newTestOrigin(t)
 	const cs = 64 << 10
-	data := randomBytes(rand.New(rand.NewPCG(7, 7)), 12*cs)
-	org.put("/conn.mp4", &testObject{data: data, etag: `"c1"`, modTime: confModTime})
+	data := putSequential(org, "/conn.mp4", 7, cs)
 	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
-	get := func(client *http.Client, i int) {
-		t.Helper()
-		a, b := i*cs, (i+1)*cs-1
-		req, _ := http.NewRequest(http.MethodGet, "http://"+n.Addr()+"/conn.mp4", nil)
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", a, b))
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil || !bytes.Equal(body, data[a:b+1]) {
-			t.Fatalf("range %d: %v, identical=%v", i, err, bytes.Equal(body, data[a:b+1]))
-		}
-	}
+	get := func(client *http.Client, i int) { t.Helper(); readRange(t, client, n, "/conn.mp4", data, cs, i) }
 	alice := &http.Client{Transport: &http.Transport{}}
 	bob := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(alice.CloseIdleConnections)
