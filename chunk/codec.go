@@ -140,7 +140,19 @@ func (c *Codec) Encode(key Key, chunk []byte) ([]Shard, error) {
 // When all data shards are present nothing is decoded: they are only
 // concatenated and trimmed. The result is a new buffer that aliases no shard.
 func (c *Codec) Reconstruct(shards []Shard) ([]byte, error) {
-	chunk, _, err := c.reconstruct(shards)
+	chunk, _, err := c.reconstruct(nil, shards)
+	return chunk, err
+}
+
+// ReconstructInto is Reconstruct into dst, for a reader that reads data
+// shards from the network straight to their place in the chunk: dst holds
+// the padded chunk, data shard i at dst[i*ShardLen:], and a data shard
+// whose Bytes already lie at its place is not copied. With all data shards
+// in place nothing is copied or decoded at all; only the checksum is
+// checked. dst is used when its capacity is at least Data()*ShardLen,
+// else a new buffer is; the result is the chunk, trimmed, in it.
+func (c *Codec) ReconstructInto(dst []byte, shards []Shard) ([]byte, error) {
+	chunk, _, err := c.reconstruct(dst, shards)
 	return chunk, err
 }
 
@@ -153,25 +165,32 @@ func (c *Codec) Reconstruct(shards []Shard) ([]byte, error) {
 // shard that disagrees with the chunk checksum. The data shards alias the
 // rebuilt chunk, as with Encode.
 func (c *Codec) Rebuild(shards []Shard) ([]Shard, error) {
-	chunk, key, err := c.reconstruct(shards)
+	chunk, key, err := c.reconstruct(nil, shards)
 	if err != nil {
 		return nil, err
 	}
 	return c.Encode(key, chunk)
 }
 
-// reconstruct is Reconstruct, also returning the chunk's key for Rebuild.
-func (c *Codec) reconstruct(shards []Shard) ([]byte, Key, error) {
+// reconstruct is ReconstructInto, also returning the chunk's key for
+// Rebuild.
+func (c *Codec) reconstruct(dst []byte, shards []Shard) ([]byte, Key, error) {
 	ref, bufs, err := c.gather(shards)
 	if err != nil {
 		return nil, Key{}, err
 	}
 	sl := len(ref.Bytes)
-	out := make([]byte, c.data*sl)
+	out := dst[:cap(dst)]
+	if len(out) < c.data*sl {
+		out = make([]byte, c.data*sl)
+	}
+	out = out[:c.data*sl]
 	missing := false
 	for i := range c.data {
 		if bufs[i] != nil {
-			copy(out[i*sl:], bufs[i])
+			if at := out[i*sl : (i+1)*sl]; &at[0] != &bufs[i][0] {
+				copy(at, bufs[i])
+			}
 		} else {
 			// Zero length, so reedsolomon treats it as missing, with the
 			// capacity to decode into place.

@@ -116,9 +116,44 @@ func TestCodecRoundTrip(t *testing.T) {
 					if !bytes.Equal(got, chunk) {
 						t.Fatalf("without %v: reconstructed chunk differs", drop)
 					}
+					intoPlace(t, rng, c, shards, drop, chunk)
 				})
 			})
 		}
+	}
+}
+
+// intoPlace checks ReconstructInto against the chunk: the surviving data
+// shards are put at their place in a buffer, some of them (as a reader
+// does that streams data shards into the chunk), and the chunk must come
+// out right, in that buffer, whichever were in place. A buffer too small
+// for the chunk is replaced, not overrun.
+func intoPlace(t *testing.T, rng *rand.Rand, c *Codec, shards []Shard, drop []int, chunk []byte) {
+	t.Helper()
+	sl := c.ShardLen(len(chunk))
+	dst := make([]byte, c.Data()*sl)
+	for i := range dst {
+		dst[i] = 0xa5 // garbage where nothing is placed: it must be overwritten
+	}
+	in := without(rng, shards, drop)
+	for j := range in {
+		s := &in[j]
+		if s.Index < c.Data() && len(s.Bytes) > 0 && rng.IntN(2) == 0 {
+			at := dst[s.Index*sl : (s.Index+1)*sl]
+			copy(at, s.Bytes)
+			s.Bytes = at
+		}
+	}
+	got, err := c.ReconstructInto(dst, in)
+	if err != nil || !bytes.Equal(got, chunk) {
+		t.Fatalf("ReconstructInto without %v: %v, equal=%v", drop, err, bytes.Equal(got, chunk))
+	}
+	if &got[0] != &dst[0] {
+		t.Fatalf("ReconstructInto without %v: result is not in dst", drop)
+	}
+	small := make([]byte, c.Data()*sl-1)
+	if got, err := c.ReconstructInto(small, without(rng, shards, drop)); err != nil || !bytes.Equal(got, chunk) {
+		t.Fatalf("ReconstructInto a short buffer without %v: %v", drop, err)
 	}
 }
 
@@ -353,6 +388,26 @@ func BenchmarkReconstruct_4x2_1MiB_DataPresent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Reconstruct(shards[:4]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReconstructInto_4x2_1MiB_DataInPlace is a peer rebuild that
+// read the data shards straight into the chunk: only the checksum is left.
+func BenchmarkReconstructInto_4x2_1MiB_DataInPlace(b *testing.B) {
+	c, chunk, shards := benchShards(b)
+	sl := c.ShardLen(len(chunk))
+	dst := make([]byte, 4*sl)
+	in := append([]Shard(nil), shards[:4]...)
+	for i := range in {
+		copy(dst[i*sl:], in[i].Bytes)
+		in[i].Bytes = dst[i*sl : (i+1)*sl]
+	}
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.ReconstructInto(dst, in); err != nil {
 			b.Fatal(err)
 		}
 	}

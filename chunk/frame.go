@@ -118,41 +118,79 @@ func DecodeFrame(b []byte) (Shard, error) {
 // rebuilds a chunk checks the chunk's checksum anyway, which covers every
 // shard it used: hashing each shard first would hash the bytes twice.
 func ParseFrame(b []byte) (Shard, error) {
-	if len(b) < frameFixedLen {
-		return Shard{}, fmt.Errorf("%w: %d bytes, shorter than any frame", ErrBadFrame, len(b))
+	hl, err := FrameHeaderLen(b)
+	if err != nil {
+		return Shard{}, err
 	}
-	if string(b[:4]) != frameMagic {
-		return Shard{}, fmt.Errorf("%w: bad magic %q", ErrBadFrame, b[:4])
+	if len(b) < hl {
+		return Shard{}, fmt.Errorf("%w: %d bytes, shorter than its %d-byte header", ErrBadFrame, len(b), hl)
 	}
-	if b[4] != frameVersion {
-		return Shard{}, fmt.Errorf("%w: unknown format version %d", ErrBadFrame, b[4])
+	s, shardLen, err := ParseFrameHeader(b[:hl])
+	if err != nil {
+		return Shard{}, err
 	}
-	keyLen := int(binary.BigEndian.Uint16(b[16:]))
-	sums := offKey + keyLen
-	body := sums + 24
-	if len(b) < body {
-		return Shard{}, fmt.Errorf("%w: %d bytes, shorter than its %d-byte header", ErrBadFrame, len(b), body)
+	if len(b)-hl != shardLen {
+		return Shard{}, fmt.Errorf("%w: %d shard bytes, header says %d", ErrBadFrame, len(b)-hl, shardLen)
 	}
-	if xxhash.Sum64(b[:sums+16]) != binary.BigEndian.Uint64(b[sums+16:]) {
-		return Shard{}, fmt.Errorf("%w: header checksum", ErrCorrupt)
+	s.Bytes = b[hl:len(b):len(b)]
+	return s, nil
+}
+
+// FramePrefixLen is how much of a frame FrameHeaderLen needs: a reader
+// that streams frames reads this much, then the rest of the header, then
+// the shard's bytes straight to where they belong.
+const FramePrefixLen = offKey
+
+// MaxFrameHeaderLen bounds FrameHeaderLen, for a reader that caps how
+// much a peer may send.
+const MaxFrameHeaderLen = frameFixedLen + maxKeyLen
+
+// FrameHeaderLen returns the length of the header of the frame that
+// prefix (at least FramePrefixLen bytes) begins, at most
+// MaxFrameHeaderLen. It checks the magic and the version, so that a stream that is not
+// frames is refused before its lengths are believed.
+func FrameHeaderLen(prefix []byte) (int, error) {
+	if len(prefix) < FramePrefixLen {
+		return 0, fmt.Errorf("%w: %d bytes, shorter than any frame", ErrBadFrame, len(prefix))
+	}
+	if string(prefix[:4]) != frameMagic {
+		return 0, fmt.Errorf("%w: bad magic %q", ErrBadFrame, prefix[:4])
+	}
+	if prefix[4] != frameVersion {
+		return 0, fmt.Errorf("%w: unknown format version %d", ErrBadFrame, prefix[4])
+	}
+	return frameFixedLen + int(binary.BigEndian.Uint16(prefix[16:])), nil
+}
+
+// ParseFrameHeader parses and checks a frame's header, all of hdr (see
+// FrameHeaderLen), as ParseFrame does. It returns the shard without its
+// Bytes and the number of shard bytes that follow the header.
+func ParseFrameHeader(hdr []byte) (s Shard, shardLen int, err error) {
+	hl, err := FrameHeaderLen(hdr)
+	if err != nil {
+		return Shard{}, 0, err
+	}
+	if len(hdr) != hl {
+		return Shard{}, 0, fmt.Errorf("%w: header of %d bytes, want %d", ErrBadFrame, len(hdr), hl)
+	}
+	sums := hl - 24
+	if xxhash.Sum64(hdr[:sums+16]) != binary.BigEndian.Uint64(hdr[sums+16:]) {
+		return Shard{}, 0, fmt.Errorf("%w: header checksum", ErrCorrupt)
 	}
 
-	k, m, index := int(b[5]), int(b[6]), int(b[7])
+	k, m, index := int(hdr[5]), int(hdr[6]), int(hdr[7])
 	if k < 1 || k+m > maxShards || index >= k+m {
-		return Shard{}, fmt.Errorf("%w: k=%d m=%d index=%d out of range", ErrBadFrame, k, m, index)
+		return Shard{}, 0, fmt.Errorf("%w: k=%d m=%d index=%d out of range", ErrBadFrame, k, m, index)
 	}
-	chunkLen := uint64(binary.BigEndian.Uint32(b[8:]))
-	shardLen := uint64(binary.BigEndian.Uint32(b[12:]))
-	if chunkLen < 1 || chunkLen > math.MaxInt || shardLen != (chunkLen+uint64(k)-1)/uint64(k) {
-		return Shard{}, fmt.Errorf("%w: chunk length %d and shard length %d disagree for k=%d",
-			ErrBadFrame, chunkLen, shardLen, k)
+	chunkLen := uint64(binary.BigEndian.Uint32(hdr[8:]))
+	sl := uint64(binary.BigEndian.Uint32(hdr[12:]))
+	if chunkLen < 1 || chunkLen > math.MaxInt || sl != (chunkLen+uint64(k)-1)/uint64(k) {
+		return Shard{}, 0, fmt.Errorf("%w: chunk length %d and shard length %d disagree for k=%d",
+			ErrBadFrame, chunkLen, sl, k)
 	}
-	if uint64(len(b)-body) != shardLen {
-		return Shard{}, fmt.Errorf("%w: %d shard bytes, header says %d", ErrBadFrame, len(b)-body, shardLen)
-	}
-	key, err := ParseKey(string(b[offKey:sums]))
+	key, err := ParseKey(string(hdr[offKey:sums]))
 	if err != nil {
-		return Shard{}, fmt.Errorf("%w: %w", ErrBadFrame, err)
+		return Shard{}, 0, fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
 	return Shard{
 		Key:      key,
@@ -160,8 +198,7 @@ func ParseFrame(b []byte) (Shard, error) {
 		Data:     k,
 		Parity:   m,
 		ChunkLen: int(chunkLen),
-		ChunkSum: binary.BigEndian.Uint64(b[sums+8:]),
-		Bytes:    b[body:len(b):len(b)],
-		Sum:      binary.BigEndian.Uint64(b[sums:]),
-	}, nil
+		ChunkSum: binary.BigEndian.Uint64(hdr[sums+8:]),
+		Sum:      binary.BigEndian.Uint64(hdr[sums:]),
+	}, int(sl), nil
 }

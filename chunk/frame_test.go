@@ -188,6 +188,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(one.AppendFrame(nil))
 	f.Add([]byte("ECSH"))
 	check := func(t *testing.T, b []byte) {
+		streamed(t, b)
 		s, err := DecodeFrame(b)
 		if err != nil {
 			if !errors.Is(err, ErrBadFrame) && !errors.Is(err, ErrCorrupt) {
@@ -209,6 +210,32 @@ func FuzzDecodeFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// streamed checks that a reader that parses a frame's header on its own
+// (FrameHeaderLen, ParseFrameHeader) and then takes the shard's bytes
+// accepts exactly the frames ParseFrame accepts, with the same fields.
+func streamed(t *testing.T, b []byte) {
+	whole, werr := ParseFrame(b)
+	hl, err := FrameHeaderLen(b)
+	if err != nil || len(b) < hl {
+		if werr == nil {
+			t.Fatalf("ParseFrame took a frame whose header is short or bad: %v", err)
+		}
+		return
+	}
+	s, sl, err := ParseFrameHeader(b[:hl])
+	if ok := err == nil && len(b)-hl == sl; ok != (werr == nil) {
+		t.Fatalf("streamed parse ok=%v (%v), ParseFrame %v", ok, err, werr)
+	}
+	if werr != nil {
+		return
+	}
+	s.Bytes = b[hl:]
+	if s.Key != whole.Key || s.Index != whole.Index || s.Data != whole.Data || s.Parity != whole.Parity ||
+		s.ChunkLen != whole.ChunkLen || s.ChunkSum != whole.ChunkSum || s.Sum != whole.Sum || !bytes.Equal(s.Bytes, whole.Bytes) {
+		t.Fatalf("streamed parse %+v, ParseFrame %+v", s, whole)
+	}
 }
 
 func BenchmarkDecodeFrame_256KiB(b *testing.B) {

@@ -124,7 +124,7 @@ func BenchmarkPeerRebuild_1MiB_4x2(b *testing.B) {
 		key := o.chunkKey(int64(i % chunks))
 		i++
 		owners := reader.cluster.shardOwners(key.Hash(), 6)
-		data, err := reader.rebuildFromPeers(key, owners)
+		data, err := reader.rebuildFromPeers(key, int(cs), owners)
 		if err != nil || len(data) != cs {
 			b.Fatalf("rebuild: %v (%d bytes)", err, len(data))
 		}

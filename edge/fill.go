@@ -85,7 +85,7 @@ func (n *Node) fill(o *object, key chunk.Key) (fillResult, error) {
 		return n.leadFill(o, key)
 	}
 	owners := n.cluster.shardOwners(key.Hash(), n.codec.Total())
-	data, err := n.rebuildFromPeers(key, owners)
+	data, err := n.rebuildFromPeers(key, n.chunkLen(o, key.Index), owners)
 	if err == nil && len(data) == n.chunkLen(o, key.Index) {
 		n.keep(o, chunkEntry(key), data)
 		return fillResult{data, srcPeer}, nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -87,9 +88,14 @@ func (e *upstreamError) Error() string {
 	return fmt.Sprintf("origin failure reported by the leader: %d %s", e.status, e.reason)
 }
 
-// do sends one signed request and leaves the answer in resp.
+// do sends one signed request, leaves the answer in resp, and times it.
 func (p *peerClient) do(op, addr, method, uri string, body []byte, resp *fasthttp.Response, timeout time.Duration) error {
 	defer p.timed(op, time.Now())
+	return p.send(op, addr, method, uri, body, resp, timeout)
+}
+
+// send is do untimed, for a caller that times a streamed body too.
+func (p *peerClient) send(op, addr, method, uri string, body []byte, resp *fasthttp.Response, timeout time.Duration) error {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	req.SetRequestURI(p.scheme + addr + uri)
@@ -189,34 +195,34 @@ func (p *peerClient) ping(addr string) error {
 	return nil
 }
 
-// shards asks addr for every shard of key it holds. The shards alias the
-// response, which the caller hands back with release once it is done with
-// them: the response's body buffer is pooled, so a rebuild neither copies
-// its shards nor allocates (and zeroes) a buffer per shard. A response never
-// released is only garbage, not a leak.
-func (p *peerClient) shards(addr string, key chunk.Key) (shards []chunk.Shard, bad int, release func(), err error) {
+// shards asks addr for every shard of key it holds, at most maxFrames of
+// sl bytes, and reads them as they arrive where into places them
+// (readShardList): the response is streamed, never buffered whole.
+func (p *peerClient) shards(addr string, key chunk.Key, maxFrames, sl int, into shardPlacer) (bad int, err error) {
+	defer p.timed("shards", time.Now())
 	resp := fasthttp.AcquireResponse()
-	release = func() { fasthttp.ReleaseResponse(resp) }
-	if err := p.do("shards", addr, fasthttp.MethodGet, peerShardsPath+"?key="+url.QueryEscape(key.String()), nil, resp, p.timeout); err != nil {
-		release()
-		return nil, 0, nil, err
+	// Releasing the response closes its body stream; a stream not read to
+	// its end closes the connection, which only a clean read reuses.
+	defer fasthttp.ReleaseResponse(resp)
+	resp.StreamBody = true
+	if err := p.send("shards", addr, fasthttp.MethodGet, peerShardsPath+"?key="+url.QueryEscape(key.String()), nil, resp, p.timeout); err != nil {
+		return 0, err
 	}
-	if resp.StatusCode() == fasthttp.StatusNotFound {
-		release()
-		return nil, 0, nil, nil
+	switch resp.StatusCode() {
+	case fasthttp.StatusOK:
+	case fasthttp.StatusNotFound:
+		return 0, nil
+	default:
+		return 0, &peerError{op: "shards", addr: addr, err: fmt.Errorf("status %d", resp.StatusCode())}
 	}
-	if resp.StatusCode() != fasthttp.StatusOK {
-		release()
-		return nil, 0, nil, &peerError{op: "shards", addr: addr, err: fmt.Errorf("status %d", resp.StatusCode())}
-	}
-	shards, bad, err = decodeShardList(resp.Body())
-	if err != nil {
-		release()
-		p.cluster.markSuspect(addr, err) // a member never sends a malformed list
+	limit := int64(maxFrames) * (4 + chunk.MaxFrameHeaderLen + int64(sl))
+	bad, err = readShardList(io.LimitReader(resp.BodyStream(), limit), maxFrames, into)
+	if err != nil && !errors.Is(err, errRebuildDone) {
+		p.cluster.markSuspect(addr, err) // a member never sends a broken list
 		p.onError("shards")
-		return nil, bad, nil, &peerError{op: "shards", addr: addr, err: err}
+		return bad, &peerError{op: "shards", addr: addr, err: err}
 	}
-	return shards, bad, release, nil
+	return bad, err
 }
 
 // pushShard stores one shard frame on addr.

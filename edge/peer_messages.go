@@ -46,30 +46,111 @@ func writeShardListItem(w io.Writer, frame []byte) error {
 	return err
 }
 
-// decodeShardList splits a shard list into its frames and parses them
-// (chunk.ParseFrame: the shard bytes are checked later, by the checksum of
-// the chunk they rebuild). Frames that are malformed or fail their header
-// checksum are counted in bad and skipped: a corrupt shard is a missing
-// shard. The list itself must be well formed. Returned shards alias b.
-func decodeShardList(b []byte) (shards []chunk.Shard, bad int, err error) {
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return shards, bad, fmt.Errorf("%w: truncated shard list", errBadMessage)
+// shardPlacer says where the shard bytes of a streamed shard list go, so
+// that a reader can put each shard where it is needed (a data shard at its
+// place in the chunk) instead of buffering the list and copying.
+type shardPlacer interface {
+	// place returns the buffer, sl bytes long, to read the bytes of s
+	// into; nil to skip them, or an error to stop reading the list.
+	place(s chunk.Shard, sl int) ([]byte, error)
+	// placed hands back s with its Bytes in the buffer place gave,
+	// filled if ok, else not (the read failed half way).
+	placed(s chunk.Shard, ok bool)
+}
+
+// readShardList reads a shard list (writeShardListItem's items) from r
+// frame by frame: each header into a small buffer of its own and each
+// shard's bytes wherever p places them, so a list is never buffered whole.
+// Frames that are malformed or fail their header checksum are counted in
+// bad and skipped: a corrupt shard is a missing shard. The shard bytes
+// are not checked (chunk.ParseFrame says why). The list itself must be
+// well formed and hold at most maxFrames items; r bounds its length.
+func readShardList(r io.Reader, maxFrames int, p shardPlacer) (bad int, err error) {
+	var prefix [4]byte
+	hdr := make([]byte, 0, 256)
+	for items := 0; ; items++ {
+		if _, err := io.ReadFull(r, prefix[:]); err != nil {
+			if err == io.EOF {
+				return bad, nil
+			}
+			return bad, fmt.Errorf("%w: reading an item's length: %w", errBadMessage, err)
 		}
-		n := binary.BigEndian.Uint32(b)
-		b = b[4:]
-		if uint64(n) > uint64(len(b)) {
-			return shards, bad, fmt.Errorf("%w: frame of %d bytes in %d", errBadMessage, n, len(b))
+		if items == maxFrames {
+			return bad, fmt.Errorf("%w: more than %d frames", errBadMessage, maxFrames)
 		}
-		s, ferr := chunk.ParseFrame(b[:n])
-		b = b[n:]
+		n := int64(binary.BigEndian.Uint32(prefix[:]))
+		s, sl, hl, ferr := readFrameHeader(r, n, &hdr)
 		if ferr != nil {
+			if !errors.Is(ferr, chunk.ErrBadFrame) && !errors.Is(ferr, chunk.ErrCorrupt) {
+				return bad, ferr // the stream broke
+			}
 			bad++
+			if err := skip(r, n-hl); err != nil {
+				return bad, err
+			}
 			continue
 		}
-		shards = append(shards, s)
+		buf, err := p.place(s, sl)
+		if err != nil {
+			return bad, err
+		}
+		if buf == nil {
+			if err := skip(r, int64(sl)); err != nil {
+				return bad, err
+			}
+			continue
+		}
+		s.Bytes = buf
+		if _, err := io.ReadFull(r, buf); err != nil {
+			p.placed(s, false)
+			return bad, fmt.Errorf("%w: reading shard %d: %w", errBadMessage, s.Index, unexpected(err))
+		}
+		p.placed(s, true)
 	}
-	return shards, bad, nil
+}
+
+// readFrameHeader reads the header of a frame of n bytes into *hdr and
+// parses it; hl is how much of the frame it read, also on a frame error
+// (chunk.ErrBadFrame or ErrCorrupt: the caller skips the rest). Any other
+// error means the stream broke.
+func readFrameHeader(r io.Reader, n int64, hdr *[]byte) (s chunk.Shard, sl int, hl int64, err error) {
+	if n < chunk.FramePrefixLen {
+		return s, 0, 0, fmt.Errorf("%w: frame of %d bytes", chunk.ErrBadFrame, n)
+	}
+	*hdr = append((*hdr)[:0], make([]byte, chunk.FramePrefixLen)...)
+	if _, err := io.ReadFull(r, *hdr); err != nil {
+		return s, 0, 0, fmt.Errorf("%w: reading a frame header: %w", errBadMessage, unexpected(err))
+	}
+	whole, err := chunk.FrameHeaderLen(*hdr)
+	if err != nil || int64(whole) > n {
+		return s, 0, chunk.FramePrefixLen, fmt.Errorf("%w: header of %d bytes in a frame of %d (%v)", chunk.ErrBadFrame, whole, n, err)
+	}
+	*hdr = append(*hdr, make([]byte, whole-chunk.FramePrefixLen)...)
+	if _, err := io.ReadFull(r, (*hdr)[chunk.FramePrefixLen:]); err != nil {
+		return s, 0, 0, fmt.Errorf("%w: reading a frame header: %w", errBadMessage, unexpected(err))
+	}
+	s, sl, err = chunk.ParseFrameHeader(*hdr)
+	if err == nil && int64(whole+sl) != n {
+		err = fmt.Errorf("%w: frame of %d bytes, its header says %d", chunk.ErrBadFrame, n, whole+sl)
+	}
+	return s, sl, int64(whole), err
+}
+
+// skip reads and drops n bytes of r.
+func skip(r io.Reader, n int64) error {
+	if _, err := io.CopyN(io.Discard, r, n); err != nil {
+		return fmt.Errorf("%w: skipping a frame: %w", errBadMessage, unexpected(err))
+	}
+	return nil
+}
+
+// unexpected turns the io.EOF of a list that ends inside an item into
+// io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // fillRequest asks a chunk's leader to bring the chunk into the cluster.

@@ -3,8 +3,10 @@ package edge
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -42,7 +44,7 @@ func TestShardListRoundTrip(t *testing.T) {
 	list[4+10] ^= 1
 	second := 4 + len(frames[0]) + 4
 	list[second+len(frames[1])-1] ^= 1
-	shards, bad, err := decodeShardList(list)
+	shards, bad, err := readList(list)
 	if err != nil || bad != 1 || len(shards) != len(frames)-1 {
 		t.Fatalf("got %d shards, %d bad, %v", len(shards), bad, err)
 	}
@@ -51,12 +53,41 @@ func TestShardListRoundTrip(t *testing.T) {
 			t.Errorf("shard %d: Verify %v", s.Index, err)
 		}
 	}
-	if _, _, err := decodeShardList(list[:len(list)-1]); err == nil {
+	if _, _, err := readList(list[:len(list)-1]); err == nil {
 		t.Error("a truncated list decoded")
 	}
 }
 
-// FuzzDecodeShardList: no input panics; decoded shards are well formed.
+// collect is a shardPlacer that reads every shard into a buffer of its
+// own and keeps the whole ones.
+type collect struct {
+	shards []chunk.Shard
+	failed int
+}
+
+func (c *collect) place(_ chunk.Shard, sl int) ([]byte, error) { return make([]byte, sl), nil }
+
+func (c *collect) placed(s chunk.Shard, ok bool) {
+	if ok {
+		c.shards = append(c.shards, s)
+	} else {
+		c.failed++
+	}
+}
+
+// readList reads a whole shard list from memory.
+func readList(b []byte) ([]chunk.Shard, int, error) {
+	return readListFrom(bytes.NewReader(b))
+}
+
+func readListFrom(r io.Reader) ([]chunk.Shard, int, error) {
+	var c collect
+	bad, err := readShardList(r, chunk.MaxShards, &c)
+	return c.shards, bad, err
+}
+
+// FuzzDecodeShardList: no input panics; the shards read are well formed,
+// and a list that arrives a byte at a time reads the same.
 func FuzzDecodeShardList(f *testing.F) {
 	var buf bytes.Buffer
 	for _, fr := range testFrames(f) {
@@ -66,11 +97,15 @@ func FuzzDecodeShardList(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		shards, _, _ := decodeShardList(b)
+		shards, bad, err := readList(b)
 		for _, s := range shards {
-			if s.Index < 0 || s.Index >= s.Data+s.Parity || s.ChunkLen < 1 {
+			if s.Index < 0 || s.Index >= s.Data+s.Parity || s.ChunkLen < 1 || len(s.Bytes) != (s.ChunkLen+s.Data-1)/s.Data {
 				t.Fatalf("malformed shard decoded: %+v", s)
 			}
+		}
+		slow, slowBad, slowErr := readListFrom(iotest.OneByteReader(bytes.NewReader(b)))
+		if len(slow) != len(shards) || slowBad != bad || (slowErr == nil) != (err == nil) {
+			t.Fatalf("a byte at a time: %d shards, %d bad, %v; at once: %d, %d, %v", len(slow), slowBad, slowErr, len(shards), bad, err)
 		}
 	})
 }
@@ -170,8 +205,68 @@ func TestShardListBody(t *testing.T) {
 	if !bytes.Equal(read, want.Bytes()) {
 		t.Fatalf("Read gave %d bytes, want %d identical", len(read), want.Len())
 	}
-	shards, bad, err := decodeShardList(read)
+	shards, bad, err := readList(read)
 	if err != nil || bad != 0 || len(shards) != len(frames) {
 		t.Errorf("decoded %d shards, %d bad, %v", len(shards), bad, err)
+	}
+}
+
+// picky places only the shards it wants, and stops at stopAt.
+type picky struct {
+	collect
+	want   map[int]bool
+	stopAt int
+}
+
+var errStop = errors.New("stop")
+
+func (p *picky) place(s chunk.Shard, sl int) ([]byte, error) {
+	if s.Index == p.stopAt {
+		return nil, errStop
+	}
+	if !p.want[s.Index] {
+		return nil, nil
+	}
+	return p.collect.place(s, sl)
+}
+
+// TestReadShardListPlacing: the placer decides what is read: skipped
+// shards are passed over and the rest still read, a placer's error stops
+// the read, and a shard cut short is handed back as not filled.
+func TestReadShardListPlacing(t *testing.T) {
+	frames := testFrames(t)
+	var buf bytes.Buffer
+	for _, f := range frames {
+		if err := writeShardListItem(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := buf.Bytes()
+
+	p := &picky{want: map[int]bool{1: true, 4: true}, stopAt: -1}
+	if bad, err := readShardList(bytes.NewReader(list), chunk.MaxShards, p); err != nil || bad != 0 ||
+		len(p.shards) != 2 || p.shards[0].Index != 1 || p.shards[1].Index != 4 {
+		t.Fatalf("skipping: %d shards, %d bad, %v", len(p.shards), bad, err)
+	}
+	for _, s := range p.shards {
+		if err := s.Verify(); err != nil {
+			t.Errorf("shard %d read wrong: %v", s.Index, err)
+		}
+	}
+
+	p = &picky{want: map[int]bool{0: true, 1: true, 2: true, 3: true}, stopAt: 2}
+	if _, err := readShardList(bytes.NewReader(list), chunk.MaxShards, p); !errors.Is(err, errStop) || len(p.shards) != 2 {
+		t.Fatalf("stopping: %d shards, %v", len(p.shards), err)
+	}
+
+	p = &picky{want: map[int]bool{0: true, 1: true}, stopAt: -1}
+	cut := list[:4+len(frames[0])+4+len(frames[1])-3]
+	if _, err := readShardList(bytes.NewReader(cut), chunk.MaxShards, p); !errors.Is(err, errBadMessage) ||
+		len(p.shards) != 1 || p.failed != 1 {
+		t.Fatalf("cut short: %d shards, %d failed, %v", len(p.shards), p.failed, err)
+	}
+
+	if _, err := readShardList(bytes.NewReader(list), 3, &collect{}); !errors.Is(err, errBadMessage) {
+		t.Fatalf("more frames than allowed: %v", err)
 	}
 }
