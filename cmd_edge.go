@@ -41,7 +41,7 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	fs.StringVar(&cfg.PeerTLSCAFile, "peer-tls-ca", "", "PEM CA of the cluster: peers must present a certificate it signed, and this edge's must be one")
 	fs.IntVar(&cfg.DataShards, "data-shards", 4, "k: data shards per chunk")
 	fs.IntVar(&cfg.ParityShards, "parity-shards", 2, "m: parity shards per chunk; any m owners of a chunk may be lost")
-	fs.DurationVar(&cfg.HedgeDelay, "hedge-delay", 25*time.Millisecond, "wait on the first owners asked for shards before asking the others")
+	fs.DurationVar(&cfg.HedgeDelay, "hedge-delay", 25*time.Millisecond, "how long a shard read waits on one slow owner (the last to answer, or one sending nothing) before asking every other owner")
 	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", 2*time.Second, "timeout of a shard read or push")
 	fs.StringVar(&cfg.Origin, "origin", "http://127.0.0.1:9000", "origin base URL")
 	fs.Var(&cacheSize, "cache-size", "memory for cached chunks (e.g. 512MiB, 4GiB)")

@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -138,12 +139,28 @@ func putShardBuf(b []byte) {
 }
 
 // peerRead is one member's part of a rebuild: it hands the gatherer each
-// shard as it completes and counts the frames of another chunk.
+// shard as it completes, counts the frames of another chunk, and shows the
+// gatherer that the member is answering.
 type peerRead struct {
 	a       *assembly
 	addr    string
 	events  chan<- peerEvent
 	foreign int
+	// progress counts the bytes of the answer read so far (and 1 for its
+	// header); seen is the gatherer's last look at it, and ended whether
+	// the read is over.
+	progress atomic.Int64
+	seen     int64
+	ended    bool
+}
+
+// stalled reports whether r, not yet over, has read nothing since the
+// gatherer last looked, and remembers what it saw.
+func (r *peerRead) stalled() bool {
+	now := r.progress.Load()
+	stuck := !r.ended && now == r.seen
+	r.seen = now
+	return stuck
 }
 
 func (r *peerRead) place(s chunk.Shard, sl int) ([]byte, error) {
@@ -184,11 +201,17 @@ type gathered struct {
 
 // gatherShards collects shards of a's chunk until it has k of them,
 // late-bound: local shards first, then in parallel the fewest owners that
-// make up k (data shards first: they need no decoding), and, once the
-// hedge delay passes or any of those fails, every other owner. A peer that
-// stalls costs a read the hedge delay, no more. Shards whose index a skips
-// (known corrupt) are not taken. The caller ends the reading with
-// a.finish.
+// make up k (data shards first: they need no decoding), and every other
+// owner as soon as one of those fails, or at a tick of the hedge delay
+// finds the read waiting on one slow owner: the only one still to answer,
+// or one that has sent nothing since the last tick (as one that never
+// answers). So no read waits on a single slow peer longer than a hedge
+// delay (ARCHITECTURE.md, invariant 6). Owners that are all slow at once
+// are not hedged: then the reading edge's own CPU is the bottleneck, and
+// asking more owners would only add work (with a plain timer, a third of
+// the reads of a loaded edge were hedged, each reading two more shards).
+// Shards whose index a skips (known corrupt) are not taken. The caller
+// ends the reading with a.finish.
 func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 	key := a.key
 	k, total := n.codec.Data(), n.codec.Total()
@@ -252,6 +275,7 @@ func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 	// block on a gatherer that has returned.
 	events := make(chan peerEvent, len(order)*(total+1))
 	launched := 0
+	var reads []*peerRead
 	// outstanding is how many shards the members not yet heard from own:
 	// once the shards in hand plus those cannot reach k, waiting on a slow
 	// member is pointless and the read goes to the leader.
@@ -262,15 +286,23 @@ func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 	launch := func(upTo int) {
 		for ; launched < upTo; launched++ {
 			r := &peerRead{a: a, addr: order[launched], events: events}
+			reads = append(reads, r)
 			go func() {
-				bad, err := n.peers.shards(r.addr, key, total, a.sl, r)
+				bad, err := n.peers.shards(r.addr, key, total, a.sl, r, &r.progress)
 				events <- peerEvent{addr: r.addr, bad: bad, foreign: r.foreign, err: err}
 			}()
 		}
 	}
 	launch(firstBatch)
-	hedge := time.NewTimer(n.cfg.HedgeDelay)
+	hedge := time.NewTicker(n.cfg.HedgeDelay)
 	defer hedge.Stop()
+	ended := func(addr string) {
+		for _, r := range reads {
+			if r.addr == addr {
+				r.ended = true
+			}
+		}
+	}
 	deadline := time.NewTimer(n.cfg.PeerTimeout)
 	defer deadline.Stop()
 	for received := 0; len(g.shards) < k && received < launched; {
@@ -284,6 +316,7 @@ func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 				continue
 			}
 			received++
+			ended(r.addr)
 			outstanding -= owned[r.addr]
 			if r.err == nil {
 				g.answered[r.addr] = true
@@ -307,7 +340,14 @@ func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 				launch(len(order)) // a shard is missing: no need to wait for the hedge
 			}
 		case <-hedge.C:
-			if launched < len(order) {
+			stalled, pending := false, 0
+			for _, r := range reads {
+				stalled = r.stalled() || stalled
+				if !r.ended {
+					pending++
+				}
+			}
+			if (stalled || pending == 1) && launched < len(order) {
 				n.stats.hedges.Add(1)
 				launch(len(order))
 			}

@@ -378,6 +378,7 @@ type fakePeer struct {
 	mu     sync.Mutex
 	frames map[string][]byte // "key#index" -> frame
 	reads  atomic.Int64      // shard reads answered
+	stalls atomic.Int64      // answers left hanging ("stall mid-list")
 }
 
 func newFakePeer(t *testing.T, mode string, total int) *fakePeer {
@@ -409,7 +410,7 @@ func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case r.URL.Path == peerShardsPath && r.Method == http.MethodGet:
 		p.reads.Add(1)
-		p.serveShards(w, r.URL.Query().Get("key"))
+		p.serveShards(r.Context(), w, r.URL.Query().Get("key"))
 	case r.URL.Path == peerPingPath:
 		w.WriteHeader(http.StatusNoContent)
 	case r.URL.Path == peerFillPath && p.mode == "wrong fill":
@@ -423,7 +424,7 @@ func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (p *fakePeer) serveShards(w http.ResponseWriter, key string) {
+func (p *fakePeer) serveShards(ctx context.Context, w http.ResponseWriter, key string) {
 	var list []byte
 	p.mu.Lock()
 	for i := range p.total {
@@ -441,6 +442,15 @@ func (p *fakePeer) serveShards(w http.ResponseWriter, key string) {
 		w.WriteHeader(http.StatusNotFound)
 	case p.mode == "garbage list":
 		w.Write(randomBytes(rand.New(rand.NewPCG(1, 2)), 1000))
+	case p.mode == "stall mid-list":
+		// Half the list, then nothing until the test ends: a member that
+		// answers and then hangs.
+		w.Header().Set("Content-Length", strconv.Itoa(len(list)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(list[:len(list)/2])
+		w.(http.Flusher).Flush()
+		p.stalls.Add(1)
+		<-ctx.Done()
 	case p.mode == "oversized":
 		// An answer far larger than k+m frames: refused from its length,
 		// never read.
@@ -530,6 +540,48 @@ func TestHostilePeerAnswers(t *testing.T) {
 			c.settle()
 		})
 	}
+}
+
+// A member that starts answering a shard read and then hangs costs the
+// read a hedge delay or two, not the peer timeout: the read asks the other
+// owners once it has heard nothing from it for a hedge delay, and the
+// chunk takes a buffer of its own if the hung read holds a place in it.
+func TestHostilePeerStallsMidAnswer(t *testing.T) {
+	const chunks = 8
+	org := newTestOrigin(t)
+	fake := newFakePeer(t, "stall mid-list", 6)
+	c := &testCluster{extra: []string{fake.addr()}}
+	for range 4 {
+		// Waiting for the peer timeout would outlast the test client's
+		// 20 s: every read that completes did not wait for it.
+		c.addNode(t, org.URL(), func(cfg *Config) { cfg.PeerTimeout = time.Minute })
+	}
+	c.sync(t)
+	path, data := ledBy(t, c, org, fake.addr(), chunks)
+	c.warm(t, c.nodes[0], path, data, chunks)
+	for _, n := range c.nodes {
+		n.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk })
+	}
+	before, _ := originChunkGets(org, path)
+	for _, n := range c.nodes[1:] {
+		for idx := range chunks {
+			readChunk(t, n, path, data, idx)
+		}
+	}
+	if fake.stalls.Load() == 0 {
+		t.Fatal("no read met the stalling peer")
+	}
+	var hedges int64
+	for _, n := range c.nodes {
+		hedges += n.Stats().Hedges
+	}
+	if hedges == 0 {
+		t.Error("no read was hedged")
+	}
+	if after, _ := originChunkGets(org, path); after != before {
+		t.Errorf("origin chunk reads went from %d to %d", before, after)
+	}
+	c.settle()
 }
 
 // ledBy puts at the origin an object whose first chunk addr leads: addr

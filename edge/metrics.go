@@ -458,7 +458,7 @@ func newNodeCollector(n *Node) *nodeCollector {
 			"see origin_requests_total)."),
 		peerRefused:        d("peer_refused_total", "Peer requests this edge refused: bad signature, expired, replayed or other chunk parameters."),
 		shardsCorrupt:      d("shards_corrupt_total", "Shards found corrupt or inconsistent, in memory or from a peer; each is dropped and refetched."),
-		hedges:             d("hedges_total", "Shard reads that asked every owner because the first ones were slower than --hedge-delay."),
+		hedges:             d("hedges_total", "Shard reads that asked every owner because one of the first was left alone, or sent nothing, for --hedge-delay."),
 		repairs:            d("repairs_total", "Shards re-encoded and pushed back to an owner that answered a read without them."),
 		readaheadNext:      d("readahead_next_total", "Chunk fetches started past a sequential range request's end, so that the player's next request is a hit."),
 		playlistPrefetches: d("playlist_prefetches_total", "Objects an HLS or DASH playlist named that were warmed as the playlist first passed through."),

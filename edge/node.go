@@ -65,8 +65,9 @@ type Config struct {
 	// DataShards and ParityShards are k and m of the erasure code: a chunk
 	// survives the loss of any m of its k+m owners. Defaults 4 and 2.
 	DataShards, ParityShards int
-	// HedgeDelay is how long a read waits on the first owners it asked
-	// before asking all the others. Default 25 ms.
+	// HedgeDelay is how long a shard read waits on one slow owner (the
+	// last of the first asked to answer, or one that sends nothing) before
+	// asking all the others. Default 25 ms.
 	HedgeDelay time.Duration
 	// PeerTimeout bounds a shard read or push. Default 2 s.
 	PeerTimeout time.Duration

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -198,7 +199,9 @@ func (p *peerClient) ping(addr string) error {
 // shards asks addr for every shard of key it holds, at most maxFrames of
 // sl bytes, and reads them as they arrive where into places them
 // (readShardList): the response is streamed, never buffered whole.
-func (p *peerClient) shards(addr string, key chunk.Key, maxFrames, sl int, into shardPlacer) (bad int, err error) {
+// progress counts the bytes read (and 1 for the header), so that the
+// caller can tell a peer that answers slowly from one that has stalled.
+func (p *peerClient) shards(addr string, key chunk.Key, maxFrames, sl int, into shardPlacer, progress *atomic.Int64) (bad int, err error) {
 	defer p.timed("shards", time.Now())
 	resp := fasthttp.AcquireResponse()
 	// Releasing the response closes its body stream; a stream not read to
@@ -215,14 +218,34 @@ func (p *peerClient) shards(addr string, key chunk.Key, maxFrames, sl int, into 
 	default:
 		return 0, &peerError{op: "shards", addr: addr, err: fmt.Errorf("status %d", resp.StatusCode())}
 	}
+	progress.Add(1)
 	limit := int64(maxFrames) * (4 + chunk.MaxFrameHeaderLen + int64(sl))
-	bad, err = readShardList(io.LimitReader(resp.BodyStream(), limit), maxFrames, into)
+	if cl := int64(resp.Header.ContentLength()); cl > limit {
+		err := fmt.Errorf("%w: a shard list of %d bytes, more than %d frames hold", errBadMessage, cl, maxFrames)
+		p.cluster.markSuspect(addr, err)
+		p.onError("shards")
+		return 0, &peerError{op: "shards", addr: addr, err: err}
+	}
+	body := progressReader{r: io.LimitReader(resp.BodyStream(), limit), n: progress}
+	bad, err = readShardList(body, maxFrames, into)
 	if err != nil && !errors.Is(err, errRebuildDone) {
 		p.cluster.markSuspect(addr, err) // a member never sends a broken list
 		p.onError("shards")
 		return bad, &peerError{op: "shards", addr: addr, err: err}
 	}
 	return bad, err
+}
+
+// progressReader counts what it reads in n.
+type progressReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n.Add(int64(n))
+	return n, err
 }
 
 // pushShard stores one shard frame on addr.
