@@ -147,20 +147,22 @@ type peerRead struct {
 	events  chan<- peerEvent
 	foreign int
 	// progress counts the bytes of the answer read so far (and 1 for its
-	// header); seen is the gatherer's last look at it, and ended whether
-	// the read is over.
+	// header). The rest is the gatherer's: seen is its last look at
+	// progress, ended whether the read is over, and covered whether other
+	// owners were asked to stand in for it.
 	progress atomic.Int64
 	seen     int64
 	ended    bool
+	covered  bool
 }
 
-// stalled reports whether r, not yet over, has read nothing since the
-// gatherer last looked, and remembers what it saw.
-func (r *peerRead) stalled() bool {
+// moved reports whether r has read anything since the gatherer last
+// looked, and remembers what it saw.
+func (r *peerRead) moved() bool {
 	now := r.progress.Load()
-	stuck := !r.ended && now == r.seen
+	moved := now != r.seen
 	r.seen = now
-	return stuck
+	return moved
 }
 
 func (r *peerRead) place(s chunk.Shard, sl int) ([]byte, error) {
@@ -174,14 +176,14 @@ func (r *peerRead) place(s chunk.Shard, sl int) ([]byte, error) {
 func (r *peerRead) placed(s chunk.Shard, ok bool) {
 	r.a.placed(s, ok)
 	if ok {
-		r.events <- peerEvent{addr: r.addr, shard: s, got: true}
+		r.events <- peerEvent{read: r, shard: s, got: true}
 	}
 }
 
 // peerEvent is what a read of one member reports: a shard as it completes
 // (got), then once the end of its answer.
 type peerEvent struct {
-	addr    string
+	read    *peerRead
 	got     bool
 	shard   chunk.Shard
 	bad     int
@@ -201,17 +203,17 @@ type gathered struct {
 
 // gatherShards collects shards of a's chunk until it has k of them,
 // late-bound: local shards first, then in parallel the fewest owners that
-// make up k (data shards first: they need no decoding), and every other
-// owner as soon as one of those fails, or at a tick of the hedge delay
-// finds the read waiting on one slow owner: the only one still to answer,
-// or one that has sent nothing since the last tick (as one that never
-// answers). So no read waits on a single slow peer longer than a hedge
-// delay (ARCHITECTURE.md, invariant 6). Owners that are all slow at once
-// are not hedged: then the reading edge's own CPU is the bottleneck, and
+// make up k (data shards first: they need no decoding); every other owner
+// as soon as one of those fails; and the next owners, enough to stand in
+// for it, once the read has waited a hedge delay on one slow owner: the
+// only one left to answer, or one that has sent nothing for that long
+// while others did (as one that never answers). So no read waits on a
+// single slow peer longer than a hedge delay (ARCHITECTURE.md, invariant
+// 6). Owners that are all slow at once are hedged only after two hedge
+// delays: then the reading edge's own CPU is likely the bottleneck, and
 // asking more owners would only add work (with a plain timer, a third of
-// the reads of a loaded edge were hedged, each reading two more shards).
-// Shards whose index a skips (known corrupt) are not taken. The caller
-// ends the reading with a.finish.
+// the reads of a loaded edge were hedged, each reading two more shards). Shards whose index a skips (known corrupt) are not
+// taken. The caller ends the reading with a.finish.
 func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 	key := a.key
 	k, total := n.codec.Data(), n.codec.Total()
@@ -242,40 +244,53 @@ func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 		return g
 	}
 
-	// Remote owners in shard order (data shards first), each once; the
-	// first batch is the fewest that make up k with the shards in hand.
-	// No spare is asked up front: it would add 1/k to every read's peer
-	// traffic, and a slow or failing owner is covered by the hedge. Suspects
-	// come last: asked only when the others cannot make up k, since a
-	// member that timed out once under load is more likely alive than the
-	// origin is cheap.
-	var order, suspects []string
-	seen := map[string]bool{n.cluster.self: true}
-	owned := map[string]int{} // shard indices each member owns
-	for _, addr := range owners {
-		owned[addr]++
-		if seen[addr] {
-			continue
-		}
-		seen[addr] = true
-		if n.cluster.isSuspect(addr) {
-			suspects = append(suspects, addr)
-			continue
-		}
-		order = append(order, addr)
-	}
-	order = append(order, suspects...)
-	firstBatch, covered := 0, len(g.shards)
-	for firstBatch < len(order) && covered < k {
-		covered += owned[order[firstBatch]]
-		firstBatch++
-	}
+	order, owned, firstBatch := n.cluster.readOrder(owners, k-len(g.shards))
 
 	// Room for every shard and end a member may report: the reads never
 	// block on a gatherer that has returned.
 	events := make(chan peerEvent, len(order)*(total+1))
-	launched := 0
 	var reads []*peerRead
+	launch := func(upTo int) {
+		for len(reads) < upTo {
+			r := &peerRead{a: a, addr: order[len(reads)], events: events}
+			reads = append(reads, r)
+			go func() {
+				bad, err := n.peers.shards(r.addr, key, total, a.sl, r, &r.progress)
+				events <- peerEvent{read: r, bad: bad, foreign: r.foreign, err: err}
+			}()
+		}
+	}
+	// standIn asks the next owners, enough to stand in for the shards of
+	// slow reads: hedging costs in proportion to what is slow.
+	standIn := func(slow ...*peerRead) {
+		lost := 0
+		for _, r := range slow {
+			r.covered = true
+			lost += owned[r.addr]
+		}
+		upTo, got := len(reads), 0
+		for upTo < len(order) && got < lost {
+			got += owned[order[upTo]]
+			upTo++
+		}
+		if upTo > len(reads) {
+			n.stats.hedges.Add(1)
+			launch(upTo)
+		}
+	}
+	// lone returns the only read still going, if there is exactly one.
+	lone := func() *peerRead {
+		var last *peerRead
+		for _, r := range reads {
+			if !r.ended {
+				if last != nil {
+					return nil
+				}
+				last = r
+			}
+		}
+		return last
+	}
 	// outstanding is how many shards the members not yet heard from own:
 	// once the shards in hand plus those cannot reach k, waiting on a slow
 	// member is pointless and the read goes to the leader.
@@ -283,79 +298,119 @@ func (n *Node) gatherShards(a *assembly, owners []string) gathered {
 	for _, addr := range order {
 		outstanding += owned[addr]
 	}
-	launch := func(upTo int) {
-		for ; launched < upTo; launched++ {
-			r := &peerRead{a: a, addr: order[launched], events: events}
-			reads = append(reads, r)
-			go func() {
-				bad, err := n.peers.shards(r.addr, key, total, a.sl, r, &r.progress)
-				events <- peerEvent{addr: r.addr, bad: bad, foreign: r.foreign, err: err}
-			}()
-		}
-	}
+
 	launch(firstBatch)
-	hedge := time.NewTicker(n.cfg.HedgeDelay)
-	defer hedge.Stop()
-	ended := func(addr string) {
-		for _, r := range reads {
-			if r.addr == addr {
-				r.ended = true
-			}
-		}
+	// Every hedge delay, a read that has sent nothing since the last look
+	// is stalled; and a read left alone has a hedge delay to end.
+	stalls := time.NewTicker(n.cfg.HedgeDelay)
+	defer stalls.Stop()
+	idle := 0 // ticks in a row in which no read moved
+	alone := time.NewTimer(n.cfg.HedgeDelay)
+	defer alone.Stop()
+	if len(reads) > 1 {
+		alone.Stop()
 	}
 	deadline := time.NewTimer(n.cfg.PeerTimeout)
 	defer deadline.Stop()
-	for received := 0; len(g.shards) < k && received < launched; {
+	for received := 0; len(g.shards) < k && received < len(reads); {
 		select {
-		case r := <-events:
-			if r.got {
-				if !a.inPlace(r.shard) {
-					a.spare = append(a.spare, r.shard.Bytes)
+		case ev := <-events:
+			r := ev.read
+			if ev.got {
+				if !a.inPlace(ev.shard) {
+					a.spare = append(a.spare, ev.shard.Bytes)
 				}
-				add(r.shard)
+				add(ev.shard)
 				continue
 			}
 			received++
-			ended(r.addr)
+			r.ended = true
 			outstanding -= owned[r.addr]
-			if r.err == nil {
+			if l := lone(); l != nil && !l.covered {
+				alone.Reset(n.cfg.HedgeDelay)
+			}
+			if ev.err == nil {
 				g.answered[r.addr] = true
-			} else if !errors.Is(r.err, errRebuildDone) {
-				n.log.Debug("shard read failed", "peer", r.addr, "chunk", key.String(), "err", r.err)
+			} else if !errors.Is(ev.err, errRebuildDone) {
+				n.log.Debug("shard read failed", "peer", r.addr, "chunk", key.String(), "err", ev.err)
 			}
-			if r.bad > 0 {
-				g.corrupt += r.bad
-				n.stats.shardsCorrupt.Add(int64(r.bad))
-				n.log.Warn("peer sent corrupt shards", "peer", r.addr, "chunk", key.String(), "count", r.bad)
+			if ev.bad > 0 {
+				g.corrupt += ev.bad
+				n.stats.shardsCorrupt.Add(int64(ev.bad))
+				n.log.Warn("peer sent corrupt shards", "peer", r.addr, "chunk", key.String(), "count", ev.bad)
 			}
-			if r.foreign > 0 {
-				g.corrupt += r.foreign
-				n.stats.shardsCorrupt.Add(int64(r.foreign))
-				n.log.Warn("peer sent shards of another chunk", "peer", r.addr, "chunk", key.String(), "count", r.foreign)
+			if ev.foreign > 0 {
+				g.corrupt += ev.foreign
+				n.stats.shardsCorrupt.Add(int64(ev.foreign))
+				n.log.Warn("peer sent shards of another chunk", "peer", r.addr, "chunk", key.String(), "count", ev.foreign)
 			}
 			if len(g.shards) < k && len(g.shards)+outstanding < k {
 				return g
 			}
-			if r.err != nil || r.bad > 0 || r.foreign > 0 || received == launched {
+			if ev.err != nil || ev.bad > 0 || ev.foreign > 0 || received == len(reads) {
 				launch(len(order)) // a shard is missing: no need to wait for the hedge
 			}
-		case <-hedge.C:
-			stalled, pending := false, 0
+		case <-stalls.C:
+			var slow []*peerRead
+			anyMoved := false
 			for _, r := range reads {
-				stalled = r.stalled() || stalled
-				if !r.ended {
-					pending++
+				if r.moved() {
+					anyMoved = true
+				} else if !r.ended && !r.covered {
+					slow = append(slow, r)
 				}
 			}
-			if (stalled || pending == 1) && launched < len(order) {
-				n.stats.hedges.Add(1)
-				launch(len(order))
+			// A read is stalled if it sent nothing while another did. If
+			// none did, this edge's own CPU may be what holds them all
+			// (a saturated edge polls its sockets late): that has to last
+			// two ticks before it counts.
+			if idle = idle + 1; anyMoved {
+				idle = 0
+			}
+			if len(slow) > 0 && (anyMoved || idle >= 2) {
+				standIn(slow...)
+			}
+		case <-alone.C:
+			if l := lone(); l != nil && !l.covered {
+				standIn(l)
 			}
 		case <-deadline.C:
 			return g
 		}
 	}
 	return g
+}
+
+// readOrder returns the members other than this one to ask for the shards
+// of a chunk with these owners (in shard order), each once, with how many
+// shard indices each owns, and how many of them to ask first: the fewest
+// that own the shards still needed. Data shards come first: they need no
+// decoding. No spare is asked up front: it would add 1/k to every read's
+// peer traffic, and a slow or failing owner is covered by the hedge.
+// Suspects come last: asked only when the others cannot make up k, since a
+// member that timed out once under load is more likely alive than the
+// origin is cheap.
+func (c *cluster) readOrder(owners []string, needed int) (order []string, owned map[string]int, first int) {
+	var suspects []string
+	seen := map[string]bool{c.self: true}
+	owned = map[string]int{}
+	for _, addr := range owners {
+		owned[addr]++
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		if c.isSuspect(addr) {
+			suspects = append(suspects, addr)
+			continue
+		}
+		order = append(order, addr)
+	}
+	order = append(order, suspects...)
+	for covered := 0; first < len(order) && covered < needed; first++ {
+		covered += owned[order[first]]
+	}
+	return order, owned, first
 }
 
 // rebuildFromPeers rebuilds chunk key, chunkLen bytes long, from the

@@ -54,7 +54,12 @@ for port in 9400 9402; do
     curl -sf -o /dev/null -r $((c<<20))-$(( (c+1<<20) - 1 )) http://127.0.0.1:$port/big.bin
   done
 done
-sleep 2
+# A few seconds of the workload on both edges first: each run then finds
+# the peer connections open and the copy cache in its steady state.
+for port in 9400 9401; do
+  on0 wrk -t1 -c16 -d3s -s "$ANCHORS/range1m.lua" http://127.0.0.1:$port > /dev/null
+done
+sleep 1
 stats() { curl -s http://127.0.0.1:$1/stats; }
 # cpu PID...: user+system clock ticks of the processes.
 cpu() { local f=(); for p in "$@"; do f+=("/proc/$p/stat"); done; awk '{s += $14 + $15} END {print s}' "${f[@]}"; }
