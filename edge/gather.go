@@ -2,6 +2,7 @@ package edge
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,9 +22,12 @@ type assembly struct {
 	k, m         int
 	chunkLen, sl int
 
-	mu      sync.Mutex
-	out     []byte // the chunk and its padding: data shard i at out[i*sl:]
-	skip    []bool // indices known corrupt: not read
+	mu  sync.Mutex
+	out []byte // the chunk and its padding: data shard i at out[i*sl:]
+	// skip marks the indices known corrupt, which are not read: a copy of
+	// the caller's, which changes for the next attempt while this one's
+	// stragglers may still look.
+	skip    []bool
 	taken   []bool // data places in out being or been filled
 	filled  []bool // indices this rebuild has whole: others' copies are skipped
 	filling int    // places being filled now
@@ -42,7 +46,7 @@ func newAssembly(key chunk.Key, chunkLen int, codec *chunk.Codec, skip []bool) *
 	return &assembly{
 		key: key, k: k, m: codec.Parity(), chunkLen: chunkLen, sl: sl,
 		out:    make([]byte, k*sl),
-		skip:   skip,
+		skip:   slices.Clone(skip),
 		taken:  make([]bool, total),
 		filled: make([]bool, total),
 	}
