@@ -2,120 +2,20 @@ package edge
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/edgecache/edgecache/internal/testcert"
 )
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // the CA certificate, PEM
-	dir  string
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &testCA{cert: cert, key: key, dir: t.TempDir()}
-	ca.file = filepath.Join(ca.dir, "ca.pem")
-	writePEM(t, ca.file, "CERTIFICATE", der)
-	return ca
-}
-
-// leaf issues a certificate for 127.0.0.1 usable by servers and clients,
-// and returns its certificate and key files.
-func (ca *testCA) leaf(t *testing.T, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(ca.dir, name+".pem"), filepath.Join(ca.dir, name+"-key.pem")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", kder)
-	return certFile, keyFile
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// httpsClient trusts ca only.
-func httpsClient(ca *testCA) *http.Client {
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
-	return &http.Client{
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableCompression: true},
-		Timeout:   20 * time.Second,
-	}
-}
-
 func TestTLSConfigValidation(t *testing.T) {
-	ca := newTestCA(t, "ca")
-	cert, key := ca.leaf(t, "edge")
+	ca := testcert.NewCA(t, "ca")
+	cert, key := ca.Leaf(t, "edge")
 	for name, c := range map[string]struct {
 		mutate func(*Config)
 		want   string
@@ -123,9 +23,9 @@ func TestTLSConfigValidation(t *testing.T) {
 		"cert without key":      {func(c *Config) { c.TLSCertFile = cert }, "both a certificate and a key"},
 		"key without cert":      {func(c *Config) { c.TLSKeyFile = key }, "both a certificate and a key"},
 		"peer cert without CA":  {func(c *Config) { c.PeerTLSCertFile, c.PeerTLSKeyFile = cert, key }, "all three"},
-		"peer CA alone":         {func(c *Config) { c.PeerTLSCAFile = ca.file }, "all three"},
+		"peer CA alone":         {func(c *Config) { c.PeerTLSCAFile = ca.File }, "all three"},
 		"missing cert file":     {func(c *Config) { c.TLSCertFile, c.TLSKeyFile = cert+".missing", key }, "client TLS"},
-		"key of another cert":   {func(c *Config) { _, other := ca.leaf(t, "other"); c.TLSCertFile, c.TLSKeyFile = cert, other }, "client TLS"},
+		"key of another cert":   {func(c *Config) { _, other := ca.Leaf(t, "other"); c.TLSCertFile, c.TLSKeyFile = cert, other }, "client TLS"},
 		"CA file without a PEM": {func(c *Config) { c.PeerTLSCertFile, c.PeerTLSKeyFile, c.PeerTLSCAFile = cert, key, key }, "no PEM certificate"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -146,13 +46,13 @@ func TestTLSConfigValidation(t *testing.T) {
 // A player over HTTPS gets the same bytes as over HTTP; a plain HTTP
 // request to the TLS listener is not served.
 func TestTLSClientListener(t *testing.T) {
-	ca := newTestCA(t, "ca")
-	cert, key := ca.leaf(t, "edge")
+	ca := testcert.NewCA(t, "ca")
+	cert, key := ca.Leaf(t, "edge")
 	org := newTestOrigin(t)
 	data := randomBytes(mrand.New(mrand.NewPCG(4, 4)), 300<<10)
 	org.put("/tls.mp4", &testObject{data: data, etag: `"t"`, modTime: confModTime})
 	n := startNode(t, org.URL(), func(cfg *Config) { cfg.TLSCertFile, cfg.TLSKeyFile = cert, key })
-	hc := httpsClient(ca)
+	hc := ca.Client()
 	defer hc.CloseIdleConnections()
 	for _, rng := range []string{"", "bytes=1000-200000", "bytes=-5"} {
 		req, _ := http.NewRequest(http.MethodGet, "https://"+n.Addr()+"/tls.mp4", nil)
@@ -187,15 +87,15 @@ func TestTLSClientListener(t *testing.T) {
 // serves each chunk once and edges serve chunks rebuilt from peers. The
 // peer listener serves no plain HTTP.
 func TestTLSPeerRing(t *testing.T) {
-	ca := newTestCA(t, "cluster-ca")
+	ca := testcert.NewCA(t, "cluster-ca")
 	org := newTestOrigin(t)
 	const chunks = 8
 	data := putMovie(org, "/ptls.mp4", chunks)
 	c := &testCluster{}
 	for i := range 3 {
-		cert, key := ca.leaf(t, fmt.Sprintf("edge%d", i))
+		cert, key := ca.Leaf(t, fmt.Sprintf("edge%d", i))
 		c.addNode(t, org.URL(), func(cfg *Config) {
-			cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile, cfg.PeerTLSCAFile = cert, key, ca.file
+			cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile, cfg.PeerTLSCAFile = cert, key, ca.File
 		})
 	}
 	c.sync(t)
@@ -234,24 +134,24 @@ func TestTLSPeerRing(t *testing.T) {
 // and logged) and it refuses theirs. Its players still get the right bytes,
 // from the origin.
 func TestTLSPeerFromAnotherCA(t *testing.T) {
-	ca, other := newTestCA(t, "cluster-ca"), newTestCA(t, "other-ca")
+	ca, other := testcert.NewCA(t, "cluster-ca"), testcert.NewCA(t, "other-ca")
 	org := newTestOrigin(t)
 	data := putMovie(org, "/ca.mp4", 4)
 	logs := &logCapture{}
 	c := &testCluster{}
 	for i := range 2 {
-		cert, key := ca.leaf(t, fmt.Sprintf("edge%d", i))
+		cert, key := ca.Leaf(t, fmt.Sprintf("edge%d", i))
 		c.addNode(t, org.URL(), func(cfg *Config) {
-			cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile, cfg.PeerTLSCAFile = cert, key, ca.file
+			cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile, cfg.PeerTLSCAFile = cert, key, ca.File
 			cfg.Logger = slog.New(logs)
 		})
 	}
-	cert, key := other.leaf(t, "intruder")
+	cert, key := other.Leaf(t, "intruder")
 	foreignLogs := &logCapture{}
 	intruder := c.addNode(t, org.URL(), func(cfg *Config) {
 		// It trusts the cluster's CA, so only its own certificate is
 		// wrong: the members must be the ones that refuse it.
-		cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile, cfg.PeerTLSCAFile = cert, key, ca.file
+		cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile, cfg.PeerTLSCAFile = cert, key, ca.File
 		cfg.Logger = slog.New(foreignLogs)
 	})
 	c.sync(t)
