@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 )
 
 // nodeTLS holds the TLS configurations of a node's listeners and of its
@@ -35,28 +34,33 @@ func (c *Config) validateTLS() []error {
 	return errs
 }
 
-// loadTLS reads the certificates cfg names. Files are read once, when the
-// node starts: replacing a certificate takes a restart. refused observes a
-// peer connection refused for its certificate, with the remote address.
+// loadTLS reads the certificates cfg names. They are read again when
+// their files change (see reloading): a rotated certificate or CA is used
+// for the next handshakes without a restart. refused observes a peer
+// connection refused for its certificate, with the remote address.
 func loadTLS(cfg *Config, refused func(remote string, err error)) (nodeTLS, error) {
 	var t nodeTLS
 	if cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		cert, err := keyPair(cfg.Logger, cfg.Now, cfg.TLSCertFile, cfg.TLSKeyFile)
 		if err != nil {
 			return t, fmt.Errorf("client TLS: %w", err)
 		}
 		t.client = &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12, // players include older devices
-			NextProtos:   []string{"http/1.1"},
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.get(), nil },
+			MinVersion:     tls.VersionTLS12, // players include older devices
+			NextProtos:     []string{"http/1.1"},
 		}
 	}
 	if cfg.PeerTLSCertFile != "" {
-		var err error
-		t.peerServer, t.peerClient, err = peerTLS(cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile, cfg.PeerTLSCAFile, refused)
+		cert, err := keyPair(cfg.Logger, cfg.Now, cfg.PeerTLSCertFile, cfg.PeerTLSKeyFile)
 		if err != nil {
 			return t, fmt.Errorf("peer TLS: %w", err)
 		}
+		pool, err := caPool(cfg.Logger, cfg.Now, cfg.PeerTLSCAFile)
+		if err != nil {
+			return t, fmt.Errorf("peer TLS: %w", err)
+		}
+		t.peerServer, t.peerClient = peerTLS(cert, pool, refused)
 	}
 	return t, nil
 }
@@ -70,21 +74,9 @@ func loadTLS(cfg *Config, refused func(remote string, err error)) (nodeTLS, erro
 // usages (or none). TLS 1.3 only: every member is an edgecache. A client
 // certificate the CA did not sign is reported to refused before the
 // handshake fails.
-func peerTLS(certFile, keyFile, caFile string, refused func(remote string, err error)) (server, client *tls.Config, err error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, nil, fmt.Errorf("CA: no PEM certificate in %s", caFile)
-	}
+func peerTLS(cert *reloading[*tls.Certificate], pool *reloading[*x509.CertPool], refused func(remote string, err error)) (server, client *tls.Config) {
 	base := &tls.Config{
-		Certificates: []tls.Certificate{cert},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.get(), nil },
 		// Any certificate is required here, and VerifyConnection checks it
 		// as RequireAndVerifyClientCert would, so that a refusal can be
 		// counted and logged with the address it came from.
@@ -97,7 +89,7 @@ func peerTLS(certFile, keyFile, caFile string, refused func(remote string, err e
 			c := base.Clone()
 			remote := hello.Conn.RemoteAddr().String()
 			c.VerifyConnection = func(cs tls.ConnectionState) error {
-				err := verifyChain(cs.PeerCertificates, pool, x509.ExtKeyUsageClientAuth)
+				err := verifyChain(cs.PeerCertificates, pool.get(), x509.ExtKeyUsageClientAuth)
 				if err != nil {
 					refused(remote, err)
 				}
@@ -107,18 +99,18 @@ func peerTLS(certFile, keyFile, caFile string, refused func(remote string, err e
 		},
 	}
 	client = &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert.get(), nil },
+		MinVersion:           tls.VersionTLS13,
 		// The standard verification would also match the server's name
 		// or IP against the certificate, which peers cannot have (see
 		// above). It is turned off only to be replaced: VerifyConnection
 		// checks the chain against the cluster CA on every handshake.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifyChain(cs.PeerCertificates, pool, x509.ExtKeyUsageServerAuth)
+			return verifyChain(cs.PeerCertificates, pool.get(), x509.ExtKeyUsageServerAuth)
 		},
 	}
-	return server, client, nil
+	return server, client
 }
 
 // verifyChain checks that certs (leaf first) chain up to a root of pool

@@ -2,11 +2,15 @@ package edge
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -176,4 +180,64 @@ func TestTLSPeerFromAnotherCA(t *testing.T) {
 	}
 	// The members serve as before.
 	readChunk(t, c.nodes[0], "/ca.mp4", data, 0)
+}
+
+// A certificate rotated in place (as cert-manager or a renewed Kubernetes
+// Secret does) is served from the next handshakes on, without a restart;
+// a rotation that leaves files which do not load keeps the last good
+// certificate and says so. Peer certificates and the CA reload the same way
+// (reloading is shared).
+func TestTLSCertificateRotation(t *testing.T) {
+	ca := testcert.NewCA(t, "ca")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	install := func(name string) {
+		c, k := ca.Leaf(t, name)
+		for src, dst := range map[string]string{c: certFile, k: keyFile} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	install("first")
+	logs := &logCapture{}
+	org := newTestOrigin(t)
+	n := startNode(t, org.URL(), func(cfg *Config) {
+		cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
+		cfg.Logger = slog.New(logs)
+	})
+	served := func() string {
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.Cert)
+		c, err := tls.Dial("tcp", n.Addr(), &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if got := served(); got != "first" {
+		t.Fatalf("served %q, want first", got)
+	}
+	install("second")
+	waitFor(t, "the rotated certificate to be served", func() bool { return served() == "second" })
+	if !logs.has(slog.LevelInfo, "TLS files reloaded") {
+		t.Error("the reload was not logged")
+	}
+
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Handshakes look at the files; each must still get the last good
+	// certificate.
+	waitFor(t, "the broken rotation to be noticed", func() bool {
+		if got := served(); got != "second" {
+			t.Fatalf("after a broken rotation served %q, want the last good one", got)
+		}
+		return logs.has(slog.LevelWarn, "TLS files changed but do not load")
+	})
 }
