@@ -432,10 +432,10 @@ func (o meteredOrigin) CloseIdleConnections() {
 type nodeCollector struct {
 	n *Node
 
-	coalesced, fillsLed, fillsInFlight, served                                                    *prometheus.Desc
-	cacheEntries, cacheBytes, cacheBudget, evictions                                              *prometheus.Desc
-	originRetries, peerRefused, shardsCorrupt, hedges, repairs, readaheadNext, playlistPrefetches *prometheus.Desc
-	ringMembers, suspects, accessLogDropped                                                       *prometheus.Desc
+	coalesced, fillsLed, fillsInFlight, served                                                                      *prometheus.Desc
+	cacheEntries, cacheBytes, cacheBudget, evictions                                                                *prometheus.Desc
+	originRetries, peerRefused, shardsCorrupt, hedges, repairs, readaheadNext, readaheadDropped, playlistPrefetches *prometheus.Desc
+	ringMembers, suspects, accessLogDropped                                                                         *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -461,6 +461,7 @@ func newNodeCollector(n *Node) *nodeCollector {
 		hedges:             d("hedges_total", "Shard reads that asked every owner because one of the first was left alone, or sent nothing, for --hedge-delay."),
 		repairs:            d("repairs_total", "Shards re-encoded and pushed back to an owner that answered a read without them."),
 		readaheadNext:      d("readahead_next_total", "Chunk fetches started past a sequential range request's end, so that the player's next request is a hit."),
+		readaheadDropped:   d("readahead_dropped_total", "Such fetches not started because as many as the edge allows were already running: readahead never crowds out what players wait for."),
 		playlistPrefetches: d("playlist_prefetches_total", "Objects an HLS or DASH playlist named that were warmed as the playlist first passed through."),
 		ringMembers:        d("ring_members", "Members of this edge's current ring, itself included."),
 		suspects:           d("peer_suspects", "Peers this edge skips for now because a request to them failed in the last few seconds."),
@@ -473,7 +474,7 @@ func newNodeCollector(n *Node) *nodeCollector {
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.coalesced, c.fillsLed, c.fillsInFlight, c.served, c.cacheEntries,
 		c.cacheBytes, c.cacheBudget, c.evictions, c.originRetries, c.peerRefused, c.shardsCorrupt, c.hedges,
-		c.repairs, c.readaheadNext, c.playlistPrefetches, c.ringMembers, c.suspects, c.accessLogDropped} {
+		c.repairs, c.readaheadNext, c.readaheadDropped, c.playlistPrefetches, c.ringMembers, c.suspects, c.accessLogDropped} {
 		ch <- d
 	}
 }
@@ -514,6 +515,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.hedges, s.Hedges)
 	counter(c.repairs, s.Repairs)
 	counter(c.readaheadNext, s.ReadaheadNext)
+	counter(c.readaheadDropped, s.ReadaheadDropped)
 	counter(c.playlistPrefetches, s.PlaylistPrefetches)
 	gauge(c.ringMembers, int64(s.RingMembers))
 	gauge(c.suspects, int64(s.Suspects))

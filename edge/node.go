@@ -300,6 +300,7 @@ type Node struct {
 	repairs    chan struct{}               // bounds repairs in flight
 	prefetches chan struct{}               // bounds playlist prefetches in flight
 	positions  *lru.Cache[uint64, readPos] // where each connection's last range ended, for ReadaheadNext
+	aheadSlots chan struct{}               // a token per readahead fetch running (aheadInFlight)
 	bg         sync.WaitGroup              // shard placements and repairs in flight
 
 	rawOrigin originReader
@@ -399,6 +400,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	n.repairs = make(chan struct{}, 64)
 	n.prefetches = make(chan struct{}, 8)
 	n.positions, _ = lru.New[uint64, readPos](readPositions) // cannot fail: the size is positive
+	n.aheadSlots = make(chan struct{}, aheadInFlight())
 	n.positions, _ = lru.New[uint64, readPos](readPositions) // cannot fail: the size is positive
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 

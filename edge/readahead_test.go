@@ -118,3 +118,32 @@ func TestReadaheadNextFollowsTheConnection(t *testing.T) {
 		t.Error("alice's sequential read fetched nothing ahead")
 	}
 }
+
+// Readahead runs in bounded slots: when as many readahead fetches as the
+// edge allows are running, more are dropped (and counted), not queued
+// behind or ahead of what players wait for; the response itself is served
+// either way, and readahead resumes once slots are free.
+func TestReadaheadNextDroppedWhenSlotsAreFull(t *testing.T) {
+	org := newTestOrigin(t)
+	const cs = 64 << 10
+	data := putSequential(org, "/busy.mp4", 6, cs)
+	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
+	for range cap(n.aheadSlots) {
+		n.aheadSlots <- struct{}{} // every slot taken by fetches still running
+	}
+	readRange(t, testClient, n, "/busy.mp4", data, cs, 0)
+	if s := n.Stats(); s.ReadaheadNext != 0 || s.ReadaheadDropped != 3 {
+		t.Fatalf("with every slot taken: %d read ahead, %d dropped; want 0 and 3", s.ReadaheadNext, s.ReadaheadDropped)
+	}
+	if got := len(org.rangeGets("/busy.mp4")); got != 1 {
+		t.Errorf("origin chunk reads %d, want only the one asked for", got)
+	}
+	for range cap(n.aheadSlots) {
+		<-n.aheadSlots
+	}
+	readRange(t, testClient, n, "/busy.mp4", data, cs, 1)
+	if s := n.Stats(); s.ReadaheadNext != 3 {
+		t.Errorf("with slots free: %d read ahead, want 3", s.ReadaheadNext)
+	}
+	waitFor(t, "the readahead slots to be handed back", func() bool { return len(n.aheadSlots) == 0 })
+}

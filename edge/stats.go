@@ -17,6 +17,7 @@ type counters struct {
 	hedges             atomic.Int64
 	repairs            atomic.Int64
 	readaheadNext      atomic.Int64
+	readaheadDropped   atomic.Int64
 	playlistPrefetches atomic.Int64
 }
 
@@ -41,6 +42,7 @@ type Stats struct {
 	Hedges             int64 // shard reads that asked every owner after the hedge delay
 	Repairs            int64 // shards re-encoded and pushed back after a read found them missing
 	ReadaheadNext      int64 // chunk fetches started for a sequential player's next request (joining one already running included)
+	ReadaheadDropped   int64 // such fetches not started because aheadInFlight were running
 	PlaylistPrefetches int64 // objects a playlist named that were warmed as it passed through
 	RingMembers        int   // members of the current ring
 	Suspects           int   // peers skipped for failing recently
@@ -70,6 +72,7 @@ func (n *Node) Stats() Stats {
 		Hedges:             n.stats.hedges.Load(),
 		Repairs:            n.stats.repairs.Load(),
 		ReadaheadNext:      n.stats.readaheadNext.Load(),
+		ReadaheadDropped:   n.stats.readaheadDropped.Load(),
 		PlaylistPrefetches: n.stats.playlistPrefetches.Load(),
 		RingMembers:        n.cluster.ring.Load().Len(),
 		Suspects:           n.cluster.suspects(),
