@@ -29,18 +29,23 @@ func testFrames(t testing.TB) [][]byte {
 	return frames
 }
 
-func TestShardListRoundTrip(t *testing.T) {
-	frames := testFrames(t)
+// testList returns testFrames and the shard list that carries them.
+func testList(t testing.TB) (frames [][]byte, list []byte) {
+	frames = testFrames(t)
 	var buf bytes.Buffer
 	for _, f := range frames {
 		if err := writeShardListItem(&buf, f); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return frames, buf.Bytes()
+}
+
+func TestShardListRoundTrip(t *testing.T) {
+	frames, list := testList(t)
 	// One frame's header corrupted in place: it is skipped and counted,
 	// the others still decode. Another's shard bytes corrupted: it is
 	// parsed, and its Verify fails (the reader's chunk checksum finds it).
-	list := buf.Bytes()
 	list[4+10] ^= 1
 	second := 4 + len(frames[0]) + 4
 	list[second+len(frames[1])-1] ^= 1
@@ -89,11 +94,8 @@ func readListFrom(r io.Reader) ([]chunk.Shard, int, error) {
 // FuzzDecodeShardList: no input panics; the shards read are well formed,
 // and a list that arrives a byte at a time reads the same.
 func FuzzDecodeShardList(f *testing.F) {
-	var buf bytes.Buffer
-	for _, fr := range testFrames(f) {
-		_ = writeShardListItem(&buf, fr)
-	}
-	f.Add(buf.Bytes())
+	_, list := testList(f)
+	f.Add(list)
 	f.Add([]byte{0, 0, 0, 1, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -234,14 +236,7 @@ func (p *picky) place(s chunk.Shard, sl int) ([]byte, error) {
 // shards are passed over and the rest still read, a placer's error stops
 // the read, and a shard cut short is handed back as not filled.
 func TestReadShardListPlacing(t *testing.T) {
-	frames := testFrames(t)
-	var buf bytes.Buffer
-	for _, f := range frames {
-		if err := writeShardListItem(&buf, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	list := buf.Bytes()
+	frames, list := testList(t)
 
 	p := &picky{want: map[int]bool{1: true, 4: true}, stopAt: -1}
 	if bad, err := readShardList(bytes.NewReader(list), chunk.MaxShards, p); err != nil || bad != 0 ||
