@@ -100,6 +100,15 @@ func (c *testCluster) sync(t *testing.T) {
 	})
 }
 
+// total sums one figure of every node's Stats.
+func (c *testCluster) total(figure func(Stats) int64) int64 {
+	var sum int64
+	for _, n := range c.nodes {
+		sum += figure(n.Stats())
+	}
+	return sum
+}
+
 // settle waits until no node has placements or repairs in flight.
 func (c *testCluster) settle() {
 	for _, n := range c.nodes {
@@ -389,11 +398,7 @@ func TestClusterStalledPeersAreHedged(t *testing.T) {
 	// The pushes to the stalled peers hang until the test ends; the others
 	// land.
 	waitFor(t, "shards to be placed on the live owners", func() bool {
-		total := 0
-		for _, n := range c.nodes {
-			total += n.Stats().CacheEntries
-		}
-		return total >= chunks*4
+		return c.total(func(s Stats) int64 { return int64(s.CacheEntries) }) >= chunks*4
 	})
 	before, _ := originChunkGets(org, "/h.mp4")
 	for _, n := range c.nodes[1:] {
@@ -408,11 +413,7 @@ func TestClusterStalledPeersAreHedged(t *testing.T) {
 	}
 	// Whether a read got its shards by hedging or by asking the suspects
 	// last depends on timing; either way it must not have waited.
-	var peer int64
-	for _, n := range c.nodes {
-		peer += n.Stats().SentPeer
-	}
-	if peer == 0 {
+	if c.total(func(s Stats) int64 { return s.SentPeer }) == 0 {
 		t.Error("no read was served from shards")
 	}
 	if after, _ := originChunkGets(org, "/h.mp4"); after != before {
@@ -468,19 +469,13 @@ func TestClusterRefusesForeignPeers(t *testing.T) {
 			sort.Strings(members)
 			src.set <- members
 			waitFor(t, "the foreign ring", func() bool { return foreign.Stats().RingMembers == 4 })
-			refusedBefore := int64(0)
-			for _, n := range c.nodes {
-				refusedBefore += n.Stats().PeerRefused
-			}
+			refused := func(s Stats) int64 { return s.PeerRefused }
+			refusedBefore := c.total(refused)
 			res := do(t, http.MethodGet, "http://"+foreign.Addr()+"/f.mp4", nil)
 			if res.status != http.StatusOK || !bytes.Equal(res.body, data) {
 				t.Fatalf("status %d identical=%v", res.status, bytes.Equal(res.body, data))
 			}
-			refused := int64(0)
-			for _, n := range c.nodes {
-				refused += n.Stats().PeerRefused
-			}
-			if refused == refusedBefore {
+			if c.total(refused) == refusedBefore {
 				t.Error("no member refused the foreign peer")
 			}
 		})

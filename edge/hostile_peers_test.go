@@ -571,11 +571,7 @@ func TestHostilePeerStallsMidAnswer(t *testing.T) {
 	if fake.stalls.Load() == 0 {
 		t.Fatal("no read met the stalling peer")
 	}
-	var hedges int64
-	for _, n := range c.nodes {
-		hedges += n.Stats().Hedges
-	}
-	if hedges == 0 {
+	if c.total(func(s Stats) int64 { return s.Hedges }) == 0 {
 		t.Error("no read was hedged")
 	}
 	if after, _ := originChunkGets(org, path); after != before {
