@@ -142,28 +142,9 @@ func buildPage(s Status) pageView {
 	// always at "now" whatever the history's length.
 	xOf := func(i int) float64 { return float64(chartW) - float64(len(s.History)-i)*slot }
 
-	v.Traffic = chart{W: chartW, H: chartH, Empty: len(s.History) == 0}
-	var top int64
-	for _, h := range s.History {
-		top = max(top, h.HitBytes+h.PeerBytes+h.OriginBytes)
-	}
-	v.Traffic.YLabel = formatBytes(top) + " per interval"
-	for i, h := range s.History {
-		y := float64(chartH)
-		for _, part := range []struct {
-			n      int64
-			colour string
-			name   string
-		}{{h.HitBytes, colHit, "hit"}, {h.PeerBytes, colPeer, "peer"}, {h.OriginBytes, colOrigin, "origin"}} {
-			if part.n == 0 || top == 0 {
-				continue
-			}
-			hh := float64(part.n) / float64(top) * chartH
-			y -= hh
-			v.Traffic.add(rect{X: xOf(i) + 0.5, Y: y, W: slot - 1, H: hh, Fill: part.colour,
-				Title: fmt.Sprintf("%s: %s (%s)", part.name, formatBytes(part.n), h.End.Format(time.TimeOnly))})
-		}
-	}
+	v.Traffic = stackedBars(s.History, xOf, slot, func(h StatusSample) []barPart {
+		return []barPart{{h.HitBytes, colHit, "hit"}, {h.PeerBytes, colPeer, "peer"}, {h.OriginBytes, colOrigin, "origin"}}
+	}, formatBytes)
 
 	v.Ratio = chart{W: chartW, H: chartH, Empty: len(s.History) == 0, YLabel: "100%"}
 	for _, line := range []struct {
@@ -182,29 +163,46 @@ func buildPage(s Status) pageView {
 		v.Ratio.Lines = append(v.Ratio.Lines, polyline{Points: strings.Join(pts, " "), Stroke: line.colour})
 	}
 
-	v.OriginChart = chart{W: chartW, H: chartH, Empty: len(s.History) == 0}
-	var otop int64
-	for _, h := range s.History {
-		otop = max(otop, h.OriginRequests+h.OriginErrors)
+	v.OriginChart = stackedBars(s.History, xOf, slot, func(h StatusSample) []barPart {
+		return []barPart{{h.OriginRequests, colOK, "answered"}, {h.OriginErrors, colError, "failed"}}
+	}, func(n int64) string { return strconv.FormatInt(n, 10) })
+	return v
+}
+
+// barPart is one coloured part of an interval's stacked bar.
+type barPart struct {
+	n      int64
+	colour string
+	name   string
+}
+
+// stackedBars draws a bar per interval of history at xOf(i), slot wide,
+// stacked from the parts, scaled to the tallest bar; format prints a
+// count for the axis and the titles.
+func stackedBars(history []StatusSample, xOf func(int) float64, slot float64, parts func(StatusSample) []barPart, format func(int64) string) chart {
+	c := chart{W: chartW, H: chartH, Empty: len(history) == 0}
+	var top int64
+	for _, h := range history {
+		var sum int64
+		for _, p := range parts(h) {
+			sum += p.n
+		}
+		top = max(top, sum)
 	}
-	v.OriginChart.YLabel = strconv.FormatInt(otop, 10) + " per interval"
-	for i, h := range s.History {
+	c.YLabel = format(top) + " per interval"
+	for i, h := range history {
 		y := float64(chartH)
-		for _, part := range []struct {
-			n      int64
-			colour string
-			name   string
-		}{{h.OriginRequests, colOK, "answered"}, {h.OriginErrors, colError, "failed"}} {
-			if part.n == 0 || otop == 0 {
+		for _, p := range parts(h) {
+			if p.n == 0 || top == 0 {
 				continue
 			}
-			hh := float64(part.n) / float64(otop) * chartH
+			hh := float64(p.n) / float64(top) * chartH
 			y -= hh
-			v.OriginChart.add(rect{X: xOf(i) + 0.5, Y: y, W: slot - 1, H: hh, Fill: part.colour,
-				Title: fmt.Sprintf("%d %s (%s)", part.n, part.name, h.End.Format(time.TimeOnly))})
+			c.add(rect{X: xOf(i) + 0.5, Y: y, W: slot - 1, H: hh, Fill: p.colour,
+				Title: fmt.Sprintf("%s: %s (%s)", p.name, format(p.n), h.End.Format(time.TimeOnly))})
 		}
 	}
-	return v
+	return c
 }
 
 // formatBytes prints a byte count in binary units with three digits.
