@@ -211,16 +211,26 @@ func (b *body) start(i int) {
 		// A fetch for the next request, not this one: it runs only if a
 		// slot is free, and holds it until the fill ends (under the
 		// node's context: the response it rode on is done long before),
-		// so that readahead never crowds out what players wait for.
+		// so that readahead never crowds out what players wait for. A
+		// chunk already being read ahead takes no second slot: players
+		// reading together would otherwise fill every slot with the same
+		// few chunks.
+		key := o.chunkKey(idx)
+		if _, running := n.aheadKeys.LoadOrStore(key, struct{}{}); running {
+			n.stats.readaheadNext.Add(1) // joins the fetch running
+			return
+		}
 		select {
 		case n.aheadSlots <- struct{}{}:
 		default:
+			n.aheadKeys.Delete(key)
 			n.stats.readaheadDropped.Add(1)
 			return
 		}
 		n.stats.readaheadNext.Add(1)
 		go func() {
 			defer func() { <-n.aheadSlots }()
+			defer n.aheadKeys.Delete(key)
 			_, _, _ = n.getChunk(n.baseCtx, o, idx)
 		}()
 		return

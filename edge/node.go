@@ -301,6 +301,7 @@ type Node struct {
 	prefetches chan struct{}               // bounds playlist prefetches in flight
 	positions  *lru.Cache[uint64, readPos] // where each connection's last range ended, for ReadaheadNext
 	aheadSlots chan struct{}               // a token per readahead fetch running (aheadInFlight)
+	aheadKeys  sync.Map                    // chunk.Key -> struct{}: the chunks being read ahead
 	bg         sync.WaitGroup              // shard placements and repairs in flight
 
 	rawOrigin originReader
