@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/edgecache/edgecache/edge"
 	"github.com/edgecache/edgecache/ring"
@@ -22,12 +21,13 @@ serves each chunk from memory or fetches it from the origin once.`
 // runEdge is the `edgecache edge` command.
 func runEdge(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("edge", edgeSynopsis, stdout)
-	var cfg edge.Config
-	cacheSize, chunkSize := sizeValue(512<<20), sizeValue(1<<20)
+	cfg := edge.DefaultConfig()
+	def := edge.DefaultConfig()
+	cacheSize, chunkSize := sizeValue(def.CacheSize), sizeValue(def.ChunkSize)
 	var logs logFlags
-	fs.StringVar(&cfg.Listen, "listen", ":8080", "client listener address (players; GET and HEAD only)")
-	fs.StringVar(&cfg.AdminListen, "admin-listen", ":8082", "admin listener address (status page /, /status.json, POST /purge, /healthz, /readyz, /metrics)")
-	fs.StringVar(&cfg.PeerListen, "peer-listen", ":8081", "peer listener address (other edges only; authenticated)")
+	fs.StringVar(&cfg.Listen, "listen", def.Listen, "client listener address (players; GET and HEAD only)")
+	fs.StringVar(&cfg.AdminListen, "admin-listen", def.AdminListen, "admin listener address (status page /, /status.json, POST /purge, /healthz, /readyz, /metrics)")
+	fs.StringVar(&cfg.PeerListen, "peer-listen", def.PeerListen, "peer listener address (other edges only; authenticated)")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "peer address other edges reach this one at (default: the peer listener's)")
 	peers := fs.String("peers", "", "static membership: comma-separated peer addresses host:port")
 	peersDNS := fs.String("peers-dns", "", "DNS membership NAME:PORT: every A/AAAA record of NAME is a peer (a Kubernetes headless Service)")
@@ -39,23 +39,23 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 	fs.StringVar(&cfg.PeerTLSCertFile, "peer-tls-cert", "", "PEM certificate of this edge for mutual TLS between edges (with --peer-tls-key and --peer-tls-ca)")
 	fs.StringVar(&cfg.PeerTLSKeyFile, "peer-tls-key", "", "PEM private key of --peer-tls-cert")
 	fs.StringVar(&cfg.PeerTLSCAFile, "peer-tls-ca", "", "PEM CA of the cluster: peers must present a certificate it signed, and this edge's must be one")
-	fs.IntVar(&cfg.DataShards, "data-shards", 4, "k: data shards per chunk")
-	fs.IntVar(&cfg.ParityShards, "parity-shards", 2, "m: parity shards per chunk; any m owners of a chunk may be lost")
-	fs.DurationVar(&cfg.HedgeDelay, "hedge-delay", 25*time.Millisecond, "how long a shard read waits on one slow owner (the last to answer, or one sending nothing) before asking every other owner")
-	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", 2*time.Second, "timeout of a shard read or push")
+	fs.IntVar(&cfg.DataShards, "data-shards", def.DataShards, "k: data shards per chunk")
+	fs.IntVar(&cfg.ParityShards, "parity-shards", def.ParityShards, "m: parity shards per chunk; any m owners of a chunk may be lost")
+	fs.DurationVar(&cfg.HedgeDelay, "hedge-delay", def.HedgeDelay, "how long a shard read waits on one slow owner (the last to answer, or one sending nothing) before asking every other owner")
+	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", def.PeerTimeout, "timeout of a shard read or push")
 	fs.StringVar(&cfg.Origin, "origin", "http://127.0.0.1:9000", "origin base URL")
 	fs.Var(&cacheSize, "cache-size", "memory for cached chunks (e.g. 512MiB, 4GiB)")
-	fs.Float64Var(&cfg.HotShare, "hot-share", 0.125, "share of --cache-size kept for whole chunks this edge serves even when its shards would fill the rest")
+	fs.Float64Var(&cfg.HotShare, "hot-share", def.HotShare, "share of --cache-size kept for whole chunks this edge serves even when its shards would fill the rest")
 	fs.Var(&chunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
-	fs.IntVar(&cfg.Readahead, "readahead", 4, "chunks a response fetches ahead of the one it is sending")
-	prefetch := fs.Int("prefetch-playlists", 3, "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
-	readaheadNext := fs.Int("readahead-next", 4, "chunks past a sequential range request's end fetched for the player's next request (0: off)")
-	fs.IntVar(&cfg.MaxRanges, "max-ranges", 64, "most ranges one request may ask for (more get 416)")
-	fs.DurationVar(&cfg.DefaultTTL, "default-ttl", time.Minute, "freshness of responses whose origin gives no Cache-Control, Expires or Last-Modified")
-	fs.DurationVar(&cfg.NegativeTTL, "negative-ttl", 10*time.Second, "how long an origin 404 is remembered")
-	fs.DurationVar(&cfg.OriginTimeout, "origin-timeout", 10*time.Second, "timeout of one origin request attempt")
-	fs.IntVar(&cfg.OriginRetries, "origin-retries", 2, "retries of a failed idempotent origin read")
-	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long responses in flight may finish after SIGTERM")
+	fs.IntVar(&cfg.Readahead, "readahead", def.Readahead, "chunks a response fetches ahead of the one it is sending")
+	fs.IntVar(&cfg.PrefetchSegments, "prefetch-playlists", def.PrefetchSegments, "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
+	fs.IntVar(&cfg.ReadaheadNext, "readahead-next", def.ReadaheadNext, "chunks past a sequential range request's end fetched for the player's next request (0: off)")
+	fs.IntVar(&cfg.MaxRanges, "max-ranges", def.MaxRanges, "most ranges one request may ask for (more get 416)")
+	fs.DurationVar(&cfg.DefaultTTL, "default-ttl", def.DefaultTTL, "freshness of responses whose origin gives no Cache-Control, Expires or Last-Modified")
+	fs.DurationVar(&cfg.NegativeTTL, "negative-ttl", def.NegativeTTL, "how long an origin 404 is remembered")
+	fs.DurationVar(&cfg.OriginTimeout, "origin-timeout", def.OriginTimeout, "timeout of one origin request attempt")
+	fs.IntVar(&cfg.OriginRetries, "origin-retries", def.OriginRetries, "retries of a failed idempotent origin read")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", def.ShutdownGrace, "how long responses in flight may finish after SIGTERM")
 	accessLog := fs.String("access-log", "", `access log: one JSON line per client request, appended to this file ("-": standard output; default: none)`)
 	printConfig := fs.Bool("print-config", false, "print the effective configuration (command line, then environment, then defaults; secrets redacted) and exit")
 	logs.register(fs)
@@ -74,14 +74,6 @@ func runEdge(ctx context.Context, args []string, env func(string) string, stdout
 		p.addf("--chunk-size must be positive")
 	}
 	cfg.CacheSize, cfg.ChunkSize = int64(cacheSize), int64(chunkSize)
-	cfg.ReadaheadNext = *readaheadNext
-	if cfg.ReadaheadNext == 0 {
-		cfg.ReadaheadNext = -1 // the Config's zero means its default
-	}
-	cfg.PrefetchSegments = *prefetch
-	if cfg.PrefetchSegments == 0 {
-		cfg.PrefetchSegments = -1
-	}
 	log, err := logs.logger(stderr)
 	p.add(err)
 	if log == nil {

@@ -24,18 +24,12 @@ func startEdges(t *testing.T, n int, secret []byte) []*edge.Node {
 	})
 	var nodes []*edge.Node
 	for i := range n {
-		node, err := edge.New(edge.Config{
-			Listen:          "127.0.0.1:0",
-			AdminListen:     "127.0.0.1:0",
-			PeerListen:      "127.0.0.1:0",
-			Origin:          originURL,
-			CacheSize:       32 << 20,
-			ChunkSize:       64 << 10,
-			Membership:      lateStatic(members),
-			ClusterSecret:   secret,
-			PeerDialTimeout: 2 * time.Second,
-			StatusInterval:  50 * time.Millisecond,
-		})
+		cfg := edge.DefaultConfig()
+		cfg.Listen, cfg.AdminListen, cfg.PeerListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+		cfg.Origin, cfg.CacheSize, cfg.ChunkSize = originURL, 32<<20, 64<<10
+		cfg.Membership, cfg.ClusterSecret = lateStatic(members), secret
+		cfg.PeerDialTimeout, cfg.StatusInterval = 2*time.Second, 50*time.Millisecond
+		node, err := edge.New(cfg)
 		if err != nil {
 			t.Fatalf("edge %d: %v", i+1, err)
 		}

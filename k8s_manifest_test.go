@@ -522,7 +522,9 @@ func TestManifestsMatchTheBinary(t *testing.T) {
 // address once it is ready.
 func startProbeNode(t *testing.T) string {
 	t.Helper()
-	n, err := edge.New(edge.Config{Origin: "http://127.0.0.1:9", Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", AdminListen: "127.0.0.1:0"})
+	cfg := edge.DefaultConfig()
+	cfg.Origin, cfg.Listen, cfg.PeerListen, cfg.AdminListen = "http://127.0.0.1:9", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	n, err := edge.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

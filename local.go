@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -102,19 +103,17 @@ func startLocalCluster(ctx context.Context, cfg localClusterConfig) (*localClust
 		if i == 0 && cfg.Listen != "" {
 			listen = cfg.Listen
 		}
-		node, err := edge.New(edge.Config{
-			Listen:        listen,
-			AdminListen:   "127.0.0.1:0",
-			PeerListen:    "127.0.0.1:0",
-			Origin:        c.originURL,
-			CacheSize:     cfg.CacheSize,
-			ChunkSize:     cfg.ChunkSize,
-			ReadaheadNext: cfg.ReadaheadNext,
-			ShutdownGrace: cfg.ShutdownGrace,
-			Membership:    lateStatic(members),
-			ClusterSecret: secret,
-			Logger:        logger.With("node", fmt.Sprintf("edge%d", i+1)),
-		})
+		ec := edge.DefaultConfig()
+		ec.Listen, ec.AdminListen, ec.PeerListen = listen, "127.0.0.1:0", "127.0.0.1:0"
+		ec.Origin, ec.Membership, ec.ClusterSecret = c.originURL, lateStatic(members), secret
+		ec.Logger = logger.With("node", fmt.Sprintf("edge%d", i+1))
+		ec.CacheSize = cmp.Or(cfg.CacheSize, ec.CacheSize)
+		ec.ChunkSize = cmp.Or(cfg.ChunkSize, ec.ChunkSize)
+		ec.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, ec.ShutdownGrace)
+		if cfg.ReadaheadNext != 0 {
+			ec.ReadaheadNext = max(cfg.ReadaheadNext, 0)
+		}
+		node, err := edge.New(ec)
 		if err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("local edge %d: %w", i+1, err)

@@ -66,8 +66,9 @@ func TestAccessLogLines(t *testing.T) {
 	data := randomBytes(rand.New(rand.NewPCG(6, 6)), 3*4096+10)
 	org.put("/v.ts", &testObject{data: data, etag: `"v"`, modTime: confModTime})
 	var out syncBuffer
-	n, err := New(Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",
-		Origin: org.URL(), ChunkSize: 4096, AccessLog: &out, AccessLogFlush: time.Hour})
+	cfg := testConfig(org.URL())
+	cfg.ChunkSize, cfg.AccessLog, cfg.AccessLogFlush = 4096, &out, time.Hour
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

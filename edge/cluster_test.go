@@ -165,7 +165,7 @@ func TestClusterOriginOncePerChunk(t *testing.T) {
 	data := putMovie(org, "/m.mp4", chunks)
 	// Without readahead past a request, every chunk a reader asks is
 	// fetched for that request, so the peer path shows in what is served.
-	c := startCluster(t, org.URL(), 6, func(c *Config) { c.ReadaheadNext = -1 })
+	c := startCluster(t, org.URL(), 6, func(c *Config) { c.ReadaheadNext = 0 })
 	var wg sync.WaitGroup
 	for _, n := range c.nodes {
 		wg.Go(func() {

@@ -34,9 +34,9 @@ func TestListenerConflicts(t *testing.T) {
 // Validate reports every problem at once, the shard count against the
 // codec's GF(2^8) limit among them.
 func TestValidateReportsEveryProblem(t *testing.T) {
-	cfg := Config{Origin: "http://o", Listen: ":9000", AdminListen: ":9000", PeerListen: ":9001",
-		DataShards: 250, ParityShards: 10, ChunkSize: 1 << 20, CacheSize: 1 << 20}
-	cfg.applyDefaults()
+	cfg := DefaultConfig()
+	cfg.Origin, cfg.Listen, cfg.AdminListen, cfg.PeerListen = "http://o", ":9000", ":9000", ":9001"
+	cfg.DataShards, cfg.ParityShards, cfg.ChunkSize, cfg.CacheSize = 250, 10, 1<<20, 1<<20
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted three problems")

@@ -234,8 +234,9 @@ func TestGracefulStopDrains(t *testing.T) {
 	org := newTestOrigin(t)
 	data := randomBytes(rand.New(rand.NewPCG(8, 8)), 8<<20)
 	org.put("/long.mp4", &testObject{data: data, etag: `"l"`, modTime: confModTime})
-	n, err := New(Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", Origin: org.URL(),
-		ChunkSize: 64 << 10, ShutdownGrace: 10 * time.Second})
+	cfg := testConfig(org.URL())
+	cfg.ChunkSize, cfg.ShutdownGrace = 64<<10, 10*time.Second
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

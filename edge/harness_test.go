@@ -101,17 +101,20 @@ func (o *testOrigin) rangeGets(path string) map[string]int {
 	return m
 }
 
+// testConfig is the default configuration with every listener on a free
+// loopback port.
+func testConfig(originURL string) Config {
+	cfg := DefaultConfig()
+	cfg.Origin = originURL
+	cfg.Listen, cfg.AdminListen, cfg.PeerListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	return cfg
+}
+
 // startNode runs an edge in front of originURL until the test ends.
 func startNode(t testing.TB, originURL string, mutate func(*Config)) *Node {
 	t.Helper()
-	cfg := Config{
-		Listen:      "127.0.0.1:0",
-		AdminListen: "127.0.0.1:0",
-		PeerListen:  "127.0.0.1:0",
-		Origin:      originURL,
-		CacheSize:   64 << 20,
-		ChunkSize:   4 << 10,
-	}
+	cfg := testConfig(originURL)
+	cfg.CacheSize, cfg.ChunkSize = 64<<20, 4<<10
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -153,7 +153,7 @@ func TestMetricsScriptedWorkload(t *testing.T) {
 	noStore := randomBytes(rand.New(rand.NewPCG(5, 5)), clusterChunk+500)
 	org.put("/live.ts", &testObject{data: noStore, etag: `"live"`, modTime: confModTime, cacheControl: "no-store"})
 	// No readahead past a request: the script knows where every chunk is.
-	c := startCluster(t, org.URL(), 3, func(c *Config) { c.ReadaheadNext = -1 })
+	c := startCluster(t, org.URL(), 3, func(c *Config) { c.ReadaheadNext = 0 })
 
 	type key struct{ method, code, cache string }
 	want := map[*Node]map[key]int{}
@@ -396,20 +396,21 @@ func TestMetricsRegistry(t *testing.T) {
 		t.Error("a registry passed in got the Go collector: that is its owner's choice")
 	}
 
-	for name, c := range map[string]Config{
-		"disabled with a registry":      {DisableMetrics: true, Registerer: reg},
-		"gatherer without registerer":   {Gatherer: reg},
-		"registerer that cannot gather": {Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"x": "y"}, reg)},
+	for name, set := range map[string]func(*Config){
+		"disabled with a registry":      func(c *Config) { c.DisableMetrics, c.Registerer = true, reg },
+		"gatherer without registerer":   func(c *Config) { c.Gatherer = reg },
+		"registerer that cannot gather": func(c *Config) { c.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"x": "y"}, reg) },
 	} {
-		c.Origin = org.URL()
-		c.applyDefaults()
+		c := testConfig(org.URL())
+		set(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics") {
 			t.Errorf("%s: Validate() = %v, want a metrics error", name, err)
 		}
 	}
 	// A node that cannot register leaves the registry as it was.
-	_, err := New(Config{Origin: org.URL(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",
-		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"node": "0"}, reg), Gatherer: reg})
+	cfg := testConfig(org.URL())
+	cfg.Registerer, cfg.Gatherer = prometheus.WrapRegistererWith(prometheus.Labels{"node": "0"}, reg), reg
+	_, err := New(cfg)
 	var are prometheus.AlreadyRegisteredError
 	if !errors.As(err, &are) {
 		t.Errorf("a second node 0: New() = %v, want AlreadyRegisteredError", err)

@@ -134,7 +134,7 @@ func TestPlaylistPrefetchWarmsSegments(t *testing.T) {
 		org.put(p, &testObject{data: data, etag: fmt.Sprintf("%q", p), modTime: confModTime})
 	}
 	org.put("/live/index.m3u8", &testObject{data: []byte(playlist), etag: `"pl"`, modTime: confModTime})
-	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.PrefetchSegments, c.ReadaheadNext = cs, 3, -1 })
+	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.PrefetchSegments, c.ReadaheadNext = cs, 3, 0 })
 
 	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/live/index.m3u8", nil); res.status != http.StatusOK || string(res.body) != playlist {
 		t.Fatalf("playlist: status %d", res.status)

@@ -86,7 +86,7 @@ func TestReadaheadNextOnlyForSequentialReads(t *testing.T) {
 		t.Errorf("a seek read %d chunks ahead (origin reads %v), want none", s.ReadaheadNext, org.rangeGets("/seek.mp4"))
 	}
 
-	off := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, -1 })
+	off := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 0 })
 	readRange(t, testClient, off, "/seek.mp4", data, cs, 0)
 	readRange(t, testClient, off, "/seek.mp4", data, cs, 1)
 	if s := off.Stats(); s.ReadaheadNext != 0 {

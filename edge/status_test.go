@@ -75,8 +75,9 @@ func TestStatusSamplesWithoutTraffic(t *testing.T) {
 // The sampler runs exactly as long as Run.
 func TestStatusSamplerStopsWithRun(t *testing.T) {
 	org := newTestOrigin(t)
-	n, err := New(Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",
-		Origin: org.URL(), CacheSize: 1 << 20, ChunkSize: 4 << 10, StatusInterval: 10 * time.Millisecond})
+	cfg := testConfig(org.URL())
+	cfg.CacheSize, cfg.ChunkSize, cfg.StatusInterval = 1<<20, 4<<10, 10*time.Millisecond
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestTLSConfigValidation(t *testing.T) {
 		"CA file without a PEM": {func(c *Config) { c.PeerTLSCertFile, c.PeerTLSKeyFile, c.PeerTLSCAFile = cert, key, key }, "no PEM certificate"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", Origin: "http://127.0.0.1:1"}
+			cfg := testConfig("http://127.0.0.1:1")
 			c.mutate(&cfg)
 			n, err := New(cfg)
 			if err == nil {
