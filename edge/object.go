@@ -214,7 +214,7 @@ func (c *objects) newObject(key string, m origin.Meta, now time.Time) *object {
 		o.lastModified = m.LastModified.UTC().Format(http.TimeFormat)
 	}
 	if o.contentType == "" {
-		o.contentType = contentTypeFor(key)
+		o.contentType = origin.ContentType(key)
 	}
 	return o
 }
