@@ -118,11 +118,11 @@ func TestAssemblyRefuses(t *testing.T) {
 	r := &peerRead{a: a, addr: "p", events: make(chan peerEvent, 8)}
 	other := shards[0]
 	other.Key.Index = 9
-	if buf, err := r.place(other, len(other.Bytes)); buf != nil || err != nil || r.foreign != 1 {
+	if buf, err := r.Place(other, len(other.Bytes)); buf != nil || err != nil || r.foreign != 1 {
 		t.Fatalf("a shard of another chunk: buffer %v, %v, foreign %d", buf != nil, err, r.foreign)
 	}
 	a.skip[3] = true
-	if buf, err := r.place(shards[3], len(shards[3].Bytes)); buf != nil || err != nil {
+	if buf, err := r.Place(shards[3], len(shards[3].Bytes)); buf != nil || err != nil {
 		t.Fatalf("a shard known corrupt: buffer %v, %v", buf != nil, err)
 	}
 }

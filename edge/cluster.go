@@ -180,9 +180,9 @@ func (n *Node) remoteObject(_ context.Context, key string) (*object, bool, error
 		case err != nil:
 			return nil, true, fmt.Errorf("object %s via leader %s: %w", key, addr, err)
 		case !r.Found:
-			return n.objects.negative(key, r.fetched()), true, nil
+			return n.objects.negative(key, r.FetchedAt()), true, nil
 		default:
-			return n.objects.newObject(key, r.Meta, r.fetched()), true, nil
+			return n.objects.newObject(key, r.Meta, r.FetchedAt()), true, nil
 		}
 	}
 	return nil, false, nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
 
 // testSource is a membership source a test sets after every node has bound
@@ -529,7 +530,7 @@ func TestClientPortCannotReachPeerAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{peerShardsPath + "?key=" + o.chunkKey(0).String(), peerMetaPath + "?path=/p.mp4", peerPingPath} {
+	for _, p := range []string{peerwire.ShardsPath + "?key=" + o.chunkKey(0).String(), peerwire.MetaPath + "?path=/p.mp4", peerwire.PingPath} {
 		res := do(t, http.MethodGet, "http://"+c.nodes[0].Addr()+p, nil)
 		// The origin's 404, not a peer endpoint's answer (401 without a
 		// signature) or its shards.

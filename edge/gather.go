@@ -169,7 +169,7 @@ func (r *peerRead) moved() bool {
 	return moved
 }
 
-func (r *peerRead) place(s chunk.Shard, sl int) ([]byte, error) {
+func (r *peerRead) Place(s chunk.Shard, sl int) ([]byte, error) {
 	if !r.a.fits(s) {
 		r.foreign++
 		return nil, nil
@@ -177,7 +177,7 @@ func (r *peerRead) place(s chunk.Shard, sl int) ([]byte, error) {
 	return r.a.place(s, sl)
 }
 
-func (r *peerRead) placed(s chunk.Shard, ok bool) {
+func (r *peerRead) Placed(s chunk.Shard, ok bool) {
 	r.a.placed(s, ok)
 	if ok {
 		r.events <- peerEvent{read: r, shard: s, got: true}

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
 
 // Bad peers: outsiders, misconfigured members and members that answer
@@ -60,7 +61,7 @@ func (l *logCapture) has(level slog.Level, s string) bool {
 
 // sendPeer sends one request to a node's peer listener, signed by auth
 // when auth is not nil, and returns the status and body.
-func sendPeer(t *testing.T, n *Node, auth *peerAuth, method, uri string, body []byte) (int, string) {
+func sendPeer(t *testing.T, n *Node, auth *peerwire.Auth, method, uri string, body []byte) (int, string) {
 	t.Helper()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -71,7 +72,7 @@ func sendPeer(t *testing.T, n *Node, auth *peerAuth, method, uri string, body []
 		req.SetBodyRaw(body)
 	}
 	if auth != nil {
-		auth.sign(req, "127.0.0.1:1")
+		auth.SignRequest(req, "127.0.0.1:1")
 	}
 	if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 		t.Fatalf("%s %s: %v", method, uri, err)
@@ -89,8 +90,8 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 	logs := &logCapture{}
 	c := startCluster(t, org.URL(), 2, func(cfg *Config) { cfg.Logger = slog.New(logs) })
 	n := c.nodes[0]
-	auth := func(secret []byte, chunkSize int64, k, m int, skew time.Duration) *peerAuth {
-		return newPeerAuth(secret, chunkSize, k, m, time.Minute, func() time.Time { return time.Now().Add(skew) })
+	auth := func(secret []byte, chunkSize int64, k, m int, skew time.Duration) *peerwire.Auth {
+		return peerwire.NewAuth(secret, peerwire.ClusterParams(chunkSize, k, m), time.Minute, func() time.Time { return time.Now().Add(skew) })
 	}
 	good := auth(testSecret, clusterChunk, 4, 2, 0)
 	cases := []struct {
@@ -100,41 +101,41 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 		reason string
 	}{
 		{"unsigned", func() (int, string) {
-			return sendPeer(t, n, nil, "GET", peerPingPath, nil)
+			return sendPeer(t, n, nil, "GET", peerwire.PingPath, nil)
 		}, 409, "other chunk parameters"},
 		{"unsigned with the cluster header", func() (int, string) {
 			req := fasthttp.AcquireRequest()
 			defer fasthttp.ReleaseRequest(req)
 			resp := fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + n.PeerAddr() + peerPingPath)
-			req.Header.Set(hdrPeerCluster, good.params)
+			req.SetRequestURI("http://" + n.PeerAddr() + peerwire.PingPath)
+			req.Header.Set(peerwire.HdrCluster, good.Params())
 			if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 				t.Fatal(err)
 			}
 			return resp.StatusCode(), string(resp.Body())
 		}, 401, "malformed signature"},
 		{"another secret", func() (int, string) {
-			return sendPeer(t, n, auth([]byte("not-the-cluster-secret-at-all"), clusterChunk, 4, 2, 0), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth([]byte("not-the-cluster-secret-at-all"), clusterChunk, 4, 2, 0), "GET", peerwire.PingPath, nil)
 		}, 401, "bad signature"},
 		{"other chunk size", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, 2*clusterChunk, 4, 2, 0), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, 2*clusterChunk, 4, 2, 0), "GET", peerwire.PingPath, nil)
 		}, 409, "other chunk parameters"},
 		{"other k and m", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, clusterChunk, 3, 3, 0), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, clusterChunk, 3, 3, 0), "GET", peerwire.PingPath, nil)
 		}, 409, "other chunk parameters"},
 		{"expired", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, -5*time.Minute), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, -5*time.Minute), "GET", peerwire.PingPath, nil)
 		}, 401, "expired"},
 		{"from the future", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, 5*time.Minute), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, 5*time.Minute), "GET", peerwire.PingPath, nil)
 		}, 401, "clocks differ"},
 		{"replayed", func() (int, string) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + n.PeerAddr() + peerPingPath)
-			good.sign(req, "127.0.0.1:1")
+			req.SetRequestURI("http://" + n.PeerAddr() + peerwire.PingPath)
+			good.SignRequest(req, "127.0.0.1:1")
 			for range 2 {
 				if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 					t.Fatal(err)
@@ -146,10 +147,10 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + n.PeerAddr() + peerFillPath)
+			req.SetRequestURI("http://" + n.PeerAddr() + peerwire.FillPath)
 			req.Header.SetMethod("POST")
 			req.SetBodyString(`{"key":"a"}`)
-			good.sign(req, "127.0.0.1:1")
+			good.SignRequest(req, "127.0.0.1:1")
 			req.SetBodyString(`{"key":"b"}`)
 			if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 				t.Fatal(err)
@@ -173,7 +174,7 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 		t.Error("no refusal was logged")
 	}
 	// A signed request of the right cluster is answered.
-	if status, body := sendPeer(t, n, good, "GET", peerPingPath, nil); status != 204 {
+	if status, body := sendPeer(t, n, good, "GET", peerwire.PingPath, nil); status != 204 {
 		t.Errorf("a member's ping: %d %q", status, body)
 	}
 	for _, node := range c.nodes {
@@ -189,7 +190,7 @@ func TestHostilePeerPushesBadShards(t *testing.T) {
 	logs := &logCapture{}
 	c := startCluster(t, org.URL(), 2, func(cfg *Config) { cfg.Logger = slog.New(logs) })
 	n := c.nodes[0]
-	good := newPeerAuth(testSecret, clusterChunk, 4, 2, time.Minute, time.Now)
+	good := peerwire.NewAuth(testSecret, peerwire.ClusterParams(clusterChunk, 4, 2), time.Minute, time.Now)
 	key := chunk.Key{Object: "/x.mp4", Version: "e:\"x\"", Index: 0}
 	frame := func(k, m int, chunkLen int) []byte {
 		codec, err := chunk.NewCodec(k, m)
@@ -218,7 +219,7 @@ func TestHostilePeerPushesBadShards(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := scrape(t, n).sum(t, "edgecache_shards_corrupt_total")
-			status, body := sendPeer(t, n, good, "PUT", peerShardsPath, tc.frame)
+			status, body := sendPeer(t, n, good, "PUT", peerwire.ShardsPath, tc.frame)
 			if status != tc.status || !strings.Contains(body, tc.reason) {
 				t.Errorf("%d %q; want %d with %q", status, body, tc.status, tc.reason)
 			}
@@ -255,7 +256,7 @@ func TestHostilePeerFlood(t *testing.T) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			for i := w; i < flood; i += 32 {
-				req.SetRequestURI("http://" + n.PeerAddr() + peerShardsPath + "?key=" + strconv.Itoa(i))
+				req.SetRequestURI("http://" + n.PeerAddr() + peerwire.ShardsPath + "?key=" + strconv.Itoa(i))
 				if err := hc.DoTimeout(req, resp, waitBound); err != nil {
 					t.Errorf("flood request: %v", err)
 					return
@@ -281,8 +282,8 @@ func TestHostilePeerFlood(t *testing.T) {
 		head string
 		body io.Reader
 	}{
-		{"announced", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n", peerShardsPath, 1<<30), nil},
-		{"chunked", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n", peerShardsPath), endlessChunks{}},
+		{"announced", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n", peerwire.ShardsPath, 1<<30), nil},
+		{"chunked", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n", peerwire.ShardsPath), endlessChunks{}},
 	} {
 		t.Run("huge body "+tc.name, func(t *testing.T) {
 			before := n.Stats().PeerRefused
@@ -397,7 +398,7 @@ func (p *fakePeer) addr() string { return p.ln.Addr().String() }
 
 func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.URL.Path == peerShardsPath && r.Method == http.MethodPut:
+	case r.URL.Path == peerwire.ShardsPath && r.Method == http.MethodPut:
 		b, _ := io.ReadAll(r.Body)
 		s, err := chunk.DecodeFrame(b)
 		if err != nil {
@@ -408,15 +409,15 @@ func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.frames[s.Key.String()+"#"+strconv.Itoa(s.Index)] = b
 		p.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
-	case r.URL.Path == peerShardsPath && r.Method == http.MethodGet:
+	case r.URL.Path == peerwire.ShardsPath && r.Method == http.MethodGet:
 		p.reads.Add(1)
 		p.serveShards(r.Context(), w, r.URL.Query().Get("key"))
-	case r.URL.Path == peerPingPath:
+	case r.URL.Path == peerwire.PingPath:
 		w.WriteHeader(http.StatusNoContent)
-	case r.URL.Path == peerFillPath && p.mode == "wrong fill":
+	case r.URL.Path == peerwire.FillPath && p.mode == "wrong fill":
 		// A chunk whose checksum header does not match its bytes.
-		w.Header().Set(hdrFillSum, "1234")
-		w.Header().Set(hdrFillSource, "cache")
+		w.Header().Set(peerwire.HdrFillSum, "1234")
+		w.Header().Set(peerwire.HdrFillSource, "cache")
 		w.Write(make([]byte, clusterChunk))
 	default:
 		// Fills and metadata: a leader that fails, so the next owner leads.

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/edgecache/edgecache/origin"
 )
 
@@ -38,7 +39,7 @@ type Node struct {
 	codec      *chunk.Codec
 	cluster    *cluster
 	peers      *peerClient
-	auth       *peerAuth
+	auth       *peerwire.Auth
 	repairs    chan struct{}               // bounds repairs in flight
 	prefetches chan struct{}               // bounds playlist prefetches in flight
 	positions  *lru.Cache[uint64, readPos] // where each connection's last range ended, for ReadaheadNext
@@ -71,7 +72,7 @@ type Node struct {
 	// originWatch is the origin reader the node uses: the origin client,
 	// counted for the status page.
 	originWatch *originWatch
-	adminAuth   *peerAuth // checks operators' signed admin requests
+	adminAuth   *peerwire.Auth // checks operators' signed admin requests
 }
 
 // New builds a node and binds its listeners, so that ":0" ports are known
@@ -162,7 +163,7 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		self = n.peerLn.Addr().String()
 	}
 	n.cluster = newCluster(self, cfg.Membership, cfg.Now, cfg.SuspectFor)
-	n.auth = newPeerAuth(cfg.ClusterSecret, cfg.ChunkSize, cfg.DataShards, cfg.ParityShards, time.Minute, cfg.Now)
+	n.auth = peerwire.NewAuth(cfg.ClusterSecret, peerwire.ClusterParams(cfg.ChunkSize, cfg.DataShards, cfg.ParityShards), time.Minute, cfg.Now)
 	n.peers = newPeerClient(self, n.auth, n.cluster, cfg.PeerDialTimeout, cfg.PeerTimeout, cfg.FillTimeout, cfg.HedgeDelay)
 	n.peers.hc.MaxResponseBodySize = maxPeerResponse(cfg.ChunkSize, n.codec)
 	if n.tls.peerClient != nil {

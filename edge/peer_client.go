@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
 
 // peerClient speaks the peer protocol to other edges. Every request is
@@ -23,7 +24,7 @@ import (
 type peerClient struct {
 	hc      *fasthttp.Client
 	scheme  string // "http://", or "https://" with peer TLS
-	auth    *peerAuth
+	auth    *peerwire.Auth
 	self    string
 	timeout time.Duration // shard reads and pushes
 	// fillTimeout bounds requests a leader may answer only after asking
@@ -42,7 +43,7 @@ type peerClient struct {
 	observe func(op string, took time.Duration) // times requests by operation; nil: not timed
 }
 
-func newPeerClient(self string, auth *peerAuth, c *cluster, dialTimeout, timeout, fillTimeout, hedge time.Duration) *peerClient {
+func newPeerClient(self string, auth *peerwire.Auth, c *cluster, dialTimeout, timeout, fillTimeout, hedge time.Duration) *peerClient {
 	return &peerClient{
 		hc: &fasthttp.Client{
 			Name: "edgecache-peer",
@@ -104,7 +105,7 @@ func (p *peerClient) send(op, addr, method, uri string, body []byte, resp *fasth
 	if body != nil {
 		req.SetBodyRaw(body)
 	}
-	p.auth.sign(req, p.self)
+	p.auth.SignRequest(req, p.self)
 	if err := p.hc.DoTimeout(req, resp, timeout); err != nil {
 		p.cluster.markSuspect(addr, err)
 		p.onError(op)
@@ -118,7 +119,7 @@ func (p *peerClient) send(op, addr, method, uri string, body []byte, resp *fasth
 		p.cluster.markSuspect(addr, err)
 		p.onError(op)
 		return &peerError{op: op, addr: addr, err: err}
-	case sc >= 500 && len(resp.Header.Peek(hdrUpstream)) == 0:
+	case sc >= 500 && len(resp.Header.Peek(peerwire.HdrUpstream)) == 0:
 		p.onError(op)
 		return &peerError{op: op, addr: addr, err: fmt.Errorf("status %d: %s", sc, trimBody(resp.Body()))}
 	}
@@ -187,7 +188,7 @@ const minPingTimeout = time.Second
 func (p *peerClient) ping(addr string) error {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := p.do("ping", addr, fasthttp.MethodGet, peerPingPath, nil, resp, p.pingTimeout); err != nil {
+	if err := p.do("ping", addr, fasthttp.MethodGet, peerwire.PingPath, nil, resp, p.pingTimeout); err != nil {
 		return err
 	}
 	if resp.StatusCode() != fasthttp.StatusNoContent {
@@ -201,14 +202,14 @@ func (p *peerClient) ping(addr string) error {
 // (readShardList): the response is streamed, never buffered whole.
 // progress counts the bytes read (and 1 for the header), so that the
 // caller can tell a peer that answers slowly from one that has stalled.
-func (p *peerClient) shards(addr string, key chunk.Key, maxFrames, sl int, into shardPlacer, progress *atomic.Int64) (bad int, err error) {
+func (p *peerClient) shards(addr string, key chunk.Key, maxFrames, sl int, into peerwire.Placer, progress *atomic.Int64) (bad int, err error) {
 	defer p.timed("shards", time.Now())
 	resp := fasthttp.AcquireResponse()
 	// Releasing the response closes its body stream; a stream not read to
 	// its end closes the connection, which only a clean read reuses.
 	defer fasthttp.ReleaseResponse(resp)
 	resp.StreamBody = true
-	if err := p.send("shards", addr, fasthttp.MethodGet, peerShardsPath+"?key="+url.QueryEscape(key.String()), nil, resp, p.timeout); err != nil {
+	if err := p.send("shards", addr, fasthttp.MethodGet, peerwire.ShardsPath+"?key="+url.QueryEscape(key.String()), nil, resp, p.timeout); err != nil {
 		return 0, err
 	}
 	switch resp.StatusCode() {
@@ -221,13 +222,13 @@ func (p *peerClient) shards(addr string, key chunk.Key, maxFrames, sl int, into 
 	progress.Add(1)
 	limit := int64(maxFrames) * (4 + chunk.MaxFrameHeaderLen + int64(sl))
 	if cl := int64(resp.Header.ContentLength()); cl > limit {
-		err := fmt.Errorf("%w: a shard list of %d bytes, more than %d frames hold", errBadMessage, cl, maxFrames)
+		err := fmt.Errorf("%w: a shard list of %d bytes, more than %d frames hold", peerwire.ErrBadMessage, cl, maxFrames)
 		p.cluster.markSuspect(addr, err)
 		p.onError("shards")
 		return 0, &peerError{op: "shards", addr: addr, err: err}
 	}
 	body := progressReader{r: io.LimitReader(resp.BodyStream(), limit), n: progress}
-	bad, err = readShardList(body, maxFrames, into)
+	bad, err = peerwire.ReadShardList(body, maxFrames, into)
 	if err != nil && !errors.Is(err, errRebuildDone) {
 		p.cluster.markSuspect(addr, err) // a member never sends a broken list
 		p.onError("shards")
@@ -252,7 +253,7 @@ func (p progressReader) Read(b []byte) (int, error) {
 func (p *peerClient) pushShard(addr string, frame []byte) error {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := p.do("push", addr, fasthttp.MethodPut, peerShardsPath, frame, resp, p.timeout); err != nil {
+	if err := p.do("push", addr, fasthttp.MethodPut, peerwire.ShardsPath, frame, resp, p.timeout); err != nil {
 		return err
 	}
 	if resp.StatusCode() != fasthttp.StatusNoContent {
@@ -263,23 +264,23 @@ func (p *peerClient) pushShard(addr string, frame []byte) error {
 
 // fill asks leader addr to fill a chunk and returns its bytes.
 func (p *peerClient) fill(addr string, o *object, key chunk.Key, want int) ([]byte, source, error) {
-	body, err := json.Marshal(fillRequest{Key: key.String(), Meta: o.meta})
+	body, err := json.Marshal(peerwire.FillRequest{Key: key.String(), Meta: o.meta})
 	if err != nil {
 		return nil, srcOrigin, err
 	}
-	resp, err := p.patient("fill", addr, fasthttp.MethodPost, peerFillPath, body)
+	resp, err := p.patient("fill", addr, fasthttp.MethodPost, peerwire.FillPath, body)
 	if err != nil {
 		return nil, srcOrigin, err
 	}
 	defer fasthttp.ReleaseResponse(resp)
 	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
-		if len(resp.Header.Peek(hdrUpstream)) > 0 {
+		if len(resp.Header.Peek(peerwire.HdrUpstream)) > 0 {
 			return nil, srcOrigin, &upstreamError{status: sc, reason: trimBody(resp.Body())}
 		}
 		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: fmt.Errorf("status %d: %s", sc, trimBody(resp.Body()))}
 	}
 	data := append([]byte(nil), resp.Body()...)
-	sum, err := strconv.ParseUint(string(resp.Header.Peek(hdrFillSum)), 16, 64)
+	sum, err := strconv.ParseUint(string(resp.Header.Peek(peerwire.HdrFillSum)), 16, 64)
 	if err != nil || len(data) != want || xxhash.Sum64(data) != sum {
 		err := errors.New("chunk failed its length or checksum")
 		p.cluster.markSuspect(addr, err) // a leader never sends a broken chunk
@@ -287,26 +288,26 @@ func (p *peerClient) fill(addr string, o *object, key chunk.Key, want int) ([]by
 		return nil, srcOrigin, &peerError{op: "fill", addr: addr, err: err}
 	}
 	src := srcOrigin
-	if string(resp.Header.Peek(hdrFillSource)) == "cache" {
+	if string(resp.Header.Peek(peerwire.HdrFillSource)) == "cache" {
 		src = srcPeer
 	}
 	return data, src, nil
 }
 
 // meta asks addr, an object's leader, for the object's metadata.
-func (p *peerClient) meta(addr, key string) (metaResponse, error) {
-	resp, err := p.patient("meta", addr, fasthttp.MethodGet, peerMetaPath+"?path="+url.QueryEscape(key), nil)
+func (p *peerClient) meta(addr, key string) (peerwire.MetaResponse, error) {
+	resp, err := p.patient("meta", addr, fasthttp.MethodGet, peerwire.MetaPath+"?path="+url.QueryEscape(key), nil)
 	if err != nil {
-		return metaResponse{}, err
+		return peerwire.MetaResponse{}, err
 	}
 	defer fasthttp.ReleaseResponse(resp)
 	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
-		if len(resp.Header.Peek(hdrUpstream)) > 0 {
-			return metaResponse{}, &upstreamError{status: sc, reason: trimBody(resp.Body())}
+		if len(resp.Header.Peek(peerwire.HdrUpstream)) > 0 {
+			return peerwire.MetaResponse{}, &upstreamError{status: sc, reason: trimBody(resp.Body())}
 		}
-		return metaResponse{}, &peerError{op: "meta", addr: addr, err: fmt.Errorf("status %d", sc)}
+		return peerwire.MetaResponse{}, &peerError{op: "meta", addr: addr, err: fmt.Errorf("status %d", sc)}
 	}
-	m, err := decodeMetaResponse(resp.Body())
+	m, err := peerwire.DecodeMetaResponse(resp.Body())
 	if err != nil {
 		return m, &peerError{op: "meta", addr: addr, err: err}
 	}

@@ -1,45 +1,44 @@
 package edge
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"io"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
 
 // servePeer answers other edges on the peer listener. Nothing here is
 // reachable from the client listener, and nothing is answered before the
 // request proves it comes from a member of this cluster.
 func (n *Node) servePeer(ctx *fasthttp.RequestCtx) {
-	if err := n.auth.verify(ctx); err != nil {
+	if err := n.auth.VerifyRequest(&ctx.Request); err != nil {
 		status := fasthttp.StatusUnauthorized
-		if errors.Is(err, errPeerMismatch) {
+		if errors.Is(err, peerwire.ErrMismatch) {
 			status = fasthttp.StatusConflict
 		}
 		n.stats.peerRefused.Add(1)
 		n.log.Warn("peer request refused", "remote", ctx.RemoteAddr().String(),
-			"from", string(ctx.Request.Header.Peek(hdrPeerFrom)), "path", string(ctx.Path()), "err", err)
+			"from", string(ctx.Request.Header.Peek(peerwire.HdrFrom)), "path", string(ctx.Path()), "err", err)
 		ctx.Error(err.Error(), status)
 		return
 	}
 	switch path, method := string(ctx.Path()), string(ctx.Method()); {
-	case path == peerShardsPath && method == fasthttp.MethodGet:
+	case path == peerwire.ShardsPath && method == fasthttp.MethodGet:
 		n.serveShards(ctx)
-	case path == peerShardsPath && method == fasthttp.MethodPut:
+	case path == peerwire.ShardsPath && method == fasthttp.MethodPut:
 		n.storeShard(ctx)
-	case path == peerFillPath && method == fasthttp.MethodPost:
+	case path == peerwire.FillPath && method == fasthttp.MethodPost:
 		n.serveFill(ctx)
-	case path == peerMetaPath && method == fasthttp.MethodGet:
+	case path == peerwire.MetaPath && method == fasthttp.MethodGet:
 		n.serveMeta(ctx)
-	case path == peerPurgePath && method == fasthttp.MethodPost:
+	case path == peerwire.PurgePath && method == fasthttp.MethodPost:
 		n.servePeerPurge(ctx)
-	case path == peerPingPath && method == fasthttp.MethodGet:
+	case path == peerwire.PingPath && method == fasthttp.MethodGet:
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 	default:
 		ctx.Error("no such peer endpoint", fasthttp.StatusNotFound)
@@ -55,18 +54,18 @@ func (n *Node) serveShards(ctx *fasthttp.RequestCtx) {
 		ctx.Error("bad chunk key: "+err.Error(), fasthttp.StatusBadRequest)
 		return
 	}
-	list := &shardList{}
+	var frames [][]byte
 	for i := range n.codec.Total() {
 		if f, ok := n.store.Get(shardEntry(key, i)); ok {
-			list.frames = append(list.frames, f)
-			list.size += 4 + len(f)
+			frames = append(frames, f)
 		}
 	}
-	if len(list.frames) == 0 {
+	if len(frames) == 0 {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
-	ctx.SetBodyStream(list, list.size)
+	list := peerwire.NewShardList(frames)
+	ctx.SetBodyStream(list, list.Size())
 	ctx.SetContentType("application/octet-stream")
 }
 
@@ -77,12 +76,12 @@ func (n *Node) storeShard(ctx *fasthttp.RequestCtx) {
 	switch {
 	case err != nil:
 		n.stats.shardsCorrupt.Add(1)
-		n.log.Warn("peer pushed a bad shard frame", "peer", string(ctx.Request.Header.Peek(hdrPeerFrom)), "err", err)
+		n.log.Warn("peer pushed a bad shard frame", "peer", string(ctx.Request.Header.Peek(peerwire.HdrFrom)), "err", err)
 		ctx.Error("bad shard frame: "+err.Error(), fasthttp.StatusBadRequest)
 		return
 	case s.Data != n.codec.Data() || s.Parity != n.codec.Parity() || int64(s.ChunkLen) > n.cfg.ChunkSize:
 		n.stats.shardsCorrupt.Add(1)
-		n.log.Warn("peer pushed a shard of other chunk parameters", "peer", string(ctx.Request.Header.Peek(hdrPeerFrom)),
+		n.log.Warn("peer pushed a shard of other chunk parameters", "peer", string(ctx.Request.Header.Peek(peerwire.HdrFrom)),
 			"chunk", s.Key.String(), "k", s.Data, "m", s.Parity, "chunk_len", s.ChunkLen)
 		ctx.Error("shard does not fit this cluster's chunk parameters", fasthttp.StatusConflict)
 		return
@@ -95,7 +94,7 @@ func (n *Node) storeShard(ctx *fasthttp.RequestCtx) {
 // the chunk's leader, so concurrent fills from the whole cluster meet here
 // and the origin sees one request per chunk.
 func (n *Node) serveFill(ctx *fasthttp.RequestCtx) {
-	key, meta, err := decodeFillRequest(ctx.Request.Body())
+	key, meta, err := peerwire.DecodeFillRequest(ctx.Request.Body())
 	if err != nil {
 		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
 		return
@@ -108,7 +107,7 @@ func (n *Node) serveFill(ctx *fasthttp.RequestCtx) {
 	r, err := n.leadFill(o, key)
 	if err != nil {
 		status, reason := statusFor(err)
-		ctx.Response.Header.Set(hdrUpstream, "1")
+		ctx.Response.Header.Set(peerwire.HdrUpstream, "1")
 		ctx.Error(reason, status)
 		return
 	}
@@ -116,8 +115,8 @@ func (n *Node) serveFill(ctx *fasthttp.RequestCtx) {
 	if r.src != srcOrigin {
 		src = "cache"
 	}
-	ctx.Response.Header.Set(hdrFillSource, src)
-	ctx.Response.Header.Set(hdrFillSum, strconv.FormatUint(xxhash.Sum64(r.data), 16))
+	ctx.Response.Header.Set(peerwire.HdrFillSource, src)
+	ctx.Response.Header.Set(peerwire.HdrFillSum, strconv.FormatUint(xxhash.Sum64(r.data), 16))
 	ctx.SetContentType("application/octet-stream")
 	ctx.Response.SetBodyRaw(r.data)
 }
@@ -131,69 +130,19 @@ func (n *Node) serveMeta(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	o, err := n.objects.lookupLocal(ctx, key)
-	var resp metaResponse
+	var resp peerwire.MetaResponse
 	switch {
 	case errors.Is(err, errNotFoundCached):
 		resp.Fetched = o.fetched.UnixNano()
 	case err != nil:
 		status, reason := statusFor(err)
-		ctx.Response.Header.Set(hdrUpstream, "1")
+		ctx.Response.Header.Set(peerwire.HdrUpstream, "1")
 		ctx.Error(reason, status)
 		return
 	default:
-		resp = metaResponse{Found: true, Meta: o.meta, Fetched: o.fetched.UnixNano()}
+		resp = peerwire.MetaResponse{Found: true, Meta: o.meta, Fetched: o.fetched.UnixNano()}
 	}
 	b, _ := json.Marshal(resp)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
-}
-
-// shardList is the body of a shard read: the frames are written from the
-// store's memory straight to the connection (fasthttp prefers WriteTo),
-// not copied into a response buffer first: that copy was a third of a
-// serving peer's CPU. Frames are immutable once stored, so they may be
-// written after the store has evicted them.
-type shardList struct {
-	frames [][]byte
-	size   int
-	// Read's position: the item, and the offset in its length prefix and
-	// frame.
-	item, off int
-}
-
-// WriteTo writes every frame as a shard-list item.
-func (l *shardList) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	for _, f := range l.frames[l.item:] {
-		if err := writeShardListItem(w, f); err != nil {
-			return total, err
-		}
-		total += int64(4 + len(f))
-	}
-	l.item = len(l.frames)
-	return total, nil
-}
-
-// Read is io.Reader's, for a writer that does not take WriteTo.
-func (l *shardList) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) && l.item < len(l.frames) {
-		f := l.frames[l.item]
-		if l.off < 4 {
-			var prefix [4]byte
-			binary.BigEndian.PutUint32(prefix[:], uint32(len(f)))
-			c := copy(p[n:], prefix[l.off:])
-			n, l.off = n+c, l.off+c
-			continue
-		}
-		c := copy(p[n:], f[l.off-4:])
-		n, l.off = n+c, l.off+c
-		if l.off == 4+len(f) {
-			l.item, l.off = l.item+1, 0
-		}
-	}
-	if n == 0 && l.item == len(l.frames) {
-		return 0, io.EOF
-	}
-	return n, nil
 }

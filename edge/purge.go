@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/valyala/fasthttp"
 )
 
@@ -39,17 +40,6 @@ import (
 // their version: if the origin changed, no metadata refers to that version
 // any more and the LRU ages them out; if it did not, they hold the current
 // bytes. Either way no member serves bytes the origin no longer has.
-
-// peerPurgePath is the peer message of a purge: POST {"key": K}.
-const peerPurgePath = "/peer/v1/purge"
-
-// adminParams labels signatures of admin requests where peer requests carry
-// their chunk parameters, so that neither kind can be replayed as the other.
-const adminParams = "edgecache-admin;v1"
-
-// adminFrom is the X-Edgecache-From of admin requests: they come from an
-// operator, not from a member.
-const adminFrom = "admin"
 
 // purgeLog remembers recent purges, so that work that began before a purge
 // cannot put back what the purge dropped.
@@ -158,23 +148,13 @@ type PurgeResult struct {
 // AllConfirmed reports whether every member confirmed the purge.
 func (r PurgeResult) AllConfirmed() bool { return r.Failed == 0 && r.Confirmed == len(r.Members) }
 
-// purgeMessage is the peer message of a purge, and its answer.
-type purgeMessage struct {
-	Key string `json:"key"`
-}
-
-type purgeAnswer struct {
-	Metadata bool `json:"metadata"`
-	Entries  int  `json:"entries"`
-}
-
 // purgeLocal drops every version of the object key on this node: its
 // metadata (and any lookup in flight, so that later requests do not join
 // it) and every chunk and shard in the store. The store files its entries
 // by object (chunk.StoreConfig.Group), so this visits only the object's
 // entries: a scan of the whole store held its lock for 2 to 13 ms at 100,000
 // entries, a stall of every hit (see BenchmarkPurge_100kEntries).
-func (n *Node) purgeLocal(key string) purgeAnswer {
+func (n *Node) purgeLocal(key string) peerwire.PurgeAnswer {
 	n.purges.mark(key)
 	_, had := n.objects.cache.Peek(key)
 	n.objects.cache.Remove(key)
@@ -182,7 +162,7 @@ func (n *Node) purgeLocal(key string) purgeAnswer {
 	n.objects.flights.Forget("f:" + key)
 	dropped := n.store.RemoveGroup(key)
 	n.log.Info("purged", "key", key, "metadata", had, "entries", dropped)
-	return purgeAnswer{Metadata: had, Entries: dropped}
+	return peerwire.PurgeAnswer{Metadata: had, Entries: dropped}
 }
 
 // purge drops key on every member of the ring: the object's two metadata
@@ -200,7 +180,7 @@ func (n *Node) purge(key string) PurgeResult {
 	res := PurgeResult{Key: key}
 	one := func(addr string) PurgeMember {
 		pm := PurgeMember{Addr: addr, Self: addr == n.cluster.self}
-		var a purgeAnswer
+		var a peerwire.PurgeAnswer
 		var err error
 		if pm.Self {
 			a = n.purgeLocal(key)
@@ -244,29 +224,29 @@ func containsString(xs []string, x string) bool {
 }
 
 // peerPurge tells member addr to drop key.
-func (n *Node) peerPurge(addr, key string) (purgeAnswer, error) {
-	body, err := json.Marshal(purgeMessage{Key: key})
+func (n *Node) peerPurge(addr, key string) (peerwire.PurgeAnswer, error) {
+	body, err := json.Marshal(peerwire.PurgeMessage{Key: key})
 	if err != nil {
-		return purgeAnswer{}, err
+		return peerwire.PurgeAnswer{}, err
 	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := n.peers.do("purge", addr, fasthttp.MethodPost, peerPurgePath, body, resp, n.cfg.PeerTimeout); err != nil {
-		return purgeAnswer{}, err
+	if err := n.peers.do("purge", addr, fasthttp.MethodPost, peerwire.PurgePath, body, resp, n.cfg.PeerTimeout); err != nil {
+		return peerwire.PurgeAnswer{}, err
 	}
 	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
-		return purgeAnswer{}, fmt.Errorf("peer %s purge: status %d: %s", addr, sc, trimBody(resp.Body()))
+		return peerwire.PurgeAnswer{}, fmt.Errorf("peer %s purge: status %d: %s", addr, sc, trimBody(resp.Body()))
 	}
-	var a purgeAnswer
+	var a peerwire.PurgeAnswer
 	if err := json.Unmarshal(resp.Body(), &a); err != nil {
-		return purgeAnswer{}, fmt.Errorf("peer %s purge: %w: %w", addr, errBadMessage, err)
+		return peerwire.PurgeAnswer{}, fmt.Errorf("peer %s purge: %w: %w", addr, peerwire.ErrBadMessage, err)
 	}
 	return a, nil
 }
 
 // servePeerPurge drops an object another member was asked to purge.
 func (n *Node) servePeerPurge(ctx *fasthttp.RequestCtx) {
-	var m purgeMessage
+	var m peerwire.PurgeMessage
 	if err := json.Unmarshal(ctx.Request.Body(), &m); err != nil || len(m.Key) == 0 || m.Key[0] != '/' {
 		ctx.Error("bad purge message", fasthttp.StatusBadRequest)
 		return
@@ -332,37 +312,25 @@ func (n *Node) serveAdminPurge(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(res)
 }
 
-// adminHeaders are the headers that carry an admin request's signature.
-var adminHeaders = [...]string{hdrPeerTime, hdrPeerNonce, hdrPeerCluster, hdrPeerFrom, hdrPeerSig}
-
 var errAdminAuth = errors.New("admin request not authenticated")
 
 // newAdminAuth returns the signer and checker of admin requests: the peer
-// protocol's HMAC, timestamp and nonce checks, under adminParams.
-func newAdminAuth(secret []byte, now func() time.Time) *peerAuth {
-	a := newPeerAuth(secret, 0, 0, 0, time.Minute, now)
-	a.params = adminParams
-	return a
+// protocol's HMAC, timestamp and nonce checks, under their own label.
+func newAdminAuth(secret []byte, now func() time.Time) *peerwire.Auth {
+	return peerwire.NewAuth(secret, peerwire.AdminParams, time.Minute, now)
 }
 
 // verifyAdmin checks an admin request's signature, clock and nonce with the
-// peer protocol's checks, on the request as fasthttp parses it (the signer
-// signs it parsed the same way).
+// peer protocol's checks.
 func (n *Node) verifyAdmin(r *http.Request, body []byte) error {
 	switch {
-	case r.Header.Get(hdrPeerSig) == "":
+	case r.Header.Get(peerwire.HdrSig) == "":
 		return fmt.Errorf("%w: not signed (sign it with the cluster secret, as `edgecache purge` does)", errAdminAuth)
-	case r.Header.Get(hdrPeerCluster) != adminParams:
-		return fmt.Errorf("%w: not an admin signature (%s %q)", errAdminAuth, hdrPeerCluster, r.Header.Get(hdrPeerCluster))
+	case r.Header.Get(peerwire.HdrCluster) != peerwire.AdminParams:
+		return fmt.Errorf("%w: not an admin signature (%s %q)", errAdminAuth, peerwire.HdrCluster, r.Header.Get(peerwire.HdrCluster))
 	}
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(r.Method)
-	ctx.Request.SetRequestURI(r.RequestURI)
-	for _, h := range adminHeaders {
-		ctx.Request.Header.Set(h, r.Header.Get(h))
-	}
-	ctx.Request.SetBodyRaw(body)
-	if err := n.adminAuth.verify(&ctx); err != nil {
+	header := func(name string) []byte { return []byte(r.Header.Get(name)) }
+	if err := n.adminAuth.Verify([]byte(r.Method), []byte(r.RequestURI), header, body); err != nil {
 		return fmt.Errorf("%w: %w", errAdminAuth, err)
 	}
 	return nil
@@ -377,12 +345,5 @@ func (n *Node) verifyAdmin(r *http.Request, body []byte) error {
 // within a minute of now by its own clock.
 func SignAdminRequest(req *http.Request, body, secret []byte, now time.Time) {
 	a := newAdminAuth(secret, func() time.Time { return now })
-	var f fasthttp.Request
-	f.Header.SetMethod(req.Method)
-	f.SetRequestURI(req.URL.RequestURI())
-	f.SetBodyRaw(body)
-	a.sign(&f, adminFrom)
-	for _, h := range adminHeaders {
-		req.Header.Set(h, string(f.Header.Peek(h)))
-	}
+	a.Sign([]byte(req.Method), []byte(req.URL.RequestURI()), peerwire.AdminFrom, body, req.Header.Set)
 }

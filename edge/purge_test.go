@@ -127,13 +127,7 @@ func TestPurgeAuth(t *testing.T) {
 	// A peer request's signature, under the cluster's chunk parameters,
 	// is not an admin signature.
 	peerSigned := post(base)
-	var f fasthttp.Request
-	f.Header.SetMethod(http.MethodPost)
-	f.SetRequestURI("/purge?path=%2Fa.mp4")
-	n.auth.sign(&f, "127.0.0.1:1")
-	for _, h := range adminHeaders {
-		peerSigned.Header.Set(h, string(f.Header.Peek(h)))
-	}
+	n.auth.Sign([]byte(http.MethodPost), []byte("/purge?path=%2Fa.mp4"), "127.0.0.1:1", nil, peerSigned.Header.Set)
 	refused("peer signature", peerSigned, http.StatusUnauthorized, "not an admin signature")
 	noPath := post("http://" + n.AdminAddr() + "/purge")
 	SignAdminRequest(noPath, nil, testSecret, clock)

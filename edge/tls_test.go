@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/edgecache/edgecache/internal/testcert"
 )
 
@@ -127,7 +128,7 @@ func TestTLSPeerRing(t *testing.T) {
 		t.Error("no chunk was rebuilt from peers")
 	}
 	rc := dialRaw(t, c.nodes[0].PeerAddr())
-	rc.send(t, "GET "+peerPingPath+" HTTP/1.1\r\nHost: p\r\n\r\n")
+	rc.send(t, "GET "+peerwire.PingPath+" HTTP/1.1\r\nHost: p\r\n\r\n")
 	if out := rc.rest(t); bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {
 		t.Errorf("plain HTTP on the peer TLS listener was answered: %q", trunc(out))
 	}

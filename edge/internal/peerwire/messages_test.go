@@ -1,4 +1,4 @@
-package edge
+package peerwire
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ func testList(t testing.TB) (frames [][]byte, list []byte) {
 	frames = testFrames(t)
 	var buf bytes.Buffer
 	for _, f := range frames {
-		if err := writeShardListItem(&buf, f); err != nil {
+		if err := WriteShardListItem(&buf, f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,16 +63,16 @@ func TestShardListRoundTrip(t *testing.T) {
 	}
 }
 
-// collect is a shardPlacer that reads every shard into a buffer of its
+// collect is a Placer that reads every shard into a buffer of its
 // own and keeps the whole ones.
 type collect struct {
 	shards []chunk.Shard
 	failed int
 }
 
-func (c *collect) place(_ chunk.Shard, sl int) ([]byte, error) { return make([]byte, sl), nil }
+func (c *collect) Place(_ chunk.Shard, sl int) ([]byte, error) { return make([]byte, sl), nil }
 
-func (c *collect) placed(s chunk.Shard, ok bool) {
+func (c *collect) Placed(s chunk.Shard, ok bool) {
 	if ok {
 		c.shards = append(c.shards, s)
 	} else {
@@ -87,7 +87,7 @@ func readList(b []byte) ([]chunk.Shard, int, error) {
 
 func readListFrom(r io.Reader) ([]chunk.Shard, int, error) {
 	var c collect
-	bad, err := readShardList(r, chunk.MaxShards, &c)
+	bad, err := ReadShardList(r, chunk.MaxShards, &c)
 	return c.shards, bad, err
 }
 
@@ -116,12 +116,12 @@ func FuzzDecodeShardList(f *testing.F) {
 // chunk whose version matches its metadata.
 func FuzzDecodeFillRequest(f *testing.F) {
 	m := origin.Meta{Size: 10 << 20, ETag: `"v"`, LastModified: time.Unix(1e9, 0)}
-	good, _ := json.Marshal(fillRequest{Key: chunk.Key{Object: "/a", Version: chunk.Version(m.ETag, m.LastModified, m.Size), Index: 2}.String(), Meta: m})
+	good, _ := json.Marshal(FillRequest{Key: chunk.Key{Object: "/a", Version: chunk.Version(m.ETag, m.LastModified, m.Size), Index: 2}.String(), Meta: m})
 	f.Add(good)
 	f.Add([]byte(`{"key":"1:/,2:e:,0","meta":{"Size":-1}}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		key, meta, err := decodeFillRequest(b)
+		key, meta, err := DecodeFillRequest(b)
 		if err != nil {
 			return
 		}
@@ -133,12 +133,12 @@ func FuzzDecodeFillRequest(f *testing.F) {
 
 // FuzzDecodeMetaResponse: no input panics; a found object has a size.
 func FuzzDecodeMetaResponse(f *testing.F) {
-	good, _ := json.Marshal(metaResponse{Found: true, Meta: origin.Meta{Size: 5, ETag: `"e"`}, Fetched: 1})
+	good, _ := json.Marshal(MetaResponse{Found: true, Meta: origin.Meta{Size: 5, ETag: `"e"`}, Fetched: 1})
 	f.Add(good)
 	f.Add([]byte(`{"found":true,"meta":{"Size":-3}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeMetaResponse(b)
+		r, err := DecodeMetaResponse(b)
 		if err == nil && r.Found && r.Meta.Size < 0 {
 			t.Fatalf("accepted a negative size")
 		}
@@ -156,19 +156,19 @@ func FuzzPeerMetaRoundTrip(f *testing.F) {
 		m := origin.Meta{Size: 3 << 20, ETag: etag, ContentType: ctype, CacheControl: cc, Expires: expires,
 			ContentDisposition: cd, LastModified: time.Unix(1e9, 0).UTC()}
 		key := chunk.Key{Object: "/o", Version: chunk.Version(m.ETag, m.LastModified, m.Size), Index: 1}
-		b, err := json.Marshal(fillRequest{Key: key.String(), Meta: m})
+		b, err := json.Marshal(FillRequest{Key: key.String(), Meta: m})
 		if err != nil {
 			t.Fatal(err)
 		}
-		gotKey, got, err := decodeFillRequest(b)
+		gotKey, got, err := DecodeFillRequest(b)
 		if err != nil || gotKey != key || got != m {
 			t.Fatalf("fill request: %v\n got %+v %+v\nwant %+v %+v", err, gotKey, got, key, m)
 		}
-		b, err = json.Marshal(metaResponse{Found: true, Meta: m, Fetched: 7})
+		b, err = json.Marshal(MetaResponse{Found: true, Meta: m, Fetched: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := decodeMetaResponse(b)
+		r, err := DecodeMetaResponse(b)
 		if err != nil || !r.Found || r.Meta != m || r.Fetched != 7 {
 			t.Fatalf("meta answer: %v\n got %+v\nwant %+v", err, r, m)
 		}
@@ -181,17 +181,17 @@ func TestShardListBody(t *testing.T) {
 	frames := testFrames(t)
 	var want bytes.Buffer
 	for _, f := range frames {
-		if err := writeShardListItem(&want, f); err != nil {
+		if err := WriteShardListItem(&want, f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l := &shardList{frames: frames}
+	l := NewShardList(frames)
 	var got bytes.Buffer
 	if _, err := l.WriteTo(&got); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatalf("WriteTo: %v, identical=%v", err, bytes.Equal(got.Bytes(), want.Bytes()))
 	}
 	// Read in odd-sized pieces, so that prefixes and frames are split.
-	l = &shardList{frames: frames}
+	l = NewShardList(frames)
 	var read []byte
 	buf := make([]byte, 7)
 	for {
@@ -222,14 +222,14 @@ type picky struct {
 
 var errStop = errors.New("stop")
 
-func (p *picky) place(s chunk.Shard, sl int) ([]byte, error) {
+func (p *picky) Place(s chunk.Shard, sl int) ([]byte, error) {
 	if s.Index == p.stopAt {
 		return nil, errStop
 	}
 	if !p.want[s.Index] {
 		return nil, nil
 	}
-	return p.collect.place(s, sl)
+	return p.collect.Place(s, sl)
 }
 
 // TestReadShardListPlacing: the placer decides what is read: skipped
@@ -239,7 +239,7 @@ func TestReadShardListPlacing(t *testing.T) {
 	frames, list := testList(t)
 
 	p := &picky{want: map[int]bool{1: true, 4: true}, stopAt: -1}
-	if bad, err := readShardList(bytes.NewReader(list), chunk.MaxShards, p); err != nil || bad != 0 ||
+	if bad, err := ReadShardList(bytes.NewReader(list), chunk.MaxShards, p); err != nil || bad != 0 ||
 		len(p.shards) != 2 || p.shards[0].Index != 1 || p.shards[1].Index != 4 {
 		t.Fatalf("skipping: %d shards, %d bad, %v", len(p.shards), bad, err)
 	}
@@ -250,18 +250,18 @@ func TestReadShardListPlacing(t *testing.T) {
 	}
 
 	p = &picky{want: map[int]bool{0: true, 1: true, 2: true, 3: true}, stopAt: 2}
-	if _, err := readShardList(bytes.NewReader(list), chunk.MaxShards, p); !errors.Is(err, errStop) || len(p.shards) != 2 {
+	if _, err := ReadShardList(bytes.NewReader(list), chunk.MaxShards, p); !errors.Is(err, errStop) || len(p.shards) != 2 {
 		t.Fatalf("stopping: %d shards, %v", len(p.shards), err)
 	}
 
 	p = &picky{want: map[int]bool{0: true, 1: true}, stopAt: -1}
 	cut := list[:4+len(frames[0])+4+len(frames[1])-3]
-	if _, err := readShardList(bytes.NewReader(cut), chunk.MaxShards, p); !errors.Is(err, errBadMessage) ||
+	if _, err := ReadShardList(bytes.NewReader(cut), chunk.MaxShards, p); !errors.Is(err, ErrBadMessage) ||
 		len(p.shards) != 1 || p.failed != 1 {
 		t.Fatalf("cut short: %d shards, %d failed, %v", len(p.shards), p.failed, err)
 	}
 
-	if _, err := readShardList(bytes.NewReader(list), 3, &collect{}); !errors.Is(err, errBadMessage) {
+	if _, err := ReadShardList(bytes.NewReader(list), 3, &collect{}); !errors.Is(err, ErrBadMessage) {
 		t.Fatalf("more frames than allowed: %v", err)
 	}
 }
