@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
 
@@ -110,10 +111,12 @@ func (c *testCluster) total(figure func(Stats) int64) int64 {
 	return sum
 }
 
-// settle waits until no node has placements or repairs in flight.
+// settle waits until no node has placements, repairs or prefetches in
+// flight.
 func (c *testCluster) settle() {
 	for _, n := range c.nodes {
-		n.bg.Wait()
+		n.eng.Settle()
+		n.prefetch.wait()
 	}
 }
 
@@ -194,7 +197,7 @@ func TestClusterOriginOncePerChunk(t *testing.T) {
 	// peers, still without the origin.
 	c.settle()
 	reader := c.nodes[1]
-	reader.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk })
+	reader.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk })
 	for idx := range chunks {
 		readChunk(t, reader, "/m.mp4", data, idx)
 	}
@@ -290,20 +293,20 @@ func TestClusterCorruptShardRepaired(t *testing.T) {
 			data := putMovie(org, "/c.mp4", 3)
 			c := startCluster(t, org.URL(), 6, nil)
 			c.warm(t, c.nodes[0], "/c.mp4", data, 3)
-			obj, err := c.nodes[0].objects.lookup(context.Background(), "/c.mp4")
+			obj, err := c.nodes[0].eng.Lookup(context.Background(), "/c.mp4")
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := obj.chunkKey(1)
+			key := obj.ChunkKey(1)
 			byAddr := map[string]*Node{}
 			for _, n := range c.nodes {
 				byAddr[n.Advertise()] = n
 			}
-			victim, reader, shard := tc.pick(c.nodes[0].cluster.shardOwners(key.Hash(), 6), byAddr, c.nodes[0])
+			victim, reader, shard := tc.pick(c.nodes[0].cluster.ShardOwners(key.Hash(), 6), byAddr, c.nodes[0])
 			if victim == nil {
 				t.Skip("this placement has no such victim and reader")
 			}
-			frame, ok := victim.store.Peek(shardEntry(key, shard))
+			frame, ok := victim.eng.Store().Peek(engine.ShardEntry(key, shard))
 			if !ok {
 				t.Fatalf("shard %d was not placed on its owner", shard)
 			}
@@ -314,7 +317,7 @@ func TestClusterCorruptShardRepaired(t *testing.T) {
 			}
 			c.settle()
 			waitFor(t, "the shard to be repaired", func() bool {
-				f, ok := victim.store.Peek(shardEntry(key, shard))
+				f, ok := victim.eng.Store().Peek(engine.ShardEntry(key, shard))
 				if !ok {
 					return false
 				}
@@ -502,13 +505,13 @@ func TestClusterSmallerThanShardCount(t *testing.T) {
 	// Every shard is placed: 6 per chunk over 3 members.
 	shards := 0
 	for _, n := range c.nodes {
-		o, err := n.objects.lookup(context.Background(), "/s.mp4")
+		o, err := n.eng.Lookup(context.Background(), "/s.mp4")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for idx := range int64(chunks) {
 			for i := range 6 {
-				if n.store.Contains(shardEntry(o.chunkKey(idx), i)) {
+				if n.eng.Store().Contains(engine.ShardEntry(o.ChunkKey(idx), i)) {
 					shards++
 				}
 			}
@@ -526,11 +529,11 @@ func TestClientPortCannotReachPeerAPI(t *testing.T) {
 	data := putMovie(org, "/p.mp4", 2)
 	c := startCluster(t, org.URL(), 2, nil)
 	c.warm(t, c.nodes[0], "/p.mp4", data, 2)
-	o, err := c.nodes[0].objects.lookup(context.Background(), "/p.mp4")
+	o, err := c.nodes[0].eng.Lookup(context.Background(), "/p.mp4")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{peerwire.ShardsPath + "?key=" + o.chunkKey(0).String(), peerwire.MetaPath + "?path=/p.mp4", peerwire.PingPath} {
+	for _, p := range []string{peerwire.ShardsPath + "?key=" + o.ChunkKey(0).String(), peerwire.MetaPath + "?path=/p.mp4", peerwire.PingPath} {
 		res := do(t, http.MethodGet, "http://"+c.nodes[0].Addr()+p, nil)
 		// The origin's 404, not a peer endpoint's answer (401 without a
 		// signature) or its shards.

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
 
@@ -518,7 +519,7 @@ func TestHostilePeerAnswers(t *testing.T) {
 			// Reads must now rebuild from shards (or, with fills, ask a
 			// leader): no node keeps a decoded chunk.
 			for _, n := range c.nodes {
-				n.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk || tc.fills })
+				n.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk || tc.fills })
 			}
 			for _, n := range c.nodes[1:] {
 				for idx := range chunks {
@@ -561,7 +562,7 @@ func TestHostilePeerStallsMidAnswer(t *testing.T) {
 	path, data := ledBy(t, c, org, fake.addr(), chunks)
 	c.warm(t, c.nodes[0], path, data, chunks)
 	for _, n := range c.nodes {
-		n.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk })
+		n.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk })
 	}
 	before, _ := originChunkGets(org, path)
 	for _, n := range c.nodes[1:] {
@@ -588,11 +589,11 @@ func ledBy(t *testing.T, c *testCluster, org *testOrigin, addr string, chunks in
 	for i := range 200 {
 		path := fmt.Sprintf("/bad-%d.mp4", i)
 		data := putMovie(org, path, chunks)
-		o, err := c.nodes[0].objects.lookup(context.Background(), path)
+		o, err := c.nodes[0].eng.Lookup(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.nodes[0].cluster.shardOwners(o.chunkKey(0).Hash(), 6)[0] == addr {
+		if c.nodes[0].cluster.ShardOwners(o.ChunkKey(0).Hash(), 6)[0] == addr {
 			return path, data
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/origin"
 )
 
@@ -67,14 +68,14 @@ func (c cacheResult) String() string {
 
 // cacheFor is the cache result of a successful response about o whose worst
 // chunk came from src.
-func cacheFor(o *object, src source) cacheResult {
-	if !o.storable() {
+func cacheFor(o *engine.Object, src engine.Source) cacheResult {
+	if !o.Storable() {
 		return cacheNone
 	}
 	switch src {
-	case srcHit:
+	case engine.SourceHit:
 		return cacheHit
-	case srcPeer:
+	case engine.SourcePeer:
 		return cachePeer
 	default:
 		return cacheMiss
@@ -376,57 +377,6 @@ func (m *metrics) peerRequest(op string, took time.Duration) {
 
 func (m *metrics) peerError(op string) { m.peerErrors[peerOpOf(op)].Inc() }
 
-// timed records one request of op to a peer that began at start. The peer
-// client keeps real time for its hedging timers, so it is timed by it too.
-func (p *peerClient) timed(op string, start time.Time) {
-	if p.observe != nil {
-		p.observe(op, time.Since(start))
-	}
-}
-
-// meteredOrigin counts and times every origin request of the node.
-type meteredOrigin struct {
-	inner originReader
-	m     *metrics
-	now   func() time.Time
-}
-
-// Stat is the origin's Stat, counted and timed as op "stat".
-func (o meteredOrigin) Stat(ctx context.Context, path string) (origin.Meta, error) {
-	start := o.now()
-	m, err := o.inner.Stat(ctx, path)
-	o.m.originRequest(originStat, o.now().Sub(start), err)
-	return m, err
-}
-
-// Revalidate is the origin's Revalidate, counted and timed as op
-// "revalidate".
-func (o meteredOrigin) Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error) {
-	start := o.now()
-	m, changed, err := o.inner.Revalidate(ctx, path, old)
-	o.m.originRequest(originRevalidate, o.now().Sub(start), err)
-	return m, changed, err
-}
-
-// ReadRange is the origin's ReadRange, counted and timed as op "chunk",
-// its bytes added to the origin's egress.
-func (o meteredOrigin) ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error {
-	start := o.now()
-	err := o.inner.ReadRange(ctx, path, m, off, dst)
-	o.m.originRequest(originChunk, o.now().Sub(start), err)
-	if err == nil {
-		o.m.originBytes.Add(float64(len(dst)))
-	}
-	return err
-}
-
-// CloseIdleConnections passes Node.Close's request on to the origin client.
-func (o meteredOrigin) CloseIdleConnections() {
-	if c, ok := o.inner.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
 // nodeCollector exposes what the node counts anyway (its Stats, the store,
 // the ring) at scrape time, so the hot path pays nothing for them.
 type nodeCollector struct {
@@ -499,17 +449,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		shards bool
 		name   string
 	}{{false, "chunk"}, {true, "shard"}} {
-		entries, bytes := n.store.ClassStats(k.shards)
+		entries, bytes := n.eng.Store().ClassStats(k.shards)
 		gauge(c.cacheEntries, int64(entries), k.name)
 		gauge(c.cacheBytes, bytes, k.name)
 	}
 	gauge(c.cacheBudget, n.cfg.CacheSize)
-	counter(c.evictions, int64(n.store.Evictions()))
-	var retries int64
-	if oc, ok := n.rawOrigin.(interface{ Stats() origin.ClientStats }); ok {
-		retries = oc.Stats().Retries
-	}
-	counter(c.originRetries, retries)
+	counter(c.evictions, int64(n.eng.Store().Evictions()))
+	counter(c.originRetries, n.origin.retries())
 	counter(c.peerRefused, s.PeerRefused)
 	counter(c.shardsCorrupt, s.ShardsCorrupt)
 	counter(c.hedges, s.Hedges)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/xml"
 	"net/url"
 	"path"
@@ -294,46 +293,4 @@ func refKey(playlist, ref string) (string, bool) {
 		key += "?" + u.RawQuery
 	}
 	return key, true
-}
-
-// prefetchChunksPerRef caps the chunks warmed per reference, so that a
-// playlist naming huge objects warms their beginnings, not their whole.
-const prefetchChunksPerRef = 8
-
-// prefetchPlaylist warms the first segments a playlist names, in the
-// background, bounded by the node's prefetch slots: when all are busy the
-// playlist is not prefetched at all (it is an optimisation, never a queue).
-func (n *Node) prefetchPlaylist(key string, body []byte) {
-	if n.cfg.PrefetchSegments <= 0 {
-		return
-	}
-	select {
-	case n.prefetches <- struct{}{}:
-	default:
-		return
-	}
-	refs := playlistRefs(key, body, n.cfg.PrefetchSegments)
-	n.background(func() {
-		defer func() { <-n.prefetches }()
-		ctx, cancel := context.WithTimeout(n.baseCtx, n.cfg.FillTimeout)
-		defer cancel()
-		for _, ref := range refs {
-			k, ok := refKey(key, ref)
-			if !ok {
-				continue
-			}
-			o, err := n.objects.lookup(ctx, k)
-			if err != nil || !o.storable() || o.meta.Size <= 0 {
-				continue
-			}
-			chunks := min((o.meta.Size+n.cfg.ChunkSize-1)/n.cfg.ChunkSize, prefetchChunksPerRef)
-			for idx := range chunks {
-				if _, _, err := n.getChunk(ctx, o, idx); err != nil {
-					n.log.Debug("playlist prefetch failed", "playlist", key, "object", k, "chunk", idx, "err", err)
-					break
-				}
-			}
-			n.stats.playlistPrefetches.Add(1)
-		}
-	})
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/origin"
 	"github.com/valyala/fasthttp"
 )
 
@@ -57,7 +59,7 @@ func (n *Node) serveRequest(ctx *fasthttp.RequestCtx, x *exchange) {
 	// A version that changes at the origin while we serve it is found
 	// before any byte is sent: look the object up again, once.
 	for attempt := 0; ; attempt++ {
-		o, err := n.objects.lookup(ctx, key)
+		o, err := n.eng.Lookup(ctx, key)
 		if err != nil {
 			n.fail(ctx, key, err)
 			return
@@ -66,8 +68,8 @@ func (n *Node) serveRequest(ctx *fasthttp.RequestCtx, x *exchange) {
 		if err == nil {
 			return
 		}
-		if errors.Is(err, errChanged) && attempt == 0 {
-			n.objects.invalidate(o)
+		if errors.Is(err, origin.ErrChanged) && attempt == 0 {
+			n.eng.Invalidate(o)
 			ctx.Response.Reset()
 			continue
 		}
@@ -118,7 +120,7 @@ func pathSafe(c byte) bool {
 }
 
 // serveObject writes the response for one version of an object.
-func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *exchange) error {
+func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bool, x *exchange) error {
 	h := &ctx.Response.Header
 	n.setObjectHeaders(h, o)
 
@@ -132,20 +134,20 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *
 	useRange := true
 	if conds.any() {
 		var status int
-		status, useRange = conds.evaluate(o.meta.ETag, o.meta.LastModified)
+		status, useRange = conds.evaluate(o.Meta.ETag, o.Meta.LastModified)
 		if status != 0 {
-			if status == http.StatusNotModified && o.meta.ETag != "" {
+			if status == http.StatusNotModified && o.Meta.ETag != "" {
 				h.Del("Last-Modified") // as net/http does: the ETag suffices
 			}
 			h.Del("Content-Type")
 			ctx.SetStatusCode(status)
-			n.setCacheHeaders(h, o, srcHit)
-			x.cache = cacheFor(o, srcHit)
+			n.setCacheHeaders(h, o, engine.SourceHit)
+			x.cache = cacheFor(o, engine.SourceHit)
 			return nil
 		}
 	}
 
-	size := o.meta.Size
+	size := o.Meta.Size
 	var ranges []byteRange
 	if rh := ctx.Request.Header.Peek("Range"); len(rh) > 0 && useRange {
 		var err error
@@ -184,10 +186,10 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *
 	}
 
 	if isHead {
-		src := srcHit
+		src := engine.SourceHit
 		for _, idx := range b.needs {
-			if !o.storable() || !n.store.Contains(chunkEntry(o.chunkKey(idx))) {
-				src = srcOrigin
+			if !o.Storable() || !n.eng.Holds(o.ChunkKey(idx)) {
+				src = engine.SourceOrigin
 				break
 			}
 		}
@@ -202,10 +204,10 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *
 		b.release()
 		return err
 	}
-	if src != srcHit && len(b.needs) > 0 && b.needs[0] == 0 && o.meta.Size <= n.cfg.ChunkSize && isPlaylist(o.key) {
+	if src != engine.SourceHit && len(b.needs) > 0 && b.needs[0] == 0 && o.Meta.Size <= n.cfg.ChunkSize && isPlaylist(o.Key) {
 		// A playlist new to this node, whole in its first chunk, which
 		// prepare has in hand.
-		n.prefetchPlaylist(o.key, b.slots[0].data)
+		n.prefetchPlaylist(o.Key, b.slots[0].data)
 	}
 	n.setCacheHeaders(h, o, src)
 	x.cache = cacheFor(o, src)
@@ -231,7 +233,7 @@ func appendContentRange(dst []byte, r byteRange, size int64) []byte {
 // addMultipart lays out a multipart/byteranges body (RFC 9110 §14.6) in
 // the framing mime/multipart writes, so its length matches net/http's for
 // the same ranges. It returns the body length.
-func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *object, ranges []byteRange) int64 {
+func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Object, ranges []byteRange) int64 {
 	var rnd [30]byte
 	for i := 0; i < len(rnd); i += 8 {
 		v := rand.Uint64()
@@ -249,8 +251,8 @@ func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *object, rang
 			part = append(part, "\r\n"...)
 		}
 		part = append(part, "--"+boundary+"\r\nContent-Range: "...)
-		part = appendContentRange(part, r, o.meta.Size)
-		part = append(part, "\r\nContent-Type: "+o.contentType+"\r\n\r\n"...)
+		part = appendContentRange(part, r, o.Meta.Size)
+		part = append(part, "\r\nContent-Type: "+o.ContentType+"\r\n\r\n"...)
 		b.addLiteral(part)
 		b.addRange(r.start, r.end)
 		length += int64(len(part)) + r.length()
@@ -261,48 +263,48 @@ func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *object, rang
 }
 
 // setObjectHeaders sets the headers every response about o carries.
-func (n *Node) setObjectHeaders(h *fasthttp.ResponseHeader, o *object) {
+func (n *Node) setObjectHeaders(h *fasthttp.ResponseHeader, o *engine.Object) {
 	h.Set("Accept-Ranges", "bytes")
-	h.SetContentType(o.contentType)
-	if o.meta.ETag != "" {
-		h.Set("ETag", o.meta.ETag)
+	h.SetContentType(o.ContentType)
+	if o.Meta.ETag != "" {
+		h.Set("ETag", o.Meta.ETag)
 	}
-	if o.lastModified != "" {
-		h.Set("Last-Modified", o.lastModified)
+	if o.LastModified != "" {
+		h.Set("Last-Modified", o.LastModified)
 	}
-	if o.meta.CacheControl != "" {
-		h.Set("Cache-Control", o.meta.CacheControl)
+	if o.Meta.CacheControl != "" {
+		h.Set("Cache-Control", o.Meta.CacheControl)
 	}
-	if o.meta.Expires != "" {
-		h.Set("Expires", o.meta.Expires)
+	if o.Meta.Expires != "" {
+		h.Set("Expires", o.Meta.Expires)
 	}
-	if o.meta.ContentDisposition != "" {
-		h.Set("Content-Disposition", o.meta.ContentDisposition)
+	if o.Meta.ContentDisposition != "" {
+		h.Set("Content-Disposition", o.Meta.ContentDisposition)
 	}
 }
 
 // setCacheHeaders says where the bytes came from: X-Cache for people and
 // dashboards, Cache-Status (RFC 9211) for software, and Age (RFC 9111).
-func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, o *object, src source) {
+func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, o *engine.Object, src engine.Source) {
 	now := n.now()
 	var buf [96]byte
-	age := int64(max(now.Sub(o.fetched), 0) / time.Second)
+	age := int64(max(now.Sub(o.Fetched), 0) / time.Second)
 	h.SetBytesV("Age", strconv.AppendInt(buf[:0], age, 10))
 	h.Set(hdrXCache, src.String())
 	status := append(buf[:0], "edgecache; "...)
 	switch {
-	case src == srcHit:
+	case src == engine.SourceHit:
 		status = append(status, "hit"...)
-	case src == srcPeer:
+	case src == engine.SourcePeer:
 		status = append(status, "hit; detail=peer"...)
-	case o.storable():
+	case o.Storable():
 		status = append(status, "fwd=miss; stored"...)
 	default:
 		status = append(status, "fwd=miss"...)
 	}
-	if o.storable() {
+	if o.Storable() {
 		status = append(status, "; ttl="...)
-		status = strconv.AppendInt(status, int64(o.expiresAt().Sub(now)/time.Second), 10)
+		status = strconv.AppendInt(status, int64(o.ExpiresAt().Sub(now)/time.Second), 10)
 	}
 	h.SetBytesV(hdrStatus, status)
 }
@@ -318,12 +320,12 @@ func (n *Node) reject(ctx *fasthttp.RequestCtx, status int, reason string) {
 // fail answers a request the edge could not serve, with the status of
 // statusFor, and logs upstream failures.
 func (n *Node) fail(ctx *fasthttp.RequestCtx, key string, err error) {
-	status, reason := statusFor(err)
+	status, reason := engine.StatusFor(err)
 	ctx.Response.Reset()
 	if status >= 500 {
 		n.log.Warn("request failed", "path", key, "status", status, "err", err)
 	}
-	if errors.Is(err, errNotFoundCached) {
+	if errors.Is(err, engine.ErrNotFoundCached) {
 		ctx.Response.Header.Set(hdrStatus, "edgecache; hit; detail=negative")
 	}
 	n.reject(ctx, status, reason)
@@ -331,9 +333,9 @@ func (n *Node) fail(ctx *fasthttp.RequestCtx, key string, err error) {
 
 // logBodyError records a response cut short after its headers were sent:
 // the client sees a short body, never wrong bytes.
-func (n *Node) logBodyError(o *object, chunk int64, err error) {
+func (n *Node) logBodyError(o *engine.Object, chunk int64, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	n.log.Warn("response cut short", "path", o.key, "chunk", chunk, "err", err)
+	n.log.Warn("response cut short", "path", o.Key, "chunk", chunk, "err", err)
 }

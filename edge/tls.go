@@ -139,9 +139,3 @@ func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener {
 	}
 	return tls.NewListener(ln, cfg)
 }
-
-// useTLS makes the peer client speak HTTPS with cfg.
-func (p *peerClient) useTLS(cfg *tls.Config) {
-	p.scheme = "https://"
-	p.hc.TLSConfig = cfg
-}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/edgecache/edgecache/internal/testcert"
 )
@@ -106,7 +107,7 @@ func TestTLSPeerRing(t *testing.T) {
 	c.sync(t)
 	c.warm(t, c.nodes[0], "/ptls.mp4", data, chunks)
 	for _, n := range c.nodes {
-		n.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk })
+		n.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk })
 	}
 	for _, n := range c.nodes[1:] {
 		for idx := range chunks {

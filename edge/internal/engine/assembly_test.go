@@ -1,4 +1,4 @@
-package edge
+package engine
 
 import (
 	"bytes"
@@ -83,8 +83,8 @@ func TestAssemblyInPlace(t *testing.T) {
 	if err != nil || !bytes.Equal(chunkBytes, data) || &chunkBytes[0] != &a.out[0] {
 		t.Fatalf("rebuilt %v, equal=%v, in place=%v", err, bytes.Equal(chunkBytes, data), err == nil && &chunkBytes[0] == &a.out[0])
 	}
-	if _, err := a.place(shards[2], len(shards[2].Bytes)); !errors.Is(err, errRebuildDone) {
-		t.Fatalf("place after finish: %v, want errRebuildDone", err)
+	if _, err := a.place(shards[2], len(shards[2].Bytes)); !errors.Is(err, ErrEnough) {
+		t.Fatalf("place after finish: %v, want ErrEnough", err)
 	}
 }
 

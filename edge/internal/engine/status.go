@@ -1,4 +1,4 @@
-package edge
+package engine
 
 import (
 	"context"
@@ -8,19 +8,23 @@ import (
 	"github.com/edgecache/edgecache/origin"
 )
 
-// errChanged: the origin's object changed under a read. Before any byte is
-// sent the edge looks it up again; after, the response is cut.
-var errChanged = origin.ErrChanged
+// ErrNotFoundCached: the origin said 404 recently; the edge answers 404
+// without asking again until the negative entry expires.
+var ErrNotFoundCached = errors.New("not found at origin (cached)")
 
-// statusFor maps an error of the data path to the status and reason a
-// player gets. It is the one place where that mapping lives.
-func statusFor(err error) (int, string) {
+// ErrOutside is a fill request for a chunk the object does not have.
+var ErrOutside = errors.New("chunk index outside the object")
+
+// StatusFor maps an error of the data path to the status and reason a
+// player gets, or a peer that asked this node as a leader. It is the one
+// place where that mapping lives.
+func StatusFor(err error) (int, string) {
 	var se *origin.StatusError
-	var ue *upstreamError
+	var ue *UpstreamError
 	switch {
 	case errors.As(err, &ue):
-		return ue.status, ue.reason
-	case errors.Is(err, errNotFoundCached):
+		return ue.Status, ue.Reason
+	case errors.Is(err, ErrNotFoundCached):
 		return http.StatusNotFound, "not found at the origin"
 	case errors.As(err, &se) && se.Err == nil && se.Code >= 400 && se.Code < 500:
 		// The origin refused (401, 403, 451...): the player should see
