@@ -15,12 +15,12 @@ func TestParseCacheControl(t *testing.T) {
 		{[]string{"MaX-AgE=60"}, 60, Absent, false, false},
 		{[]string{"max-age=003600"}, 3600, Absent, false, false},
 		{[]string{`max-age="3600"`}, 3600, Absent, false, false},
-		{[]string{"max-age='3600'"}, 0, Absent, false, false},           // invalid: stale
-		{[]string{"max-age=abc"}, 0, Absent, false, false},              // invalid: stale
-		{[]string{"max-age=3600.0"}, 0, Absent, false, false},           // not delta-seconds
-		{[]string{"max-age =3600"}, 0, Absent, false, false},            // malformed member
-		{[]string{"max-age= 3600"}, 0, Absent, false, false},            // malformed member
-		{[]string{"max-age=-1"}, 0, Absent, false, false},               // negative: invalid
+		{[]string{"max-age='3600'"}, 0, Absent, false, false},             // invalid: stale
+		{[]string{"max-age=abc"}, 0, Absent, false, false},                // invalid: stale
+		{[]string{"max-age=3600.0"}, 0, Absent, false, false},             // not delta-seconds
+		{[]string{"max-age =3600"}, 0, Absent, false, false},              // malformed member
+		{[]string{"max-age= 3600"}, 0, Absent, false, false},              // malformed member
+		{[]string{"max-age=-1"}, 0, Absent, false, false},                 // negative: invalid
 		{[]string{"max-age=99999999999"}, MaxDelta, Absent, false, false}, // saturates
 		{[]string{"max-age=1800, max-age=1"}, 1800, Absent, false, false}, // first wins
 		{[]string{"max-age=1", "max-age=1800"}, 1, Absent, false, false},
