@@ -59,7 +59,9 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (v V,
 		defer close(res)
 		c.val, c.err = fn()
 		g.mu.Lock()
-		delete(g.calls, key)
+		if g.calls[key] == c { // not a newer call after Forget
+			delete(g.calls, key)
+		}
 		g.mu.Unlock()
 		close(c.done)
 	}()

@@ -47,6 +47,14 @@ func TestDoSharesAndTellsTheStarter(t *testing.T) {
 	})
 }
 
+// ctx2 is a context that is already done, for a caller that only checks
+// whether it would join.
+func ctx2(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
 // A caller that gives up does not stop the call, whose result the others
 // still get; Forget makes the next caller start afresh.
 func TestDoGiveUpAndForget(t *testing.T) {
@@ -71,9 +79,17 @@ func TestDoGiveUpAndForget(t *testing.T) {
 		if _, started, _ := g.Do(context.Background(), "k", func() (int, error) { return 1, nil }); !started {
 			t.Error("after Forget a caller joined the old call")
 		}
-		close(release)
+		newer := make(chan struct{})
+		go g.Do(context.Background(), "k", func() (int, error) { <-newer; return 2, nil })
+		synctest.Wait()
+		close(release) // the old call ends: it must not drop the newer one
 		if v := <-joined; v != 7 {
 			t.Errorf("the caller that joined got %d, want 7", v)
 		}
+		synctest.Wait()
+		if _, started, _ := g.Do(ctx2(t), "k", nil); started {
+			t.Error("the old call's end dropped the newer call")
+		}
+		close(newer)
 	})
 }
