@@ -47,9 +47,9 @@ func TestDoSharesAndTellsTheStarter(t *testing.T) {
 	})
 }
 
-// ctx2 is a context that is already done, for a caller that only checks
+// doneContext is a context that is already done, for a caller that only checks
 // whether it would join.
-func ctx2(t *testing.T) context.Context {
+func doneContext() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
@@ -87,7 +87,7 @@ func TestDoGiveUpAndForget(t *testing.T) {
 			t.Errorf("the caller that joined got %d, want 7", v)
 		}
 		synctest.Wait()
-		if _, started, _ := g.Do(ctx2(t), "k", nil); started {
+		if _, started, _ := g.Do(doneContext(), "k", nil); started {
 			t.Error("the old call's end dropped the newer call")
 		}
 		close(newer)
