@@ -56,7 +56,10 @@ func NewClient(cfg Config) (*Client, error) {
 	if rt == nil {
 		rt = cfg.transport()
 	}
-	return &Client{cfg: cfg, base: base, hc: &http.Client{Transport: rt}}, nil
+	// Redirects are answers to relay or store, never to follow: following
+	// one would cache the target's answer under the original URL.
+	hc := &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Client{cfg: cfg, base: base, hc: hc}, nil
 }
 
 // Stats returns a snapshot of the client's counters.

@@ -38,17 +38,11 @@ func (c *Client) ReadRange(ctx context.Context, path string, m Meta, off int64, 
 		return c.fail(err, "read %s bytes=%d-%d", path, off, end)
 	}
 	rangeValue := "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(end, 10)
-	ifRange := ""
-	switch {
-	case isStrongETag(m.ETag):
-		ifRange = m.ETag
-	case !m.LastModified.IsZero():
-		ifRange = m.LastModified.UTC().Format(http.TimeFormat)
-	}
+	ifr := ifRange(m)
 	setHeader := func(h http.Header) {
 		h.Set("Range", rangeValue)
-		if ifRange != "" {
-			h.Set("If-Range", ifRange)
+		if ifr != "" {
+			h.Set("If-Range", ifr)
 		}
 	}
 	err = c.do(ctx, http.MethodGet, target, setHeader, func(resp *http.Response) error {
