@@ -103,7 +103,7 @@ func BenchmarkPeerRebuild_1MiB_4x2(b *testing.B) {
 			runtime.Gosched()
 		}
 	}
-	o, err := nodes[0].eng.Lookup(context.Background(), "/r.bin")
+	o, err := lookupObject(nodes[0], context.Background(), "/r.bin")
 	if err != nil {
 		b.Fatal(err)
 	}

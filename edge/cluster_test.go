@@ -293,7 +293,7 @@ func TestClusterCorruptShardRepaired(t *testing.T) {
 			data := putMovie(org, "/c.mp4", 3)
 			c := startCluster(t, org.URL(), 6, nil)
 			c.warm(t, c.nodes[0], "/c.mp4", data, 3)
-			obj, err := c.nodes[0].eng.Lookup(context.Background(), "/c.mp4")
+			obj, err := lookupObject(c.nodes[0], context.Background(), "/c.mp4")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -505,7 +505,7 @@ func TestClusterSmallerThanShardCount(t *testing.T) {
 	// Every shard is placed: 6 per chunk over 3 members.
 	shards := 0
 	for _, n := range c.nodes {
-		o, err := n.eng.Lookup(context.Background(), "/s.mp4")
+		o, err := lookupObject(n, context.Background(), "/s.mp4")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +529,7 @@ func TestClientPortCannotReachPeerAPI(t *testing.T) {
 	data := putMovie(org, "/p.mp4", 2)
 	c := startCluster(t, org.URL(), 2, nil)
 	c.warm(t, c.nodes[0], "/p.mp4", data, 2)
-	o, err := c.nodes[0].eng.Lookup(context.Background(), "/p.mp4")
+	o, err := lookupObject(c.nodes[0], context.Background(), "/p.mp4")
 	if err != nil {
 		t.Fatal(err)
 	}

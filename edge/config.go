@@ -101,11 +101,26 @@ type Config struct {
 	MaxRanges int
 	// MetaEntries caps the objects whose metadata is kept. Default 65536.
 	MetaEntries int
-	// DefaultTTL is the freshness of a response whose origin says nothing
-	// about it and gives no Last-Modified. Default 1 minute.
+	// DefaultTTL is the heuristic freshness (RFC 9111 §4.2.2) of a
+	// heuristically cacheable 2xx or 3xx response that gives neither
+	// explicit freshness nor Last-Modified. Default 0: none, so that such
+	// a response is stored only if it can be revalidated, and revalidated
+	// on every use.
 	DefaultTTL time.Duration
-	// NegativeTTL is how long an origin 404 is remembered. Default 10 s.
+	// NegativeTTL is the same for a 4xx or 5xx response (404, 410...): how
+	// long an origin's "not found" that says nothing of its freshness is
+	// remembered. Default 10 s.
 	NegativeTTL time.Duration
+	// ShareSetCookie stores responses that set cookies and serves them to
+	// everyone. Default false: a cookie is usually one user's, so such
+	// responses pass to the client that caused them.
+	ShareSetCookie bool
+	// RefuseMethods are the request methods answered with 405 instead of
+	// being relayed to the origin. Default CONNECT and TRACE.
+	RefuseMethods []string
+	// MaxBodySize caps the body of a relayed request (a POST, a PUT):
+	// more is refused with 413. Default 64 MiB.
+	MaxBodySize int64
 	// FillTimeout bounds one chunk fill, retries included. Default 30 s.
 	FillTimeout time.Duration
 	// OriginTimeout bounds one origin request attempt. Default 10 s.
@@ -195,8 +210,9 @@ func DefaultConfig() Config {
 		PrefetchSegments: 3,
 		MaxRanges:        64,
 		MetaEntries:      65536,
-		DefaultTTL:       time.Minute,
 		NegativeTTL:      10 * time.Second,
+		RefuseMethods:    []string{"CONNECT", "TRACE"},
+		MaxBodySize:      64 << 20,
 		FillTimeout:      30 * time.Second,
 		OriginTimeout:    10 * time.Second,
 		OriginRetries:    2,
@@ -272,8 +288,8 @@ func (c *Config) positive() []error {
 	}{
 		{"hedge delay", int64(c.HedgeDelay)}, {"peer timeout", int64(c.PeerTimeout)},
 		{"peer dial timeout", int64(c.PeerDialTimeout)}, {"suspect period", int64(c.SuspectFor)},
-		{"meta entries", int64(c.MetaEntries)}, {"default TTL", int64(c.DefaultTTL)},
-		{"negative TTL", int64(c.NegativeTTL)}, {"fill timeout", int64(c.FillTimeout)},
+		{"meta entries", int64(c.MetaEntries)}, {"max body size", c.MaxBodySize},
+		{"fill timeout", int64(c.FillTimeout)},
 		{"origin timeout", int64(c.OriginTimeout)}, {"read timeout", int64(c.ReadTimeout)},
 		{"write timeout", int64(c.WriteTimeout)}, {"idle timeout", int64(c.IdleTimeout)},
 		{"max conns", int64(c.MaxConns)}, {"max header bytes", int64(c.MaxHeaderBytes)},
@@ -285,8 +301,9 @@ func (c *Config) positive() []error {
 			errs = append(errs, fmt.Errorf("%s must be positive (start from DefaultConfig)", f.name))
 		}
 	}
-	if c.ParityShards < 0 || c.OriginRetries < 0 || c.ReadaheadNext < 0 || c.PrefetchSegments < 0 {
-		errs = append(errs, errors.New("parity shards, origin retries, readahead-next and prefetch-playlists may not be negative"))
+	if c.ParityShards < 0 || c.OriginRetries < 0 || c.ReadaheadNext < 0 || c.PrefetchSegments < 0 ||
+		c.DefaultTTL < 0 || c.NegativeTTL < 0 {
+		errs = append(errs, errors.New("parity shards, origin retries, readahead-next, prefetch-playlists, default TTL and negative TTL may not be negative"))
 	}
 	return errs
 }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/forward"
 )
 
 // testObject is one object of a test origin.
@@ -176,4 +179,11 @@ func randomBytes(r *rand.Rand, n int) []byte {
 		b[i] = byte(r.Uint32())
 	}
 	return b
+}
+
+// lookupObject looks key up on n as a request without fields would, and
+// returns the stored object found.
+func lookupObject(n *Node, ctx context.Context, key string) (*engine.Object, error) {
+	r, err := n.eng.Lookup(ctx, engine.NewRequest(key, nil, forward.Client{}))
+	return r.Object, err
 }

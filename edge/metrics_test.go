@@ -184,7 +184,7 @@ func TestMetricsScriptedWorkload(t *testing.T) {
 	// Each chunk is missed by one node, then read by every node: the first
 	// reader and the chunk's leader hold it whole (HIT), the others rebuild
 	// it from the shards the leader placed (PEER).
-	o, err := c.nodes[0].eng.Lookup(context.Background(), "/s.ts")
+	o, err := lookupObject(c.nodes[0], context.Background(), "/s.ts")
 	if err != nil {
 		t.Fatal(err)
 	}

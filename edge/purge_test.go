@@ -190,7 +190,7 @@ func TestPurgeCluster(t *testing.T) {
 				}
 			}
 			c.settle()
-			o, err := c.nodes[0].eng.Lookup(t.Context(), path)
+			o, err := lookupObject(c.nodes[0], t.Context(), path)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,7 +49,7 @@ func TestReadaheadNextMakesSequentialReadsHits(t *testing.T) {
 	if res := readRange(t, testClient, n, "/seq.mp4", data, cs, 0); res.header.Get("X-Cache") != "MISS" {
 		t.Errorf("first request: X-Cache %q, want MISS", res.header.Get("X-Cache"))
 	}
-	o, err := n.eng.Lookup(context.Background(), "/seq.mp4")
+	o, err := lookupObject(n, context.Background(), "/seq.mp4")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func (e *Engine) fillFromLeader(o *Object, key chunk.Key, owners []string) (fill
 func (e *Engine) askLeader(o *Object, key chunk.Key, addr string) (r fillResult, done bool, err error) {
 	want := e.ChunkLen(o, key.Index)
 	r, err = patient(e, "fill", addr, func() (fillResult, error) {
-		data, src, err := e.peers.Fill(addr, key, o.Meta, want)
+		data, src, err := e.peers.Fill(addr, key, o, want)
 		return fillResult{data, src}, err
 	})
 	var pe *PeerError
@@ -108,32 +108,72 @@ func (e *Engine) leadsObject(key string) bool {
 	return len(owners) == 1 && owners[0] == e.cluster.Self()
 }
 
-// remoteObject asks an object's leader what the object is now, so that the
-// origin sees one metadata request per object for the cluster. ok is false
+// askObjectLeader asks the object's leader what req's key is now, so
+// that the origin sees one request per object for the cluster. ok is false
 // when this node leads, or no leader answered: then it asks the origin.
-func (e *Engine) remoteObject(_ context.Context, key string) (*Object, bool, error) {
-	if e.cluster.Alone() {
-		return nil, false, nil
-	}
-	for _, addr := range e.cluster.objectOwners(key, 2) {
+func (e *Engine) askObjectLeader(ctx context.Context, req *Request, gen uint64) (out *outcome, ok bool, err error) {
+	for _, addr := range e.cluster.objectOwners(req.Key, 2) {
 		if addr == e.cluster.Self() {
 			return nil, false, nil
 		}
-		if e.cluster.IsSuspect(addr) {
+		if e.cluster.IsSuspect(addr) || ctx.Err() != nil {
 			continue
 		}
-		r, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, key) })
+		a, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, req) })
 		var pe *PeerError
 		switch {
 		case errors.As(err, &pe):
 			continue
 		case err != nil:
-			return nil, true, fmt.Errorf("object %s via leader %s: %w", key, addr, err)
-		case !r.Found:
-			return e.objects.negative(key, r.Fetched), true, nil
-		default:
-			return e.objects.newObject(key, r.Meta, r.Fetched), true, nil
+			return nil, true, fmt.Errorf("object %s via leader %s: %w", req.Key, addr, err)
 		}
+		return e.fromLeader(req, a, gen), true, nil
 	}
 	return nil, false, nil
+}
+
+// fromLeader takes in what an object's leader answered: the object (its
+// age rebased on this node's clock, as an Age field would be) and its
+// first chunk, kept here; or an answer or a pass for this request.
+func (e *Engine) fromLeader(req *Request, a MetaAnswer, gen uint64) *outcome {
+	switch {
+	case a.Answer != nil:
+		return &outcome{answer: a.Answer, fetched: a.Fetched}
+	case a.Object == nil:
+		return &outcome{pass: true, fetched: a.Fetched}
+	}
+	o := a.Object.Copy()
+	o.Fresh.InitialAge, o.Fresh.ResponseTime = a.Age, e.now()
+	e.publish(o, gen)
+	if a.Pass || o.Pass {
+		return &outcome{obj: o, pass: true, fetched: a.Fetched}
+	}
+	if len(a.Head) == e.ChunkLen(o, 0) && o.Meta.Size > 0 {
+		e.keep(o, ChunkEntry(o.ChunkKey(0)), a.Head)
+	}
+	return &outcome{obj: o, fetched: a.Fetched}
+}
+
+// MetaFor answers another member that asks this node, as the object's
+// leader, what req's key is now.
+func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) {
+	r, err := e.LookupLocal(ctx, req)
+	if err != nil {
+		return MetaAnswer{}, err
+	}
+	a := MetaAnswer{Fetched: r.Fetched, Pass: r.Pass}
+	switch {
+	case r.Answer != nil && r.Answer.Rest == nil:
+		a.Answer = r.Answer
+	case r.Answer != nil:
+		// Too long to relay here: the asker fetches it itself.
+		r.Answer.Close()
+		a.Pass = true
+	case r.Object != nil:
+		a.Object, a.Age = r.Object, r.Object.Fresh.Age(e.now())
+		if b, ok := e.store.Peek(ChunkEntry(r.Object.ChunkKey(0))); ok && !r.Object.Pass {
+			a.Head = b
+		}
+	}
+	return a, nil
 }
