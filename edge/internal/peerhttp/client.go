@@ -87,7 +87,7 @@ func NewClient(cfg ClientConfig) *Client {
 // then cannot make a read buffer more than that.
 func MaxResponse(chunkSize int64, codec *chunk.Codec) int {
 	frame := 4 + 64 + 64<<10 + codec.ShardLen(int(chunkSize)) // length prefix, fixed fields, key, shard
-	meta := int(chunkSize) + 4*peerwire.MaxFieldBytes // an answer's body and its fields, in base64
+	meta := int(chunkSize) + 4*peerwire.MaxFieldBytes         // an answer's body and its fields, in base64
 	return max(meta, codec.Total()*frame)
 }
 
