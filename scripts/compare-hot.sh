@@ -25,8 +25,8 @@
 #
 # It installs nginx, varnish, wrk and curl from Debian's packages if they
 # are missing (as root). The runs take REPS × modes × workloads × CONCS ×
-# targets × DURATION, plus about a minute per mode to start and warm: 8
-# minutes with the defaults. Results: one line per run in $OUT/runs.tsv,
+# targets × DURATION, plus half a minute or more per mode to start and
+# warm: 9–10 minutes with the defaults. Results: one line per run in $OUT/runs.tsv,
 # the medians in $OUT/summary.txt and as a Markdown table at the end.
 set -euo pipefail
 # shellcheck source=compare/lib.sh

@@ -38,7 +38,9 @@ PIDFILES=()
 WORK=""
 
 # need PACKAGE:COMMAND...: installs from Debian's packages those whose
-# command is missing.
+# command is missing. Where systemd runs, Debian starts the nginx and
+# Varnish system services on install; the scripts start instances of their
+# own and leave those alone.
 need() {
   local missing=() pc
   for pc in "$@"; do
@@ -65,6 +67,9 @@ setup() {
   mkdir -p "$OUT"
   trap stop_all EXIT
   trap 'exit 130' INT TERM
+  # A failing command stops the script (set -e); say which.
+  set -E
+  trap 'echo "$0: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 }
 
 # alive PID: the process exists and has not exited (a detached daemon that
@@ -225,7 +230,9 @@ pid_of_daemon() {
 # cpu_ticks PID...: user and system clock ticks of the processes and all
 # their descendants (nginx's workers, Varnish's child), from /proc.
 cpu_ticks() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v roots="$*" '
+  # A process may exit between the glob and its read: cat then fails,
+  # and the others still count.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v roots="$*" '
     {
       pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
       parent[pid] = f[2]; ticks[pid] = f[12] + f[13]
