@@ -26,7 +26,7 @@
 // # Index
 //
 // In memory, the hash of each key maps to its record's place, and entries
-// are linked per group: at most IndexEntryBytes (96) bytes per entry, and
+// are linked per group: at most IndexEntryBytes (112) bytes per entry, and
 // a region table of 16 bytes per region. Keys are not kept in memory: a
 // read checks the record's key (and its checksums) before it returns
 // anything, so a hash collision is a miss.

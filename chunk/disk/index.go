@@ -5,10 +5,11 @@ import "github.com/cespare/xxhash/v2"
 // IndexEntryBytes bounds what the in-memory index spends per stored
 // record: a map slot of the key's hash and a 32-byte entry (the record's
 // place, the group's hash and the links of the group's list), the map's
-// control bytes and its spare capacity. Go 1.26 on amd64 measured 51 to
-// 71 bytes from 10 000 to 1 000 000 entries (TestIndexEntryBytes); a
-// node's memory overhead for a store is at most Entries times this.
-const IndexEntryBytes = 96
+// control bytes and its spare capacity, and the group's map slot. Go 1.26
+// on amd64 measured 63 to 105 bytes from 10 000 to 1 000 000 entries in
+// groups of eight (TestIndexEntryBytes: Go's maps run at 40 to 80% load);
+// a node's memory overhead for a store is at most Entries times this.
+const IndexEntryBytes = 112
 
 // index maps the hash of each stored key to its record's place, and files
 // entries under their group's hash in a doubly linked list threaded

@@ -112,7 +112,7 @@ func Open(cfg Config) (*Store, error) {
 	name := filepath.Join(cfg.Dir, FileName)
 	f, err := cfg.FS.Open(name, cfg.Size, !cfg.Buffered)
 	if err != nil {
-		return nil, fmt.Errorf("disk: %w", err)
+		return nil, fmt.Errorf("disk %s: %w", cfg.Dir, err)
 	}
 	s := &Store{
 		cfg:        cfg,
@@ -131,7 +131,7 @@ func Open(cfg Config) (*Store, error) {
 	s.w.init(cfg)
 	if err := s.load(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("disk: %s: %w", name, err)
+		return nil, fmt.Errorf("disk %s: %w", name, err)
 	}
 	s.rebuild.Rebuild = cfg.Now().Sub(start)
 	s.log.Info("disk store open", "file", name, "size", cfg.Size, "direct", f.Direct(),
