@@ -19,6 +19,7 @@ require (
 	golang.org/x/term v0.48.0
 	k8s.io/api v0.35.0
 	k8s.io/apimachinery v0.35.0
+	pgregory.net/rapid v1.3.0
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730
 	sigs.k8s.io/yaml v1.6.0
 )
