@@ -261,3 +261,44 @@ func TestSlowDevice(t *testing.T) {
 		synctest.Wait() // the I/O in flight ends, and the store with it
 	})
 }
+
+// TestRepeatedPurgesShareOneTombstone purges one group again and again
+// while the device stalls: the purges wait on one queued tombstone, and
+// when the device answers one block is written for all of them.
+func TestRepeatedPurgesShareOneTombstone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := disktest.New()
+		s := mustOpen(t, testConfig(fs))
+		defer mustClose(t, s)
+		for i := range 5 {
+			s.Put(fmt.Sprint(i), "g", value("x", 100))
+		}
+		mustFlush(t, s)
+		before := s.Stats().WrittenBytes
+		stall := make(chan struct{})
+		fs.Inject(func(op disktest.Op) error {
+			if op.Kind == disktest.OpWrite {
+				<-stall
+			}
+			return nil
+		})
+		s.Put("slow", "h", value("x", 100))
+		synctest.Wait() // the writer stalls on it
+		for i := range 10 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			n, err := s.RemoveGroup(ctx, "g")
+			cancel()
+			if want := map[bool]int{true: 5, false: 0}[i == 0]; n != want || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("purge %d on a stalled device: %d, %v; want %d, the deadline", i, n, err, want)
+			}
+		}
+		close(stall)
+		mustFlush(t, s)
+		if got := s.Stats().WrittenBytes - before; got != 2*disk.BlockSize {
+			t.Errorf("%d bytes written for one put and ten purges of a group, want two blocks", got)
+		}
+		for i := range 5 {
+			mustMiss(t, s, fmt.Sprint(i))
+		}
+	})
+}

@@ -72,6 +72,12 @@ func (OSFS) Open(name string, size int64, direct bool) (File, error) {
 		f.Close()
 		return nil, fmt.Errorf("reserve %d bytes for %s: %w", size, name, err)
 	}
+	if !direct {
+		// No readahead: it would cache pages past each read that the
+		// DONTNEED after it does not cover (measured: a pass over 2 GiB
+		// left 2 GiB cached).
+		_ = unix.Fadvise(fd, 0, 0, unix.FADV_RANDOM)
+	}
 	return &osFile{f: f, fd: fd, direct: direct}, nil
 }
 

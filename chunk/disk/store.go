@@ -75,8 +75,9 @@ type item struct {
 	key, group string
 	kh, gh     uint64 // their hashes
 	value      []byte
-	size       int64      // the record's bytes on disk
-	done       chan error // if set: sync after writing, then report here (cap 1)
+	size       int64         // the record's bytes on disk
+	done       chan struct{} // if set: sync after writing, set err, close done
+	err        error         // the write's outcome, once done is closed
 
 	taken     bool   // guarded by mu; the writer has it
 	cancelled bool   // guarded by mu; superseded or removed: do not index it
@@ -301,17 +302,34 @@ func (s *Store) RemoveGroup(ctx context.Context, group string) (int, error) {
 		s.mu.Unlock()
 		return n, err
 	}
-	t := &item{kind: kindRemoveGroup, group: group, gh: g, size: recordLen(0, len(group), 0), done: make(chan error, 1)}
-	s.enqueue(t)
+	t := s.queuedTombstone(g)
+	if t == nil {
+		t = &item{kind: kindRemoveGroup, group: group, gh: g, size: recordLen(0, len(group), 0), done: make(chan struct{})}
+		s.enqueue(t)
+	}
 	s.mu.Unlock()
 	s.signal()
 	return n, s.wait(ctx, t)
 }
 
+// queuedTombstone returns a tombstone of group g still waiting in the
+// queue, if there is one: written after everything the caller removed,
+// it does for the caller too, so that purges of one group repeated while
+// the device is slow wait on one tombstone instead of queueing one each.
+// s.mu must be held.
+func (s *Store) queuedTombstone(g uint64) *item {
+	for _, it := range s.queue {
+		if it.kind == kindRemoveGroup && it.gh == g {
+			return it
+		}
+	}
+	return nil
+}
+
 // Flush waits until everything queued before it is written and synced,
 // or ctx ends. It returns ErrOff if the store stopped writing.
 func (s *Store) Flush(ctx context.Context) error {
-	b := &item{done: make(chan error, 1)}
+	b := &item{done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -325,8 +343,8 @@ func (s *Store) Flush(ctx context.Context) error {
 
 func (s *Store) wait(ctx context.Context, it *item) error {
 	select {
-	case err := <-it.done:
-		return err
+	case <-it.done:
+		return it.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -43,49 +43,18 @@ func (s *Store) writeLoop() {
 	}
 }
 
-// takeBatch waits for queued records and takes the oldest, up to
-// WriteBytes of them (at least one); a record someone waits on ends the
-// batch, so that the wait is no longer than it must be. It returns false
-// once the store is closing and the queue is empty, or Close gave up
-// waiting (then it fails whatever is still queued).
+// takeBatch waits for queued records and takes the oldest (see
+// takeLocked). It returns false once the store is closing and the queue
+// is empty, or Close gave up waiting (then it fails whatever is still
+// queued).
 func (s *Store) takeBatch() ([]*item, bool) {
 	for {
-		s.mu.Lock()
 		if s.abandon.Load() {
-			left := s.queue
-			s.queue, s.queued = nil, 0
-			s.mu.Unlock()
-			for _, it := range left {
-				if it.done != nil {
-					it.done <- ErrClosed
-				}
-			}
+			s.failQueue()
 			return nil, false
 		}
-		var batch []*item
-		var bytes int64
-		i := 0
-		for ; i < len(s.queue); i++ {
-			it := s.queue[i]
-			if !it.cancelled {
-				if len(batch) > 0 && bytes+it.size > int64(s.cfg.WriteBytes) {
-					break
-				}
-				it.taken = true
-				if it.kind == kindPut {
-					s.queued -= it.size
-				}
-				batch = append(batch, it)
-				bytes += it.size
-			}
-			s.queue[i] = nil
-			if it.done != nil {
-				i++
-				break
-			}
-		}
-		s.queue = s.queue[i:]
-		s.inflight = batch
+		s.mu.Lock()
+		batch := s.takeLocked()
 		closing := s.closing
 		s.mu.Unlock()
 		if len(batch) > 0 {
@@ -95,6 +64,52 @@ func (s *Store) takeBatch() ([]*item, bool) {
 			return nil, false
 		}
 		<-s.wake
+	}
+}
+
+// takeLocked takes the oldest queued records, up to WriteBytes of them
+// (at least one), skipping cancelled ones; a record someone waits on ends
+// the batch, so that the wait is no longer than it must be. s.mu must be
+// held.
+func (s *Store) takeLocked() []*item {
+	var batch []*item
+	var bytes int64
+	i := 0
+	for ; i < len(s.queue); i++ {
+		it := s.queue[i]
+		if !it.cancelled {
+			if len(batch) > 0 && bytes+it.size > int64(s.cfg.WriteBytes) {
+				break
+			}
+			it.taken = true
+			if it.kind == kindPut {
+				s.queued -= it.size
+			}
+			batch = append(batch, it)
+			bytes += it.size
+		}
+		s.queue[i] = nil
+		if it.done != nil {
+			i++
+			break
+		}
+	}
+	s.queue = s.queue[i:]
+	s.inflight = batch
+	return batch
+}
+
+// failQueue empties the queue and fails its waiters with ErrClosed.
+func (s *Store) failQueue() {
+	s.mu.Lock()
+	left := s.queue
+	s.queue, s.queued = nil, 0
+	s.mu.Unlock()
+	for _, it := range left {
+		if it.done != nil {
+			it.err = ErrClosed
+			close(it.done)
+		}
 	}
 }
 
@@ -126,7 +141,8 @@ func (s *Store) writeBatch(batch []*item) {
 	s.mu.Unlock()
 	for _, it := range batch {
 		if it.done != nil {
-			it.done <- err
+			it.err = err
+			close(it.done)
 		}
 	}
 }
