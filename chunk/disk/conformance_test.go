@@ -10,11 +10,15 @@ import (
 )
 
 // TestConformance runs the stores' common suite on the disk store, over
-// the fake file system and over the real one.
+// the fake file system, over one that refuses O_DIRECT, and over the real
+// one with O_DIRECT and buffered.
 func TestConformance(t *testing.T) {
+	buffered := func() *disktest.FS { fs := disktest.New(); fs.RefuseDirect(); return fs }
 	for name, newFS := range map[string]func(t *testing.T) (disk.FS, string){
-		"fake": func(*testing.T) (disk.FS, string) { return disktest.New(), testDir },
-		"os":   func(t *testing.T) (disk.FS, string) { return disk.OSFS{}, t.TempDir() },
+		"fake":          func(*testing.T) (disk.FS, string) { return disktest.New(), testDir },
+		"fake buffered": func(*testing.T) (disk.FS, string) { return buffered(), testDir },
+		"os":            func(t *testing.T) (disk.FS, string) { return disk.OSFS{}, t.TempDir() },
+		"os buffered":   func(t *testing.T) (disk.FS, string) { return disk.OSFS{}, t.TempDir() },
 	} {
 		t.Run(name, func(t *testing.T) {
 			type opened struct {
@@ -31,7 +35,12 @@ func TestConformance(t *testing.T) {
 			storetest.Run(t, storetest.Harness{
 				New: func(t *testing.T, budget int64) storetest.Store {
 					fs, dir := newFS(t)
-					return open(t, disk.Config{Dir: dir, Size: budget, RegionSize: testRegion, FS: fs})
+					cfg := disk.Config{Dir: dir, Size: budget, RegionSize: testRegion, FS: fs, Buffered: name == "os buffered"}
+					s := open(t, cfg)
+					if direct := s.(*disk.Store).Stats().Direct; direct != (name == "fake" || name == "os") {
+						t.Errorf("Stats().Direct = %v", direct)
+					}
+					return s
 				},
 				Reopen: func(t *testing.T, s storetest.Store) storetest.Store {
 					o := stores[s]

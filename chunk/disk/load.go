@@ -152,7 +152,7 @@ func recordLenOf(b []byte) (int64, error) {
 func (s *Store) apply(r int, entries []sumEntry) {
 	first := uint32(s.regionStart(r) / BlockSize)
 	for _, e := range entries {
-		if int64(e.block)+int64(e.blocks) > int64(s.regBlock) || e.blocks == 0 {
+		if e.block == 0 || e.blocks == 0 || int64(e.block)+int64(e.blocks) > int64(s.regBlock) {
 			continue // not a record this store wrote: ignore it
 		}
 		switch e.kind {

@@ -186,9 +186,11 @@ func (s *Store) Put(key, group string, value []byte) bool {
 // returns ctx's error at once (the read, if started, ends unseen). Every
 // error is a miss: ErrNotFound, ErrClosed, ErrOff, ctx's error, an I/O
 // error, or chunk.ErrCorrupt when the record fails its checksum (the entry
-// is then dropped). The value is the caller's; its backing array is at
-// most the record's blocks (the value, its key and group, 48 bytes of
-// header and the padding to a block).
+// is then dropped). A value read from the device is the caller's; its
+// backing array is at most the record's blocks (the value, its key and
+// group, 48 bytes of header and the padding to a block). A value still
+// queued is the slice given to Put. Reading does not change what is
+// evicted first (the oldest region), so there is no Peek.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	req := &readReq{key: key, kh: hash(key)}
 	s.mu.Lock()
@@ -248,6 +250,9 @@ func (s *Store) Contains(key string) bool {
 // batch, usually milliseconds) may bring the entry back. What must never
 // come back goes through RemoveGroup, which waits.
 func (s *Store) Remove(key string) bool {
+	if len(key) > maxNameLen {
+		return false // never stored: Put refuses such keys
+	}
 	k := hash(key)
 	s.mu.Lock()
 	e, found := s.idx.remove(k)
@@ -274,6 +279,9 @@ func (s *Store) Remove(key string) bool {
 // entries gone from memory but not durably (a restart may bring them
 // back: the caller should report the purge as failed).
 func (s *Store) RemoveGroup(ctx context.Context, group string) (int, error) {
+	if len(group) > maxNameLen {
+		return 0, nil // never stored: Put refuses such groups
+	}
 	g := hash(group)
 	s.mu.Lock()
 	n := s.idx.removeGroup(g)
