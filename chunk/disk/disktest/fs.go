@@ -64,7 +64,7 @@ func New() *FS {
 
 // Inject makes every operation call fault first, outside the FS's lock
 // (so it may block, to play a stalled device); an error it returns fails
-// the operation (after the real I/O, none of it done). Nil removes it.
+// the operation, which then does nothing. Nil removes it.
 func (fs *FS) Inject(fault func(Op) error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
