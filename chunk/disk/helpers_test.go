@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/edgecache/edgecache/chunk/disk"
-	"github.com/edgecache/edgecache/chunk/disk/disktest"
 )
 
 // The layout of the tests' stores: small regions, so that a few dozen
@@ -95,5 +94,3 @@ func (l *logBuffer) String() string {
 }
 
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
-
-var _ = disktest.New
