@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/edgecache/edgecache/media"
 	"os"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func playThenSeek(t *testing.T, tab context.Context, id string) {
 func TestChromiumPlaysMP4ThroughEdge(t *testing.T) {
 	tab := newBrowser(t)
 	ring := startTestRing(t)
-	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+playerPath)); err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
 	playThenSeek(t, tab, "mp4")
@@ -162,7 +163,7 @@ func TestChromiumPlaysMP4ThroughEdge(t *testing.T) {
 func TestChromiumPlaysHLSThroughEdge(t *testing.T) {
 	tab := newBrowser(t)
 	ring := startTestRing(t)
-	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+playerPath)); err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
 	appended := `(() => {

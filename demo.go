@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgecache/edgecache/media"
 	"io"
 	"net"
 	"strconv"
@@ -91,11 +92,7 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 // startDemoCluster starts the demo's deployment, the media library behind
 // a ring of edges, as cfg describes it but for the origin.
 func startDemoCluster(ctx context.Context, cfg localClusterConfig) (*localCluster, error) {
-	lib, err := mediaLibrary()
-	if err != nil {
-		return nil, err
-	}
-	cfg.Origin = origin.ServerConfig{FS: lib}
+	cfg.Origin = origin.ServerConfig{FS: media.Library()}
 	return startLocalCluster(ctx, cfg)
 }
 
@@ -118,9 +115,9 @@ func printDemo(w io.Writer, c *localCluster) {
 	first := browsable(edges[0])
 	fmt.Fprintf(w, "edgecache demo: a reference origin and %d edges on this machine, forming one ring.\n\n", len(edges))
 	fmt.Fprintf(w, "Watch through edge 1:\n")
-	fmt.Fprintf(w, "  browser  %s%s\n", first, playerPath)
-	fmt.Fprintf(w, "  ffplay   ffplay %s%s\n", first, moviePath)
-	fmt.Fprintf(w, "  VLC      vlc %s%s\n\n", first, hlsPath)
+	fmt.Fprintf(w, "  browser  %s%s\n", first, media.PlayerPath)
+	fmt.Fprintf(w, "  ffplay   ffplay %s%s\n", first, media.MoviePath)
+	fmt.Fprintf(w, "  VLC      vlc %s%s\n\n", first, media.HLSPath)
 	fmt.Fprintf(w, "Edges (client URL; admin URL: status page, /metrics):\n")
 	for i := range edges {
 		fmt.Fprintf(w, "  edge %d  %s  admin %s\n", i+1, browsable(edges[i]), admins[i])

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"github.com/edgecache/edgecache/media"
 	"io"
 	"io/fs"
 	"net"
@@ -137,22 +138,18 @@ func TestDemoServesPlayerAndMovie(t *testing.T) {
 	d := startDemo(t, "--listen", "127.0.0.1:0")
 	player := mustMatch(t, `(?m)^  browser  (http://127\.0\.0\.1:\d+)/player\.html$`, d.out)
 	base := player[1]
-	mustMatch(t, `(?m)^  ffplay   ffplay `+regexp.QuoteMeta(base+moviePath)+`$`, d.out)
-	mustMatch(t, `(?m)^  VLC      vlc `+regexp.QuoteMeta(base+hlsPath)+`$`, d.out)
+	mustMatch(t, `(?m)^  ffplay   ffplay `+regexp.QuoteMeta(base+media.MoviePath)+`$`, d.out)
+	mustMatch(t, `(?m)^  VLC      vlc `+regexp.QuoteMeta(base+media.HLSPath)+`$`, d.out)
 	edges := regexp.MustCompile(`(?m)^  edge (\d)  (http://\S+)  admin (http://\S+/)$`).FindAllStringSubmatch(d.out, -1)
 	if len(edges) != 3 || edges[0][2] != base {
 		t.Fatalf("want 3 edges, the first at %s; output:\n%s", base, d.out)
 	}
 
-	resp, body := fetch(t, base+playerPath, "")
+	resp, body := fetch(t, base+media.PlayerPath, "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("<video")) {
 		t.Errorf("player page: status %d, Content-Type %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
-	lib, err := mediaLibrary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	movie, err := fs.ReadFile(lib, moviePath[1:])
+	movie, err := fs.ReadFile(media.Library(), media.MoviePath[1:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,13 +162,13 @@ func TestDemoServesPlayerAndMovie(t *testing.T) {
 		{"bytes=-4096", 206, movie[len(movie)-4096:]}, // the moov box, as a player reads it first
 		{"", 200, movie},
 	} {
-		resp, body := fetch(t, base+moviePath, c.rng)
+		resp, body := fetch(t, base+media.MoviePath, c.rng)
 		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "video/mp4" || !bytes.Equal(body, c.want) {
 			t.Errorf("movie %q: status %d, Content-Type %q, %d bytes; want %d, video/mp4 and the file's %d bytes",
 				c.rng, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), c.status, len(c.want))
 		}
 	}
-	if resp, _ := fetch(t, base+hlsPath, ""); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
+	if resp, _ := fetch(t, base+media.HLSPath, ""); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
 		t.Errorf("HLS playlist: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, e := range edges {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/edgecache/edgecache/media"
 	"math"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ func TestFFprobeReadsMP4ThroughEdge(t *testing.T) {
 	ffprobe := requireTool(t, "ffprobe")
 	ring := startTestRing(t)
 	out, stderr := toolOutput(t, ffmpegTimeout, ffprobe, "-hide_banner", "-v", "error",
-		"-show_entries", "format=duration:stream=codec_name,width,height", "-of", "json", ring.Targets()[0]+moviePath)
+		"-show_entries", "format=duration:stream=codec_name,width,height", "-of", "json", ring.Targets()[0]+media.MoviePath)
 	if len(bytes.TrimSpace(stderr)) > 0 {
 		t.Errorf("ffprobe printed errors:\n%s", stderr)
 	}
@@ -97,11 +98,11 @@ func TestFFmpegDecodesMP4ThroughEdge(t *testing.T) {
 
 	seek := []string{"-ss", "12"}
 	sameFrames(t, "seek to 12 s through edge 1",
-		frameHashes(t, ffmpeg, append(seek, "-i", edges[0]+moviePath)...),
+		frameHashes(t, ffmpeg, append(seek, "-i", edges[0]+media.MoviePath)...),
 		frameHashes(t, ffmpeg, append(seek, "-i", disk)...))
 
 	sameFrames(t, "whole movie through edge 2",
-		frameHashes(t, ffmpeg, "-i", edges[1]+moviePath),
+		frameHashes(t, ffmpeg, "-i", edges[1]+media.MoviePath),
 		frameHashes(t, ffmpeg, "-i", disk))
 }
 
@@ -113,6 +114,6 @@ func TestFFmpegDecodesHLSThroughEdge(t *testing.T) {
 	ffmpeg := requireTool(t, "ffmpeg")
 	ring := startTestRing(t)
 	sameFrames(t, "HLS through edge 1",
-		frameHashes(t, ffmpeg, "-i", ring.Targets()[0]+hlsPath),
-		frameHashes(t, ffmpeg, "-i", "media"+hlsPath))
+		frameHashes(t, ffmpeg, "-i", ring.Targets()[0]+media.HLSPath),
+		frameHashes(t, ffmpeg, "-i", "media"+media.HLSPath))
 }

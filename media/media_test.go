@@ -1,4 +1,4 @@
-package main
+package media
 
 import (
 	"bytes"
@@ -17,11 +17,7 @@ const mediaBudget = 4 << 20
 
 func readMedia(t *testing.T, name string) []byte {
 	t.Helper()
-	lib, err := mediaLibrary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := fs.ReadFile(lib, name)
+	b, err := fs.ReadFile(Library(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +87,7 @@ var (
 // TestMediaHLSPlaylists checks that the playlists the player page and
 // ffmpeg read name files that exist, and that hls/ holds nothing else.
 func TestMediaHLSPlaylists(t *testing.T) {
-	lib, err := mediaLibrary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := Library()
 	master := strings.Split(string(readMedia(t, "hls/master.m3u8")), "\n")
 	variant := ""
 	for i, line := range master {
@@ -131,7 +124,7 @@ func TestMediaHLSPlaylists(t *testing.T) {
 		t.Errorf("media playlist: %.1f s of segments, ENDLIST %v; want a complete 20-30 s VOD", total, ended)
 	}
 	onDisk := map[string]bool{}
-	err = fs.WalkDir(lib, "hls", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(lib, "hls", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			onDisk[p] = true
 		}
@@ -154,12 +147,9 @@ func TestMediaHLSPlaylists(t *testing.T) {
 
 // TestMediaLibrarySize keeps the library within its budget.
 func TestMediaLibrarySize(t *testing.T) {
-	lib, err := mediaLibrary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := Library()
 	var total int64
-	err = fs.WalkDir(lib, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(lib, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -179,12 +169,12 @@ func TestMediaLibrarySize(t *testing.T) {
 // from elsewhere (it must work offline, and every byte must come through
 // the edge) and names the paths the demo prints.
 func TestPlayerPageSelfContained(t *testing.T) {
-	page := string(readMedia(t, strings.TrimPrefix(playerPath, "/")))
+	page := string(readMedia(t, strings.TrimPrefix(PlayerPath, "/")))
 	external := regexp.MustCompile(`(?i:(src|href|action)\s*=\s*["']?\s*(https?:)?//|@import|<link[^>]+stylesheet)|\burl\(`)
 	if m := external.FindString(page); m != "" {
 		t.Errorf("player page loads an external resource: %q", m)
 	}
-	for _, p := range []string{moviePath, hlsPath} {
+	for _, p := range []string{MoviePath, HLSPath} {
 		if !strings.Contains(page, strings.TrimPrefix(p, "/")) {
 			t.Errorf("player page does not play %s", p)
 		}
