@@ -44,7 +44,9 @@ func fakeResult(name string, gbps float64) *Result {
 }
 
 func testConfig() Config {
-	return Config{Targets: []string{"http://127.0.0.1:8080"}, Workload: WorkloadVideo, Bitrate: 5e6, Seed: 3}
+	cfg := DefaultConfig()
+	cfg.Targets, cfg.Workload, cfg.Zipf, cfg.Bitrate, cfg.Seed = []string{"http://127.0.0.1:8080"}, WorkloadVideo, 0, 5e6, 3
+	return cfg
 }
 
 func TestReportJSONRoundTrip(t *testing.T) {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -19,7 +20,9 @@ import (
 // A cancelled ctx ends the run early; requests in flight finish (within
 // Config.Timeout) and the Result covers what was measured.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	cfg = cfg.withDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
