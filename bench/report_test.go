@@ -139,3 +139,24 @@ func TestCompareRuns(t *testing.T) {
 		t.Errorf("bytes %d and %d, want equal", res[0].Summary.Bytes, res[1].Summary.Bytes)
 	}
 }
+
+// Every tick label of the charts fits in the picture: x labels are
+// centred on their tick, y labels end 6 pixels left of the plot. Widths
+// are bounded by 0.6 em a character at the charts' 11 px font, more than
+// any digit, '.' or '%' of a sans-serif font takes.
+func TestChartLabelsFit(t *testing.T) {
+	const perChar = 0.6 * 11
+	res := fakeResult("", 1)
+	for _, c := range []chart{throughputChart([]*Result{res}), latencyChart([]*Result{res})} {
+		for _, tk := range c.XTicks {
+			if half := float64(len(tk.Label)) * perChar / 2; tk.Pos-half < 0 || tk.Pos+half > float64(c.Width) {
+				t.Errorf("%s: x label %q at %.1f overflows the %d px picture", c.Title, tk.Label, tk.Pos, c.Width)
+			}
+		}
+		for _, tk := range c.YTicks {
+			if w := float64(len(tk.Label)) * perChar; float64(c.Left-6)-w < 0 {
+				t.Errorf("%s: y label %q overflows the left edge", c.Title, tk.Label)
+			}
+		}
+	}
+}
