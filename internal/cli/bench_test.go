@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,11 +19,12 @@ import (
 	"github.com/edgecache/edgecache/origin"
 )
 
-// benchCmd runs `edgecache bench args` with env as its environment.
+// benchCmd runs `edgecache bench args` with env added to the environment.
 func benchCmd(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
+	setenv(t, env)
 	var stdout, stderr bytes.Buffer
-	err := runBench(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	err := runBench(context.Background(), args, &stdout, &stderr)
 	return stdout.String(), err
 }
 
@@ -171,5 +173,30 @@ func TestBenchLocalWithKill(t *testing.T) {
 	}
 	if run.Phases[1].Summary.OK == 0 {
 		t.Errorf("nothing served after the kill:\n%s", out)
+	}
+}
+
+// bench --local keeps the edges' and the origin's logs out of what it
+// prints (in --local-log when asked), and says where it wrote the reports.
+func TestBenchLocalKeepsClusterLogsOutOfTheReport(t *testing.T) {
+	dir := t.TempDir()
+	htmlFile, logFile := filepath.Join(dir, "r.html"), filepath.Join(dir, "cluster.log")
+	var stdout, stderr bytes.Buffer
+	args := append(slices.Clone(quick), "--local", "2", "--log-level", "info", "--html", htmlFile, "--local-log", logFile)
+	if err := runBench(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr.String(), "node=") || strings.Contains(stdout.String(), "node=") {
+		t.Errorf("the cluster's log lines are mixed with the report:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	logs, err := os.ReadFile(logFile)
+	if err != nil || !bytes.Contains(logs, []byte(`"node":"edge 1"`)) {
+		t.Errorf("--local-log %s: %v\n%s", logFile, err, logs)
+	}
+	if !strings.HasSuffix(stdout.String(), "HTML report written to "+htmlFile+"\n") {
+		t.Errorf("the output does not end saying where the HTML report is:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(htmlFile); err != nil {
+		t.Error(err)
 	}
 }

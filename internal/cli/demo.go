@@ -1,16 +1,18 @@
-package main
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/edgecache/edgecache/media"
 	"io"
 	"net"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/edgecache/edgecache/edge"
+	"github.com/edgecache/edgecache/internal/localcluster"
+	"github.com/edgecache/edgecache/media"
 	"github.com/edgecache/edgecache/origin"
 )
 
@@ -29,53 +31,82 @@ const demoShutdownGrace = 2 * time.Second
 // maxDemoEdges caps --edges: the demo runs every edge in this process.
 const maxDemoEdges = 16
 
-// The demo's default cache and chunk sizes. Chunks are small so that the
-// 1.1 MB movie spans several of them, whose shards spread over the whole
-// ring; the cache holds the media library many times over.
-const (
-	demoCacheSize = 64 << 20
-	demoChunkSize = 256 << 10
-)
+// demoFlags are the flags of `edgecache demo`.
+type demoFlags struct {
+	listen               string
+	edges                int
+	cacheSize, chunkSize int64
+	logs                 logFlags
+}
+
+// defaultDemo is the demo unless its flags say otherwise. Chunks are small
+// so that the 1.1 MB movie spans several of them, whose shards spread over
+// the whole ring; the cache holds the media library many times over.
+func defaultDemo() demoFlags {
+	return demoFlags{listen: "127.0.0.1:8080", edges: 3, cacheSize: 64 << 20, chunkSize: 256 << 10}
+}
+
+// cluster is the deployment d describes: the media library behind a ring
+// of d.edges edges, the first listening on d.listen.
+func (d demoFlags) cluster() localcluster.Config {
+	return localcluster.Config{
+		Edges:  d.edges,
+		Origin: origin.ServerConfig{FS: media.Library(), Index: true},
+		Edge: func(i int, cfg *edge.Config) {
+			cfg.CacheSize, cfg.ChunkSize = d.cacheSize, d.chunkSize
+			cfg.ShutdownGrace = demoShutdownGrace
+			if i == 0 {
+				cfg.Listen = d.listen
+			}
+		},
+	}
+}
+
+// DemoConfig is the deployment `edgecache demo` runs by default, its
+// first edge listening on listen.
+func DemoConfig(listen string) localcluster.Config {
+	d := defaultDemo()
+	d.listen = listen
+	return d.cluster()
+}
 
 // runDemo is the `edgecache demo` command: it serves until ctx ends, then
 // stops the edges and the origin.
-func runDemo(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", demoSynopsis, stdout)
-	listen := fs.String("listen", "127.0.0.1:8080", "client address of the first edge, the one to open (port 0 picks a free port); the other listeners pick free loopback ports")
-	edges := fs.Int("edges", 3, "edges in the ring, at most "+strconv.Itoa(maxDemoEdges))
-	cacheSize, chunkSize := sizeValue(demoCacheSize), sizeValue(demoChunkSize)
-	fs.Var(&cacheSize, "cache-size", "memory for cached chunks, per edge")
-	fs.Var(&chunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
-	var logs logFlags
-	logs.registerLevel(fs, "warn")
-	if err := parseFlags(fs, args, env); err != nil {
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlagSet("demo", demoSynopsis, stdout)
+	d := defaultDemo()
+	f.Addr(&d.listen, "listen", "client address of the first edge, the one to open (port 0 picks a free port); the other listeners pick free loopback ports")
+	f.Int(&d.edges, "edges", "edges in the ring, at most "+strconv.Itoa(maxDemoEdges))
+	f.Size(&d.cacheSize, "cache-size", "memory for cached chunks, per edge")
+	f.Size(&d.chunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
+	d.logs.register(f, "warn")
+	if err := f.parse(args, 0); err != nil {
 		return err
 	}
-	if err := checkListenAddr(*listen); err != nil {
-		return usagef("edgecache demo: invalid value %q for --listen: %v", *listen, err)
+	f.require("listen", d.listen, "127.0.0.1:8080")
+	if d.edges < 1 || d.edges > maxDemoEdges {
+		f.p.addf("--edges must be between 1 and %d, got %d", maxDemoEdges, d.edges)
 	}
-	if *edges < 1 || *edges > maxDemoEdges {
-		return usagef("edgecache demo: --edges must be between 1 and %d, got %d", maxDemoEdges, *edges)
+	if d.cacheSize <= 0 || d.chunkSize <= 0 {
+		f.p.addf("--cache-size and --chunk-size must be positive")
 	}
-	if cacheSize <= 0 || chunkSize <= 0 {
-		return usagef("edgecache demo: --cache-size and --chunk-size must be positive")
-	}
-	log, err := logs.logger(stderr)
-	if err != nil {
+	log, err := d.logs.logger(stderr)
+	f.p.add(err)
+	if err := f.problems(); err != nil {
 		return err
 	}
-	cluster, err := startDemoCluster(ctx, localClusterConfig{
-		Edges:         *edges,
-		CacheSize:     int64(cacheSize),
-		ChunkSize:     int64(chunkSize),
-		Listen:        *listen,
-		ShutdownGrace: demoShutdownGrace,
-		Logger:        log,
-	})
+	cfg := d.cluster()
+	cfg.Logger = log
+	return serveDemo(ctx, cfg, d.listen, stdout)
+}
+
+// serveDemo runs the demo's cluster until ctx ends.
+func serveDemo(ctx context.Context, cfg localcluster.Config, listen string, stdout io.Writer) error {
+	cluster, err := localcluster.Start(ctx, cfg)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		// The one listener with a fixed address is --listen's: say so in
 		// words a person can act on, not as a chain of bind errors.
-		return fmt.Errorf("--listen %s: %w (is another demo or edge running? pick another address with --listen)", *listen, syscall.EADDRINUSE)
+		return fmt.Errorf("--listen %s: %w (is another demo or edge running? pick another address with --listen)", listen, syscall.EADDRINUSE)
 	}
 	if err != nil {
 		return err
@@ -89,28 +120,8 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 	return nil
 }
 
-// startDemoCluster starts the demo's deployment, the media library behind
-// a ring of edges, as cfg describes it but for the origin.
-func startDemoCluster(ctx context.Context, cfg localClusterConfig) (*localCluster, error) {
-	cfg.Origin = origin.ServerConfig{FS: media.Library()}
-	return startLocalCluster(ctx, cfg)
-}
-
-// checkListenAddr refuses an address net.Listen could never bind, so that
-// a typo is a usage error rather than a failure after startup.
-func checkListenAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && port != "0") {
-		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
-	}
-	return nil
-}
-
 // printDemo tells the person running the demo what to open.
-func printDemo(w io.Writer, c *localCluster) {
+func printDemo(w io.Writer, c *localcluster.Cluster) {
 	edges, admins := c.Targets(), c.AdminURLs()
 	first := browsable(edges[0])
 	fmt.Fprintf(w, "edgecache demo: a reference origin and %d edges on this machine, forming one ring.\n\n", len(edges))
@@ -122,7 +133,7 @@ func printDemo(w io.Writer, c *localCluster) {
 	for i := range edges {
 		fmt.Fprintf(w, "  edge %d  %s  admin %s\n", i+1, browsable(edges[i]), admins[i])
 	}
-	fmt.Fprintf(w, "Origin (requests it served: %s):\n  %s/\n\n", origin.StatsPath, c.OriginURL())
+	fmt.Fprintf(w, "Origin (its media and the requests it served):\n  %s/\n\n", c.OriginURL())
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n")
 }
 

@@ -1,62 +1,44 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"github.com/edgecache/edgecache/media"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/internal/testutil"
+	"github.com/edgecache/edgecache/media"
 )
 
 // demoStartTimeout bounds waiting for the demo to print its URLs, and for
 // it to stop once cancelled.
 const demoStartTimeout = 30 * time.Second
 
-// syncBuffer is a bytes.Buffer that the command's goroutines may write
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // demoRun is `edgecache demo` running in the background.
 type demoRun struct {
 	out    string // stdout up to and including "Press Ctrl-C to stop."
 	rest   chan string
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	code   chan int
 	cancel context.CancelFunc
 }
 
-// startDemo runs `edgecache demo args...` through run, as main does, and
+// startDemo runs `edgecache demo args...` through Run, as main does, and
 // waits until it has printed what to open.
 func startDemo(t *testing.T, args ...string) *demoRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	d := &demoRun{rest: make(chan string, 1), stderr: &syncBuffer{}, code: make(chan int, 1), cancel: cancel}
+	d := &demoRun{rest: make(chan string, 1), stderr: &testutil.SyncBuffer{}, code: make(chan int, 1), cancel: cancel}
 	go func() {
-		d.code <- run(ctx, append([]string{"demo"}, args...), func(string) string { return "" }, pw, d.stderr)
+		d.code <- Run(ctx, append([]string{"demo"}, args...), pw, d.stderr)
 		pw.Close()
 	}()
 	printed := make(chan string, 1)
@@ -109,27 +91,6 @@ func mustMatch(t *testing.T, re, text string) []string {
 	return m
 }
 
-func fetch(t *testing.T, url, rng string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rng != "" {
-		req.Header.Set("Range", rng)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp, body
-}
-
 // TestDemoServesPlayerAndMovie runs `edgecache demo` as a person would,
 // but on a free port, and opens what it prints: the player page, ranges
 // of the movie and the HLS playlist through the first edge, and every
@@ -145,7 +106,7 @@ func TestDemoServesPlayerAndMovie(t *testing.T) {
 		t.Fatalf("want 3 edges, the first at %s; output:\n%s", base, d.out)
 	}
 
-	resp, body := fetch(t, base+media.PlayerPath, "")
+	resp, body := testutil.Get(t, base+media.PlayerPath, "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("<video")) {
 		t.Errorf("player page: status %d, Content-Type %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
@@ -162,19 +123,35 @@ func TestDemoServesPlayerAndMovie(t *testing.T) {
 		{"bytes=-4096", 206, movie[len(movie)-4096:]}, // the moov box, as a player reads it first
 		{"", 200, movie},
 	} {
-		resp, body := fetch(t, base+media.MoviePath, c.rng)
+		resp, body := testutil.Get(t, base+media.MoviePath, c.rng)
 		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "video/mp4" || !bytes.Equal(body, c.want) {
 			t.Errorf("movie %q: status %d, Content-Type %q, %d bytes; want %d, video/mp4 and the file's %d bytes",
 				c.rng, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), c.status, len(c.want))
 		}
 	}
-	if resp, _ := fetch(t, base+media.HLSPath, ""); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
+	if resp, _ := testutil.Get(t, base+media.HLSPath, ""); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
 		t.Errorf("HLS playlist: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, e := range edges {
-		if resp, _ := fetch(t, e[3]+"metrics", ""); resp.StatusCode != 200 {
+		if resp, _ := testutil.Get(t, e[3]+"metrics", ""); resp.StatusCode != 200 {
 			t.Errorf("edge %s metrics: status %d", e[1], resp.StatusCode)
 		}
+		// Each edge is named as the demo prints it, on its status page
+		// and in /status.json.
+		var st struct{ Name string }
+		if _, body := testutil.Get(t, e[3]+"status.json", ""); json.Unmarshal(body, &st) != nil || st.Name != "edge "+e[1] {
+			t.Errorf("edge %s: /status.json names it %q", e[1], st.Name)
+		}
+		if _, page := testutil.Get(t, e[3], ""); !bytes.Contains(page, []byte("edgecache edge edge "+e[1]+" ")) {
+			t.Errorf("edge %s: the status page does not show its name", e[1])
+		}
+	}
+
+	// The printed origin URL shows the media it serves and its counters.
+	originURL := mustMatch(t, `(?m)^Origin .*:\n  (http://\S+)/$`, d.out)[1]
+	resp, body = testutil.Get(t, originURL+"/", "")
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`href="`+media.MoviePath+`"`)) || !bytes.Contains(body, []byte("requests")) {
+		t.Errorf("origin page: status %d:\n%s", resp.StatusCode, body)
 	}
 
 	code, after := d.stop(t)
@@ -195,15 +172,13 @@ func TestDemoListenInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	env := map[string]string{"EDGECACHE_LISTEN": ln.Addr().String()}
-	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"demo"}, func(k string) string { return env[k] }, &stdout, &stderr)
-	msg := stderr.String()
+	code, out, msg := runCmd(t, []string{"demo"}, env)
 	if code != 1 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "--listen "+ln.Addr().String()) ||
 		!strings.Contains(msg, "address already in use") {
 		t.Errorf("exit %d, stderr %q; want exit 1 and one line naming --listen and the address in use", code, msg)
 	}
-	if strings.Contains(stdout.String(), "Press Ctrl-C") {
-		t.Errorf("printed URLs although it could not listen:\n%s", stdout.String())
+	if strings.Contains(out, "Press Ctrl-C") {
+		t.Errorf("printed URLs although it could not listen:\n%s", out)
 	}
 }
 
@@ -221,9 +196,7 @@ func TestDemoBadFlags(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
-		var stdout, stderr bytes.Buffer
-		code := run(t.Context(), append([]string{"demo"}, c.args...), func(string) string { return "" }, &stdout, &stderr)
-		msg := stderr.String()
+		code, _, msg := runCmd(t, append([]string{"demo"}, c.args...), nil)
 		if code != 2 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, c.want) {
 			t.Errorf("demo %v: exit %d, stderr %q; want exit 2 and one line naming %s", c.args, code, msg, c.want)
 		}
@@ -231,19 +204,18 @@ func TestDemoBadFlags(t *testing.T) {
 }
 
 func TestDemoHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := run(t.Context(), []string{"demo", "--help"}, func(string) string { return "" }, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+	code, stdout, stderr := runCmd(t, []string{"demo", "--help"}, nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"--listen", "default 127.0.0.1:8080; env EDGECACHE_LISTEN", "--edges", "default 3"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("help lacks %q:\n%s", want, stdout.String())
+		if !strings.Contains(stdout, want) {
+			t.Errorf("help lacks %q:\n%s", want, stdout)
 		}
 	}
-	stdout.Reset()
-	run(t.Context(), nil, func(string) string { return "" }, &stdout, &stderr)
-	if !strings.Contains(stdout.String(), "\n  demo ") {
-		t.Errorf("top-level usage does not list demo:\n%s", stdout.String())
+	_, stdout, _ = runCmd(t, nil, nil)
+	if !strings.Contains(stdout, "\n  demo ") {
+		t.Errorf("top-level usage does not list demo:\n%s", stdout)
 	}
 }
 

@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -22,9 +21,9 @@ func TestEdgeCommandTLS(t *testing.T) {
 	ca := testcert.NewCA(t, "ca")
 	cert, key := ca.Leaf(t, "edge")
 	peerCert, peerKey := ca.Leaf(t, "peer")
-	env := map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB", "GOMEMLIMIT": "off",
-		"EDGECACHE_TLS_CERT": cert, "EDGECACHE_TLS_KEY": key}
-	start, stop := startEdgeCommand(t, env, "--peer-tls-cert", peerCert, "--peer-tls-key", peerKey, "--peer-tls-ca", ca.File)
+	setenv(t, map[string]string{"EDGECACHE_ORIGIN": originURL, "EDGECACHE_CHUNK_SIZE": "64KiB", "GOMEMLIMIT": "off",
+		"EDGECACHE_TLS_CERT": cert, "EDGECACHE_TLS_KEY": key})
+	start, stop := startEdgeCommand(t, "--peer-tls-cert", peerCert, "--peer-tls-key", peerKey, "--peer-tls-ca", ca.File)
 	defer stop()
 
 	hc := ca.Client()
@@ -59,10 +58,9 @@ func TestEdgeCommandTLSNeedsPairs(t *testing.T) {
 		{"edge", "--tls-cert", "c.pem"},
 		{"edge", "--peer-tls-cert", "c.pem", "--peer-tls-key", "k.pem"},
 	} {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
-		if code == 0 || !strings.Contains(stderr.String(), "TLS") {
-			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		code, _, stderr := runCmd(t, args, withOrigin)
+		if code == 0 || !strings.Contains(stderr, "TLS") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 	}
 }

@@ -1,14 +1,14 @@
-package main
+package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -26,27 +26,25 @@ listener was moved is still probed where it listens.`
 const defaultHealthURL = "http://127.0.0.1:8082/healthz"
 
 // runHealthcheck is the `edgecache healthcheck` command.
-func runHealthcheck(ctx context.Context, args []string, env func(string) string, stdout, _ io.Writer) error {
-	fs := newFlagSet("healthcheck", healthcheckSynopsis, stdout)
-	target := fs.String("url", defaultHealthURL, "URL to GET; any 2xx answer is healthy")
-	timeout := fs.Duration("timeout", 2*time.Second, "bound on the whole probe, connect to last byte")
-	if err := parseFlags(fs, args, env); err != nil {
+func runHealthcheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	f := newFlagSet("healthcheck", healthcheckSynopsis, stdout)
+	target, timeout := defaultHealthURL, 2*time.Second
+	f.URL(&target, "url", "URL to GET; any 2xx answer is healthy")
+	f.Duration(&timeout, "timeout", "bound on the whole probe, connect to last byte")
+	if err := f.parse(args, 0); err != nil {
 		return err
 	}
-	given := false
-	// parseFlags marks a flag set from its environment twin as given too.
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "url" })
-	if !given {
-		*target = healthURLFor(env("EDGECACHE_ADMIN_LISTEN"))
+	if !f.given["url"] && !f.fromEnv("url") {
+		target = healthURLFor(os.Getenv(EnvName("admin-listen")))
 	}
-	if *timeout <= 0 {
-		return usagef("edgecache healthcheck: --timeout must be positive")
+	if timeout <= 0 {
+		f.p.addf("--timeout must be positive")
 	}
-	u, err := url.Parse(*target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usagef("edgecache healthcheck: invalid value %q for --url: want http://host:port/path", *target)
+	f.require("url", target, defaultHealthURL)
+	if err := f.problems(); err != nil {
+		return err
 	}
-	return probe(ctx, u.String(), *timeout)
+	return probe(ctx, target, timeout)
 }
 
 // healthURLFor returns the liveness URL on loopback for an admin listener

@@ -1,8 +1,6 @@
-package main
+package cli
 
 import (
-	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,14 +9,13 @@ import (
 	"time"
 )
 
-// healthcheck runs `edgecache healthcheck args...` through run, as the
-// container's HEALTHCHECK does, and returns its exit code and stderr.
+// healthcheck runs `edgecache healthcheck args...` through Run, as the
+// container's HEALTHCHECK does, with env added to the environment, and
+// returns its exit code and stderr.
 func healthcheck(t *testing.T, env map[string]string, args ...string) (int, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), append([]string{"healthcheck"}, args...),
-		func(k string) string { return env[k] }, &stdout, &stderr)
-	return code, stderr.String()
+	code, _, stderr := runCmd(t, append([]string{"healthcheck"}, args...), env)
+	return code, stderr
 }
 
 func TestHealthcheckExitCodes(t *testing.T) {

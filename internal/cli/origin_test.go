@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,19 +16,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgecache/edgecache/internal/testutil"
 	"github.com/edgecache/edgecache/origin"
 )
 
-// startOrigin runs the origin command until the test ends and returns the
-// URL it logged. The log is JSON so that the URL is read, not scraped.
+// startOrigin runs the origin command with env added to the environment
+// until the test ends, and returns the URL it logged. The log is JSON so
+// that the URL is read, not scraped.
 func startOrigin(t *testing.T, args []string, env map[string]string) string {
 	t.Helper()
+	setenv(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- runOrigin(ctx, append([]string{"--listen", "127.0.0.1:0", "--log-format", "json"}, args...),
-			func(k string) string { return env[k] }, io.Discard, pw)
+		done <- runOrigin(ctx, append([]string{"--listen", "127.0.0.1:0", "--log-format", "json"}, args...), io.Discard, pw)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -57,40 +60,19 @@ func startOrigin(t *testing.T, args []string, env map[string]string) string {
 	return start.URL
 }
 
-func httpGet(t *testing.T, url, rng string) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rng != "" {
-		req.Header.Set("Range", rng)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, body
-}
-
 func TestRunOriginServesSynthetic(t *testing.T) {
 	base := startOrigin(t, []string{"--synthetic"}, nil)
 	const size = 3 << 20
 	want := make([]byte, size)
 	origin.SyntheticFill(want, size, "v.mp4", 0)
-	code, body := httpGet(t, base+origin.SyntheticPath(size, "v.mp4"), "bytes=1000000-2000000")
-	if code != http.StatusPartialContent || !bytes.Equal(body, want[1000000:2000001]) {
-		t.Fatalf("ranged GET: status %d, %d bytes", code, len(body))
+	res, body := testutil.Get(t, base+origin.SyntheticPath(size, "v.mp4"), "bytes=1000000-2000000")
+	if code := res.StatusCode; code != http.StatusPartialContent || !bytes.Equal(body, want[1000000:2000001]) {
+		t.Fatalf("ranged GET: status %d, %d bytes", res.StatusCode, len(body))
 	}
-	code, body = httpGet(t, base+origin.StatsPath, "")
+	res, body = testutil.Get(t, base+origin.StatsPath, "")
 	var st origin.ServerStats
-	if err := json.Unmarshal(body, &st); code != 200 || err != nil || st.Requests != 1 || st.BodyBytes != 1000001 {
-		t.Errorf("stats: status %d, %s (%v)", code, body, err)
+	if err := json.Unmarshal(body, &st); res.StatusCode != 200 || err != nil || st.Requests != 1 || st.BodyBytes != 1000001 {
+		t.Errorf("stats: status %d, %s (%v)", res.StatusCode, body, err)
 	}
 }
 
@@ -100,11 +82,11 @@ func TestRunOriginServesDirFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := startOrigin(t, nil, map[string]string{"EDGECACHE_DIR": dir})
-	if code, body := httpGet(t, base+"/a.ts", "bytes=3-"); code != 206 || string(body) != "ment" {
-		t.Errorf("GET /a.ts: status %d, %q", code, body)
+	if res, body := testutil.Get(t, base+"/a.ts", "bytes=3-"); res.StatusCode != 206 || string(body) != "ment" {
+		t.Errorf("GET /a.ts: status %d, %q", res.StatusCode, body)
 	}
-	if code, _ := httpGet(t, base+origin.SyntheticPath(10, "x"), ""); code != 404 {
-		t.Errorf("synthetic without --synthetic: status %d, want 404", code)
+	if res, _ := testutil.Get(t, base+origin.SyntheticPath(10, "x"), ""); res.StatusCode != 404 {
+		t.Errorf("synthetic without --synthetic: status %d, want 404", res.StatusCode)
 	}
 }
 
@@ -125,7 +107,7 @@ func TestRunOriginUsageErrors(t *testing.T) {
 		{[]string{"--dir", file}, "--dir"},
 		{[]string{"--synthetic", "extra"}, "extra"},
 	} {
-		err := runOrigin(context.Background(), tc.args, func(string) string { return "" }, io.Discard, io.Discard)
+		err := runOrigin(context.Background(), tc.args, io.Discard, io.Discard)
 		var ue *usageError
 		if !errors.As(err, &ue) || !strings.Contains(ue.msg, tc.names) {
 			t.Errorf("runOrigin(%q) = %v, want a usage error naming %s", tc.args, err, tc.names)
@@ -133,18 +115,24 @@ func TestRunOriginUsageErrors(t *testing.T) {
 	}
 }
 
+// An address that cannot be bound is a runtime failure (exit 1), not a
+// usage error: nothing on the command line was malformed.
 func TestRunOriginListenError(t *testing.T) {
-	err := runOrigin(context.Background(), []string{"--synthetic", "--listen", "127.0.0.1:-1"},
-		func(string) string { return "" }, io.Discard, io.Discard)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = runOrigin(context.Background(), []string{"--synthetic", "--listen", ln.Addr().String()}, io.Discard, io.Discard)
 	var ue *usageError
-	if err == nil || errors.As(err, &ue) {
-		t.Errorf("bad listen address: err = %v, want a runtime error", err)
+	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "--listen") {
+		t.Errorf("listen address in use: err = %v, want a runtime error naming --listen", err)
 	}
 }
 
 func TestRunOriginHelp(t *testing.T) {
 	var out bytes.Buffer
-	err := runOrigin(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard)
+	err := runOrigin(context.Background(), []string{"--help"}, &out, io.Discard)
 	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "EDGECACHE_SYNTHETIC") {
 		t.Errorf("--help: %v, %q", err, out.String())
 	}

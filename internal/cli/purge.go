@@ -1,10 +1,8 @@
-package main
+package cli
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,44 +27,45 @@ Exits 0 only if every member confirmed; a purge may be repeated.
   edgecache purge --admin http://edge-1:8082 '/videos/intro.mp4?v=2'`
 
 // runPurge is the `edgecache purge` command.
-func runPurge(ctx context.Context, args []string, env func(string) string, stdout, _ io.Writer) error {
-	fs := newFlagSet("purge", purgeSynopsis, stdout)
-	admin := fs.String("admin", "http://127.0.0.1:8082", "admin URL of any edge of the cluster")
-	secretFile := fs.String("cluster-secret-file", "", "file holding the cluster secret (or set EDGECACHE_CLUSTER_SECRET)")
-	timeout := fs.Duration("timeout", 30*time.Second, "bound on the whole purge, every member included")
-	p := problems{cmd: "edgecache purge"}
-	_, err := parseCommandLine(fs, args, env, 1)
-	if errors.Is(err, flag.ErrHelp) {
+func runPurge(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	f := newFlagSet("purge", purgeSynopsis, stdout)
+	admin, secretFile, timeout := "http://127.0.0.1:8082", "", 30*time.Second
+	f.URL(&admin, "admin", "admin URL of any edge of the cluster")
+	f.String(&secretFile, "cluster-secret-file", "file holding the cluster secret (or set "+SecretEnv+")")
+	f.Duration(&timeout, "timeout", "bound on the whole purge, every member included")
+	if err := f.parse(args, 1); err != nil {
 		return err
 	}
-	p.add(err)
-	path := fs.Arg(0)
+	path := ""
 	switch {
-	case fs.NArg() == 0:
-		p.addf("give the PATH of the object to purge, e.g. /videos/intro.mp4")
-	case !strings.HasPrefix(path, "/"):
-		p.addf("PATH %q must start with /", path)
+	case len(f.args) == 0:
+		f.p.addf("give the PATH of the object to purge, e.g. /videos/intro.mp4")
+	case !strings.HasPrefix(f.args[0], "/"):
+		f.p.addf("PATH %q must start with /", f.args[0])
+	default:
+		path = f.args[0]
 	}
-	target, uerr := url.Parse(*admin)
-	if uerr != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-		p.addf("invalid value %q for --admin: want http://host:port", *admin)
+	f.require("admin", admin, "http://127.0.0.1:8082")
+	if timeout <= 0 {
+		f.p.addf("--timeout must be positive")
 	}
-	if *timeout <= 0 {
-		p.addf("--timeout must be positive")
-	}
-	secret, serr := clusterSecret(*secretFile, env)
+	secret, serr := clusterSecret(secretFile)
 	switch {
 	case serr != nil:
-		p.addf("%v", serr)
+		f.p.addf("%v", serr)
 	case secret == nil:
-		p.addf("a cluster secret is required to sign the purge (--cluster-secret-file or %s)", secretEnv)
+		f.p.addf("a cluster secret is required to sign the purge (--cluster-secret-file or %s)", SecretEnv)
 	}
-	if err := p.err(); err != nil {
+	if err := f.problems(); err != nil {
 		return err
+	}
+	target, err := url.Parse(admin)
+	if err != nil {
+		return err // checked as a flag value already
 	}
 	target.Path = strings.TrimSuffix(target.Path, "/") + "/purge"
 	target.RawQuery = "path=" + url.QueryEscape(path)
-	res, err := purgeRequest(ctx, target.String(), secret, *timeout, time.Now)
+	res, err := purgeRequest(ctx, target.String(), secret, timeout, time.Now)
 	if err != nil {
 		return err
 	}

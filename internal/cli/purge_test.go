@@ -1,7 +1,6 @@
-package main
+package cli
 
 import (
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecache/edgecache/edge"
+	"github.com/edgecache/edgecache/internal/localcluster"
+	"github.com/edgecache/edgecache/internal/localcluster/clustertest"
+	"github.com/edgecache/edgecache/internal/testutil"
 	"github.com/edgecache/edgecache/origin"
 )
 
@@ -17,21 +20,22 @@ const purgeTestSecret = "purge-command-test-secret-0123456789"
 // `edgecache purge` signs, reports every member, and exits non-zero when
 // one did not confirm or the edge refused the signature.
 func TestPurgeCommand(t *testing.T) {
-	nodes := startEdges(t, 3, []byte(purgeTestSecret))
+	cluster := clustertest.Start(t, localcluster.Config{
+		Edges:  3,
+		Origin: origin.ServerConfig{Synthetic: true},
+		Edge: func(_ int, cfg *edge.Config) {
+			cfg.CacheSize, cfg.ChunkSize, cfg.ClusterSecret = 32<<20, 64<<10, []byte(purgeTestSecret)
+		},
+	})
+	nodes := cluster.Nodes()
 	path := origin.SyntheticPath(200<<10, "cmd/purge.mp4") + "?v=1"
-	res, err := http.Get("http://" + nodes[1].Addr() + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
+	if res, _ := testutil.Get(t, "http://"+nodes[1].Addr()+path, ""); res.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s", path, res.Status)
 	}
 	admin := "http://" + nodes[0].AdminAddr()
 	env := map[string]string{"EDGECACHE_CLUSTER_SECRET": purgeTestSecret}
 
-	code, out, errs := runCmd([]string{"purge", "--admin", admin, path}, env)
+	code, out, errs := runCmd(t, []string{"purge", "--admin", admin, path}, env)
 	if code != 0 || !strings.Contains(out, "3 of 3 members confirmed") || !strings.Contains(out, "object key "+path) {
 		t.Fatalf("purge: exit %d\n%s%s", code, out, errs)
 	}
@@ -50,13 +54,13 @@ func TestPurgeCommand(t *testing.T) {
 	if err := os.WriteFile(file, []byte("a-different-secret-of-enough-bytes\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs = runCmd([]string{"purge", "--admin", admin, "--cluster-secret-file", file, path}, env)
+	code, out, errs = runCmd(t, []string{"purge", "--admin", admin, "--cluster-secret-file", file, path}, env)
 	if code != 1 || !strings.Contains(errs, "401") || !strings.Contains(errs, "bad signature") {
 		t.Errorf("wrong secret: exit %d\n%s%s", code, out, errs)
 	}
 
 	nodes[2].Close()
-	code, out, errs = runCmd([]string{"purge", "--admin", admin, path}, env)
+	code, out, errs = runCmd(t, []string{"purge", "--admin", admin, path}, env)
 	if code != 1 || !regexp.MustCompile(`(?m)^  FAILED +`+regexp.QuoteMeta(nodes[2].Advertise())+" ").MatchString(out) || !strings.Contains(out, "2 of 3 members confirmed") ||
 		!strings.Contains(errs, "1 of 3 members did not confirm") {
 		t.Errorf("purge with a member down: exit %d\n%s%s", code, out, errs)
@@ -72,7 +76,7 @@ func TestPurgeCommand(t *testing.T) {
 		{[]string{"purge", "--admin", admin, "relative.mp4"}, env, "must start with /"},
 		{[]string{"purge", "--admin", "ftp://x", path}, env, "invalid value \"ftp://x\" for --admin"},
 	} {
-		code, _, errs := runCmd(c.args, c.env)
+		code, _, errs := runCmd(t, c.args, c.env)
 		if code != 2 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", c.args, code, errs, c.want)
 		}

@@ -1,7 +1,15 @@
-package main
+// Package localcluster runs a reference origin and a ring of edges in one
+// process, each on its own loopback ports: the deployment `edgecache bench
+// --local N` measures (synthetic origin), the one `edgecache demo` plays
+// media through (the embedded library), and the one the system tests
+// drive. It lives outside the bench package so that bench stays a client
+// of any CDN and never imports edge.
+//
+// What it must never do: listen beyond loopback unless its caller sets an
+// edge's address, or leave a goroutine running after Close.
+package localcluster
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -16,13 +24,24 @@ import (
 	"github.com/edgecache/edgecache/origin"
 )
 
-// localCluster is a reference origin and N edge nodes in this process,
-// each on its own loopback ports, forming one ring: the deployment
-// `edgecache bench --local N` measures (synthetic origin) and the one
-// `edgecache demo` plays media through (the embedded media library). It
-// lives here, in the command, so that the bench package stays a client of
-// any CDN and never imports edge.
-type localCluster struct {
+// Config describes a local cluster.
+type Config struct {
+	// Edges is how many edges form the ring; at least 1.
+	Edges int
+	// Origin is what the reference origin serves (synthetic objects, a
+	// directory or an fs.FS); its Logger is set from Logger.
+	Origin origin.ServerConfig
+	// Edge, if set, tunes edge i's configuration (0-based) before New
+	// takes it. It starts as edge.DefaultConfig with loopback listeners on
+	// free ports, the origin, the ring's membership and secret, the name
+	// "edge <i+1>" and a logger from Logger carrying that name.
+	Edge func(i int, cfg *edge.Config)
+	// Logger receives the origin's and the edges' logs. Nil: discard.
+	Logger *slog.Logger
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
 	origin    *origin.Server
 	originURL string
 	originSrv *http.Server
@@ -34,106 +53,84 @@ type localCluster struct {
 	errs   []error // Run's error per node, read after runs.Wait
 }
 
-// localClusterConfig describes a local cluster. Zero fields but Edges and
-// Origin take the edges' own defaults.
-type localClusterConfig struct {
-	// Edges is how many edges form the ring; at least 1.
-	Edges int
-	// CacheSize and ChunkSize are every edge's cache budget and chunk size.
-	CacheSize, ChunkSize int64
-	// ReadaheadNext is every edge's edge.Config.ReadaheadNext: 0 its
-	// default, negative off.
-	ReadaheadNext int
-	// Origin is what the reference origin serves (synthetic objects, a
-	// directory or an fs.FS); its Logger is set from Logger.
-	Origin origin.ServerConfig
-	// Listen is the first edge's client address, the one a person is told
-	// to open. Default "127.0.0.1:0", like every other listener.
-	Listen string
-	// ShutdownGrace bounds how long each edge lets responses in flight
-	// finish at Close. Default: the edge's (20 s).
-	ShutdownGrace time.Duration
-	// Logger receives the origin's and the edges' logs. Default: discard.
-	Logger *slog.Logger
+// Start starts the origin on 127.0.0.1:0 and cfg.Edges edges in front of
+// it. The edges run until Close, or until ctx ends. An error binding an
+// edge's listener wraps the net.Listen error, so a caller can tell an
+// address in use (syscall.EADDRINUSE) from other failures.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Edges < 1 {
+		return nil, fmt.Errorf("local cluster: need at least one edge, got %d", cfg.Edges)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c, err := startOrigin(cfg)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	c.cancel = cancel
+	if err := c.startEdges(runCtx, cfg); err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	return c, nil
 }
 
-// startLocalCluster starts the origin on 127.0.0.1:0 and cfg.Edges edges in
-// front of it. The edges run until Close, or until ctx ends. An error
-// binding an edge's listener wraps the net.Listen error, so a caller can
-// tell an address in use (syscall.EADDRINUSE) from other failures.
-func startLocalCluster(ctx context.Context, cfg localClusterConfig) (*localCluster, error) {
-	n := cfg.Edges
-	if n < 1 {
-		return nil, fmt.Errorf("local cluster: need at least one edge, got %d", n)
-	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+// startOrigin starts the cluster's origin.
+func startOrigin(cfg Config) (*Cluster, error) {
 	ocfg := cfg.Origin
-	ocfg.Logger = logger.With("node", "origin")
+	ocfg.Logger = cfg.Logger.With("node", "origin")
 	osrv, err := origin.NewServer(ocfg)
 	if err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		_ = osrv.Close()
-		return nil, fmt.Errorf("local origin: %w", err)
+		return nil, errors.Join(fmt.Errorf("local origin: %w", err), osrv.Close())
 	}
-	c := &localCluster{
+	c := &Cluster{
 		origin:    osrv,
 		originURL: "http://" + ln.Addr().String(),
 		originSrv: &http.Server{Handler: osrv, ReadHeaderTimeout: 5 * time.Second},
-		errs:      make([]error, n),
-		killed:    make([]bool, n),
+		errs:      make([]error, cfg.Edges),
+		killed:    make([]bool, cfg.Edges),
 	}
 	go func() { _ = c.originSrv.Serve(ln) }() // returns ErrServerClosed at Close
+	return c, nil
+}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	c.cancel = cancel
+// startEdges builds every edge, then tells them the ring: each learns the
+// others' peer addresses only once all of them bound their ports.
+func (c *Cluster) startEdges(ctx context.Context, cfg Config) error {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		_ = c.Close()
-		return nil, err
+		return err
 	}
-	members := make(chan []string, n)
-	for i := range n {
-		listen := "127.0.0.1:0"
-		if i == 0 && cfg.Listen != "" {
-			listen = cfg.Listen
-		}
+	members := make(chan []string, cfg.Edges)
+	for i := range cfg.Edges {
 		ec := edge.DefaultConfig()
-		ec.Listen, ec.AdminListen, ec.PeerListen = listen, "127.0.0.1:0", "127.0.0.1:0"
+		ec.Listen, ec.AdminListen, ec.PeerListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 		ec.Origin, ec.Membership, ec.ClusterSecret = c.originURL, lateStatic(members), secret
-		ec.Logger = logger.With("node", fmt.Sprintf("edge%d", i+1))
-		ec.CacheSize = cmp.Or(cfg.CacheSize, ec.CacheSize)
-		ec.ChunkSize = cmp.Or(cfg.ChunkSize, ec.ChunkSize)
-		ec.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, ec.ShutdownGrace)
-		if cfg.ReadaheadNext != 0 {
-			ec.ReadaheadNext = max(cfg.ReadaheadNext, 0)
+		ec.NodeName = fmt.Sprintf("edge %d", i+1)
+		ec.Logger = cfg.Logger.With("node", ec.NodeName)
+		if cfg.Edge != nil {
+			cfg.Edge(i, &ec)
 		}
 		node, err := edge.New(ec)
 		if err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("local edge %d: %w", i+1, err)
+			return fmt.Errorf("local edge %d: %w", i+1, err)
 		}
 		c.nodes = append(c.nodes, node)
-		c.runs.Add(1)
-		go func() {
-			defer c.runs.Done()
-			c.errs[i] = node.Run(runCtx)
-		}()
+		c.runs.Go(func() { c.errs[i] = node.Run(ctx) })
 	}
-	// Every edge bound its peer port in New: now the member list is known.
-	var addrs []string
-	for _, node := range c.nodes {
-		addrs = append(addrs, node.Advertise())
+	addrs := make([]string, len(c.nodes))
+	for i, node := range c.nodes {
+		addrs[i] = node.Advertise()
 	}
-	for range n {
+	for range cfg.Edges {
 		members <- addrs
 	}
-	return c, nil
+	return nil
 }
 
 // lateStatic is a static member list that becomes known after the edges
@@ -153,8 +150,11 @@ func (l lateStatic) Run(ctx context.Context, updates chan<- []string) error {
 	return nil
 }
 
+// Nodes are the edges, in order: Nodes()[0] is "edge 1".
+func (c *Cluster) Nodes() []*edge.Node { return c.nodes }
+
 // Targets are the edges' client URLs, in node order.
-func (c *localCluster) Targets() []string {
+func (c *Cluster) Targets() []string {
 	urls := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
 		urls[i] = "http://" + n.Addr()
@@ -164,7 +164,7 @@ func (c *localCluster) Targets() []string {
 
 // AdminURLs are the edges' admin base URLs (status page, /metrics), in
 // node order.
-func (c *localCluster) AdminURLs() []string {
+func (c *Cluster) AdminURLs() []string {
 	urls := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
 		urls[i] = "http://" + n.AdminAddr() + "/"
@@ -173,11 +173,14 @@ func (c *localCluster) AdminURLs() []string {
 }
 
 // OriginURL is the origin's base URL; its counters are at origin.StatsPath.
-func (c *localCluster) OriginURL() string { return c.originURL }
+func (c *Cluster) OriginURL() string { return c.originURL }
+
+// OriginStats are the origin's counters.
+func (c *Cluster) OriginStats() origin.ServerStats { return c.origin.Stats() }
 
 // Kill stops edge i (0-based) abruptly, as a crash or a lost machine would:
 // its listeners and connections close and its fetches are abandoned.
-func (c *localCluster) Kill(i int) error {
+func (c *Cluster) Kill(i int) error {
 	if i < 0 || i >= len(c.nodes) {
 		return fmt.Errorf("no edge %d in a cluster of %d", i+1, len(c.nodes))
 	}
@@ -187,8 +190,8 @@ func (c *localCluster) Kill(i int) error {
 
 // Close stops the edges gracefully (a killed one is already stopped), then
 // the origin, and reports what went wrong with an edge that was not killed.
-// Kill and Close are called from one goroutine, the command's.
-func (c *localCluster) Close() error {
+// Kill and Close are called from one goroutine, the caller's.
+func (c *Cluster) Close() error {
 	if c.cancel != nil {
 		c.cancel()
 	}

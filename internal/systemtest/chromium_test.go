@@ -1,12 +1,13 @@
-package main
+package systemtest
 
 import (
 	"context"
 	"fmt"
-	"github.com/edgecache/edgecache/media"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/media"
 
 	"github.com/chromedp/chromedp"
 )

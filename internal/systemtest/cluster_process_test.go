@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,14 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgecache/edgecache/internal/testutil"
 	"github.com/edgecache/edgecache/origin"
 )
 
-// buildBinary builds the edgecache command once per test run.
+// buildBinary builds the edgecache command for the test.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "edgecache")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -161,16 +162,9 @@ func TestEdgeProcessesFormOneRing(t *testing.T) {
 	for _, c := range clients {
 		for off := 0; off < size; off += cs {
 			end := min(off+cs, size) - 1
-			req, _ := http.NewRequest(http.MethodGet, "http://"+c+path, nil)
-			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, end))
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(res.Body)
-			res.Body.Close()
-			if err != nil || res.StatusCode != http.StatusPartialContent || !bytes.Equal(body, want[off:end+1]) {
-				t.Fatalf("%s bytes=%d-%d: status %d err %v identical=%v", c, off, end, res.StatusCode, err, bytes.Equal(body, want[off:end+1]))
+			res, body := testutil.Get(t, "http://"+c+path, fmt.Sprintf("bytes=%d-%d", off, end))
+			if res.StatusCode != http.StatusPartialContent || !bytes.Equal(body, want[off:end+1]) {
+				t.Fatalf("%s bytes=%d-%d: status %d identical=%v", c, off, end, res.StatusCode, bytes.Equal(body, want[off:end+1]))
 			}
 		}
 	}

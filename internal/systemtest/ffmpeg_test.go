@@ -1,14 +1,16 @@
-package main
+package systemtest
 
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/edgecache/edgecache/media"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/media"
 )
 
 // ffmpegTimeout bounds one ffmpeg or ffprobe run: decoding the whole
@@ -93,7 +95,7 @@ func TestFFprobeReadsMP4ThroughEdge(t *testing.T) {
 func TestFFmpegDecodesMP4ThroughEdge(t *testing.T) {
 	ffmpeg := requireTool(t, "ffmpeg")
 	ring := startTestRing(t)
-	const disk = "media/movie.mp4"
+	disk := filepath.Join(root, "media", media.MoviePath)
 	edges := ring.Targets()
 
 	seek := []string{"-ss", "12"}
@@ -115,5 +117,5 @@ func TestFFmpegDecodesHLSThroughEdge(t *testing.T) {
 	ring := startTestRing(t)
 	sameFrames(t, "HLS through edge 1",
 		frameHashes(t, ffmpeg, "-i", ring.Targets()[0]+media.HLSPath),
-		frameHashes(t, ffmpeg, "-i", "media"+media.HLSPath))
+		frameHashes(t, ffmpeg, "-i", filepath.Join(root, "media", media.HLSPath)))
 }

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 // The Grafana dashboard in k8s/ against the binary it charts: it parses,
 // every panel queries something, and every metric and label its queries
@@ -6,10 +6,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecache/edgecache/edge"
+	"github.com/edgecache/edgecache/internal/localcluster"
+	"github.com/edgecache/edgecache/internal/localcluster/clustertest"
+	"github.com/edgecache/edgecache/internal/testutil"
 	"github.com/edgecache/edgecache/origin"
 )
 
@@ -191,30 +193,19 @@ func TestGrafanaDashboardMatchesMetrics(t *testing.T) {
 
 	// A ring of two edges, after a small workload: misses, hits, chunks
 	// rebuilt from the other edge's shards, a 404.
-	cluster, err := startLocalCluster(context.Background(), localClusterConfig{Edges: 2, CacheSize: 32 << 20, ChunkSize: 64 << 10, Origin: origin.ServerConfig{Synthetic: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := cluster.Close(); err != nil {
-			t.Error(err)
-		}
+	cluster := clustertest.Start(t, localcluster.Config{
+		Edges:  2,
+		Origin: origin.ServerConfig{Synthetic: true},
+		Edge:   func(_ int, cfg *edge.Config) { cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10 },
 	})
 	path := origin.SyntheticPath(300<<10, "dash.mp4")
 	for _, target := range append(cluster.Targets(), cluster.Targets()...) {
 		for _, p := range []string{path, "/not-synthetic.mp4"} {
-			req, _ := http.NewRequest(http.MethodGet, target+p, nil)
-			req.Header.Set("Range", "bytes=1000-200000")
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
+			testutil.Get(t, target+p, "bytes=1000-200000")
 		}
 	}
 	exported := series{}
-	for _, n := range cluster.nodes {
+	for _, n := range cluster.Nodes() {
 		scrapeSeries(t, "http://"+n.AdminAddr()+"/metrics", exported)
 	}
 

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 // Tests of the Kubernetes manifests in k8s/ against the binary they deploy:
 // every manifest decodes strictly into the k8s.io/api types, and every
@@ -33,13 +33,19 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/edgecache/edgecache/edge"
+	"github.com/edgecache/edgecache/internal/cli"
 )
 
-const k8sDir = "k8s"
+// k8sDir holds the manifests, from this package's directory.
+var k8sDir = filepath.Join(root, "k8s")
 
 // envOnly are the EDGECACHE_* variables the edge reads that are not the twin
-// of a flag; TestClusterSecretFromEnvironment proves the binary reads them.
-var envOnly = map[string]bool{"EDGECACHE_CLUSTER_SECRET": true}
+// of a flag; the command's TestClusterSecretFromEnvironment proves it reads
+// them.
+var envOnly = map[string]bool{cli.SecretEnv: true}
+
+// envPrefix starts every variable the edge reads.
+const envPrefix = "EDGECACHE_"
 
 // decodeStrict decodes one YAML document into obj as the API server would
 // refuse it: an unknown field, a field in the wrong case (encoding/json,
@@ -203,13 +209,13 @@ func (m *manifests) edgeContainer(t *testing.T) *corev1.Container {
 // flagInfo is a flag as `edgecache CMD --help` lists it.
 type flagInfo struct{ def, env string }
 
-// commandFlags runs `edgecache cmd --help` through run, as a user would, and
+// commandFlags runs `edgecache cmd --help` through cli.Run, as a user would, and
 // parses the flags it lists: the binary itself, not a copy of its flag list,
 // is the reference.
 func commandFlags(t *testing.T, cmd string) map[string]flagInfo {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{cmd, "--help"}, func(string) string { return "" }, &out, &errb); code != 0 {
+	if code := cli.Run(context.Background(), []string{cmd, "--help"}, &out, &errb); code != 0 {
 		t.Fatalf("edgecache %s --help: exit %d: %s", cmd, code, errb.String())
 	}
 	flags := map[string]flagInfo{}
@@ -576,31 +582,14 @@ func TestManifestConfigurationStartsAnEdge(t *testing.T) {
 	// Listen on loopback ports of the test's choosing; args win over env,
 	// so these last ones override the manifest's listeners only.
 	args = append(args, "--listen=127.0.0.1:0", "--peer-listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // start, then drain at once
 	var stderr bytes.Buffer
-	if code := run(ctx, args, func(k string) string { return env[k] }, io.Discard, &stderr); code != 0 {
+	if code := cli.Run(ctx, args, io.Discard, &stderr); code != 0 {
 		t.Fatalf("edgecache %s with the manifest's environment: exit %d:\n%s", strings.Join(args, " "), code, stderr.String())
-	}
-}
-
-// EDGECACHE_CLUSTER_SECRET is read by the edge command although it is not
-// a flag's twin (secrets do not belong on command lines).
-func TestClusterSecretFromEnvironment(t *testing.T) {
-	for name := range envOnly {
-		var cfg edge.Config
-		env := func(k string) string {
-			if k == name {
-				return "a-test-secret-of-more-than-16-bytes"
-			}
-			return ""
-		}
-		if err := configureMembership(&cfg, "127.0.0.1:8081", "", "", "", "", env, nil); err != nil {
-			t.Fatalf("%s set: %v", name, err)
-		}
-		if string(cfg.ClusterSecret) != "a-test-secret-of-more-than-16-bytes" {
-			t.Errorf("%s is not what the edge uses as its cluster secret", name)
-		}
 	}
 }
 
@@ -630,9 +619,9 @@ func TestManifestRolloutAndResources(t *testing.T) {
 	}
 
 	// Memory: the limit covers the cache plus the documented overhead, as
-	// the edge itself computes it (memoryLimit: 25% of the cache + 256
+	// the edge itself computes it (cli.MemoryLimit: 25% of the cache + 256
 	// MiB), and GOMEMLIMIT follows the limit.
-	cache, err := parseSize(effective("cache-size", args, env, flags))
+	cache, err := cli.ParseSize(effective("cache-size", args, env, flags))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -640,8 +629,8 @@ func TestManifestRolloutAndResources(t *testing.T) {
 	if !ok {
 		t.Fatal("no memory limit")
 	}
-	if need := memoryLimit(cache); limit.Value() < need {
-		t.Errorf("memory limit %s < cache %s + documented overhead = %s", limit.String(), formatSize(cache),
+	if need := cli.MemoryLimit(cache); limit.Value() < need {
+		t.Errorf("memory limit %s < cache %s + documented overhead = %s", limit.String(), cli.FormatSize(cache),
 			resource.NewQuantity(need, resource.BinarySI).String())
 	}
 	if req, ok := c.Resources.Requests[corev1.ResourceMemory]; !ok || req.Cmp(limit) != 0 {
@@ -730,7 +719,7 @@ func TestManifestRolloutAndResources(t *testing.T) {
 
 func dockerfileLines(t *testing.T, instr string) [][]string {
 	t.Helper()
-	raw, err := os.ReadFile("Dockerfile")
+	raw, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgecache/edgecache/internal/cli"
 	"github.com/edgecache/edgecache/origin"
 )
 
@@ -125,8 +126,8 @@ func TestEdgeMemoryWithinBudget(t *testing.T) {
 	pid := edge.cmd.Process.Pid
 
 	// The limit the edge set itself from --cache-size (GOMEMLIMIT unset).
-	if got := metricValue(t, admin, "go_gc_gomemlimit_bytes"); int64(got) != memoryLimit(memCache) {
-		t.Errorf("GOMEMLIMIT %v, want memoryLimit(%d) = %d", got, memCache, memoryLimit(memCache))
+	if got := metricValue(t, admin, "go_gc_gomemlimit_bytes"); int64(got) != cli.MemoryLimit(memCache) {
+		t.Errorf("GOMEMLIMIT %v, want cli.MemoryLimit(%d) = %d", got, memCache, cli.MemoryLimit(memCache))
 	}
 	baseRSS, _ := procStatus(pid, "VmRSS")
 
@@ -231,7 +232,7 @@ func TestEdgeMemoryWithinBudget(t *testing.T) {
 	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 	t.Logf("%d clients x %d ranges of %s over %s (%dx the %s cache) in %v",
 		memClients, memRequests, mib(memRange), mib(memObjects*memObject), memObjects*memObject/memCache, mib(memCache), loadTook.Round(time.Millisecond))
-	t.Logf("edge RSS: %s before the load, peak %s; budget %s (GOMEMLIMIT %s)", mib(baseRSS), mib(peakRSS), mib(busy), mib(memoryLimit(memCache)))
+	t.Logf("edge RSS: %s before the load, peak %s; budget %s (GOMEMLIMIT %s)", mib(baseRSS), mib(peakRSS), mib(busy), mib(cli.MemoryLimit(memCache)))
 	t.Logf("edge heap in use: sampled peak %s; after a GC with %d connections open %s (cache %s); idle budget %s",
 		mib(peakHeap.Load()), memClients, mib(heapAfterGC), mib(cacheBytes), mib(idle))
 	if cacheBytes > memCache {

@@ -1,37 +1,38 @@
-package main
+package systemtest
 
 import (
 	"bytes"
 	"context"
 	"image/png"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/edgecache/edgecache/edge"
+	"github.com/edgecache/edgecache/internal/localcluster"
+	"github.com/edgecache/edgecache/internal/localcluster/clustertest"
+	"github.com/edgecache/edgecache/internal/testutil"
 	"github.com/edgecache/edgecache/origin"
 )
 
 // The status page renders in a real browser, without JavaScript, into a
 // picture that is not blank: the ring bar's member colours and the charts
-// are drawn. It lives in the command's package, not edge's, so that
-// `go test ./edge/` does not wait for a browser.
+// are drawn. It lives here, not in edge, so that `go test ./edge/` does
+// not wait for a browser.
 func TestStatusPageInChromium(t *testing.T) {
 	chromium := requireTool(t, "chromium", "chromium-browser", "google-chrome")
-	nodes := startEdges(t, 3, []byte(purgeTestSecret))
+	nodes := clustertest.Start(t, localcluster.Config{
+		Edges:  3,
+		Origin: origin.ServerConfig{Synthetic: true},
+		Edge:   func(_ int, cfg *edge.Config) { cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10 },
+	}).Nodes()
 	path := origin.SyntheticPath(256<<10, "browser.mp4")
 	for _, n := range nodes {
-		res, err := http.Get("http://" + n.Addr() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
+		testutil.Get(t, "http://"+n.Addr()+path, "")
 	}
-	waitUntil(t, "traffic in the status history", func() bool {
+	testutil.WaitUntil(t, "traffic in the status history", func() bool {
 		for _, h := range nodes[0].Status().History {
 			if h.HitBytes+h.PeerBytes+h.OriginBytes > 0 {
 				return true
@@ -65,6 +66,9 @@ func TestStatusPageInChromium(t *testing.T) {
 		if !strings.Contains(text, n.Advertise()) {
 			t.Errorf("the rendered page does not show member %s", n.Advertise())
 		}
+	}
+	if !strings.Contains(text, "edgecache edge edge 1 "+nodes[0].Advertise()) {
+		t.Errorf("the rendered page does not name its edge:\n%.300s", text)
 	}
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {

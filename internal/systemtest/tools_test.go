@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -7,6 +7,10 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/internal/cli"
+	"github.com/edgecache/edgecache/internal/localcluster"
+	"github.com/edgecache/edgecache/internal/localcluster/clustertest"
 )
 
 // requireToolsEnv makes a missing external tool fail the tests that need
@@ -32,23 +36,9 @@ func requireTool(t testing.TB, names ...string) string {
 
 // startTestRing starts the demo's deployment, the embedded media library
 // behind a ring of three edges with cold caches, until the test ends.
-func startTestRing(t *testing.T) *localCluster {
+func startTestRing(t *testing.T) *localcluster.Cluster {
 	t.Helper()
-	c, err := startDemoCluster(t.Context(), localClusterConfig{
-		Edges:         3,
-		CacheSize:     demoCacheSize,
-		ChunkSize:     demoChunkSize,
-		ShutdownGrace: demoShutdownGrace,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("closing the ring: %v", err)
-		}
-	})
-	return c
+	return clustertest.Start(t, cli.DemoConfig("127.0.0.1:0"))
 }
 
 // toolOutput runs a tool with a deadline and returns its stdout and
