@@ -70,8 +70,11 @@ func (f *flagSet) Int(p *int, name, usage string) {
 // Int64 registers a whole number of 64 bits.
 func (f *flagSet) Int64(p *int64, name, usage string) {
 	f.Var(scalar[int64]{p, func(v string) (int64, error) {
-		n, err := parseInt(v)
-		return int64(n), err
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return 0, errors.New("want a whole number, such as 4")
+		}
+		return n, nil
 	}, formatInt}, name, usage)
 }
 
