@@ -51,6 +51,8 @@ type Fault struct {
 type Network struct {
 	timeouts Timeouts
 
+	inflight sync.WaitGroup // requests not answered yet, and leaders' work the asker gave up on
+
 	mu      sync.Mutex
 	members map[string]*engine.Engine
 	faults  map[string]Fault
@@ -106,9 +108,17 @@ var (
 	errTimeout = errors.New("timed out")
 )
 
+// Wait waits until no request is in flight: a test in a synctest bubble
+// calls it before it ends, so that requests the engine gave up on (a
+// straggler the hedge stood in for, a hanging leader) run out their
+// timeouts in virtual time.
+func (n *Network) Wait() { n.inflight.Wait() }
+
 // reach delivers a request of op to addr: the member's engine and fault,
 // once the fault's delay has passed, or the failure the fault makes of it.
 func (n *Network) reach(addr, op string, timeout time.Duration) (*engine.Engine, Fault, error) {
+	n.inflight.Add(1)
+	defer n.inflight.Done()
 	n.mu.Lock()
 	n.asked[addr+" "+op]++
 	e, f := n.members[addr], n.faults[addr]
@@ -155,6 +165,8 @@ func (c *netClient) PushShard(addr string, frame []byte) error {
 }
 
 func (c *netClient) Shards(addr string, key chunk.Key, maxFrames, sl int, sink engine.ShardSink) (int, error) {
+	c.net.inflight.Add(1)
+	defer c.net.inflight.Done()
 	e, f, err := c.net.reach(addr, "shards", c.net.timeouts.Peer)
 	if err != nil {
 		return 0, err
@@ -241,7 +253,7 @@ func answer[T any](n *Network, addr, op string, timeout time.Duration, ask func(
 		return zero, err
 	}
 	done := make(chan T, 1)
-	go func() { done <- ask(e) }()
+	n.inflight.Go(func() { done <- ask(e) })
 	t := time.NewTimer(timeout - time.Since(start))
 	defer t.Stop()
 	select {
