@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/edgecache/edgecache/edge/internal/httpsem"
 	"github.com/valyala/fasthttp"
 )
 
@@ -51,7 +52,7 @@ func framingProblem(h *fasthttp.RequestHeader) string {
 		switch {
 		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
 			return reasonObsFold
-		case len(line) > len(te) && line[len(te)] == ':' && asciiEqualFold(line[:len(te)], te):
+		case len(line) > len(te) && line[len(te)] == ':' && httpsem.EqualFoldASCII(line[:len(te)], te):
 			return reasonChunked
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/httpsem"
 	"github.com/edgecache/edgecache/origin"
 	"github.com/valyala/fasthttp"
 )
@@ -124,17 +125,17 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bo
 	h := &ctx.Response.Header
 	n.setObjectHeaders(h, o)
 
-	conds := requestConds{
-		ifMatch:           ctx.Request.Header.Peek("If-Match"),
-		ifNoneMatch:       ctx.Request.Header.Peek("If-None-Match"),
-		ifModifiedSince:   ctx.Request.Header.Peek("If-Modified-Since"),
-		ifUnmodifiedSince: ctx.Request.Header.Peek("If-Unmodified-Since"),
-		ifRange:           ctx.Request.Header.Peek("If-Range"),
+	conds := httpsem.Conds{
+		IfMatch:           ctx.Request.Header.Peek("If-Match"),
+		IfNoneMatch:       ctx.Request.Header.Peek("If-None-Match"),
+		IfModifiedSince:   ctx.Request.Header.Peek("If-Modified-Since"),
+		IfUnmodifiedSince: ctx.Request.Header.Peek("If-Unmodified-Since"),
+		IfRange:           ctx.Request.Header.Peek("If-Range"),
 	}
 	useRange := true
-	if conds.any() {
+	if conds.Any() {
 		var status int
-		status, useRange = conds.evaluate(o.Meta.ETag, o.Meta.LastModified)
+		status, useRange = conds.Evaluate(o.Meta.ETag, o.Meta.LastModified)
 		if status != 0 {
 			if status == http.StatusNotModified && o.Meta.ETag != "" {
 				h.Del("Last-Modified") // as net/http does: the ETag suffices
@@ -148,16 +149,16 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bo
 	}
 
 	size := o.Meta.Size
-	var ranges []byteRange
+	var ranges []httpsem.Range
 	if rh := ctx.Request.Header.Peek("Range"); len(rh) > 0 && useRange {
 		var err error
-		var buf [4]byteRange
-		ranges, err = parseRange(rh, size, n.cfg.MaxRanges, buf[:0])
+		var buf [4]httpsem.Range
+		ranges, err = httpsem.ParseRange(rh, size, n.cfg.MaxRanges, buf[:0])
 		switch {
-		case errors.Is(err, errRangeUnit):
+		case errors.Is(err, httpsem.ErrRangeUnit):
 			ranges = nil
 		case err != nil:
-			h.SetBytesV("Content-Range", rangeUnsatisfiable(size))
+			h.SetBytesV("Content-Range", httpsem.Unsatisfiable(size))
 			n.reject(ctx, http.StatusRequestedRangeNotSatisfiable, err.Error())
 			return nil
 		}
@@ -174,12 +175,12 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bo
 		r := ranges[0]
 		ctx.SetStatusCode(http.StatusPartialContent)
 		var crb [64]byte
-		h.SetBytesV("Content-Range", appendContentRange(crb[:0], r, size))
-		b.addRange(r.start, r.end)
+		h.SetBytesV("Content-Range", httpsem.AppendContentRange(crb[:0], r, size))
+		b.addRange(r.Start, r.End)
 		if !isHead {
-			b.addNext(ctx.ConnID(), r.start, r.end)
+			b.addNext(ctx.ConnID(), r.Start, r.End)
 		}
-		length = r.length()
+		length = r.Len()
 	default:
 		ctx.SetStatusCode(http.StatusPartialContent)
 		length = n.addMultipart(b, h, o, ranges)
@@ -217,23 +218,10 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bo
 	return nil
 }
 
-func rangeUnsatisfiable(size int64) []byte {
-	return strconv.AppendInt([]byte("bytes */"), size, 10)
-}
-
-func appendContentRange(dst []byte, r byteRange, size int64) []byte {
-	dst = append(dst, "bytes "...)
-	dst = strconv.AppendInt(dst, r.start, 10)
-	dst = append(dst, '-')
-	dst = strconv.AppendInt(dst, r.end-1, 10)
-	dst = append(dst, '/')
-	return strconv.AppendInt(dst, size, 10)
-}
-
 // addMultipart lays out a multipart/byteranges body (RFC 9110 §14.6) in
 // the framing mime/multipart writes, so its length matches net/http's for
 // the same ranges. It returns the body length.
-func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Object, ranges []byteRange) int64 {
+func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Object, ranges []httpsem.Range) int64 {
 	var rnd [30]byte
 	for i := 0; i < len(rnd); i += 8 {
 		v := rand.Uint64()
@@ -251,11 +239,11 @@ func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Objec
 			part = append(part, "\r\n"...)
 		}
 		part = append(part, "--"+boundary+"\r\nContent-Range: "...)
-		part = appendContentRange(part, r, o.Meta.Size)
+		part = httpsem.AppendContentRange(part, r, o.Meta.Size)
 		part = append(part, "\r\nContent-Type: "+o.ContentType+"\r\n\r\n"...)
 		b.addLiteral(part)
-		b.addRange(r.start, r.end)
-		length += int64(len(part)) + r.length()
+		b.addRange(r.Start, r.End)
+		length += int64(len(part)) + r.Len()
 	}
 	tail := "\r\n--" + boundary + "--\r\n"
 	b.addLiteral([]byte(tail))

@@ -1,4 +1,4 @@
-package edge
+package httpsem
 
 import (
 	"net/http"
@@ -17,36 +17,37 @@ const (
 	condFalse
 )
 
-// requestConds holds the conditional headers of one request. Values alias
+// Conds holds the conditional headers of one request. Values may alias
 // the request's header buffer and are valid only while it is being served.
-type requestConds struct {
-	ifMatch, ifNoneMatch, ifModifiedSince, ifUnmodifiedSince, ifRange []byte
+type Conds struct {
+	IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince, IfRange []byte
 }
 
-func (c *requestConds) any() bool {
-	return len(c.ifMatch)+len(c.ifNoneMatch)+len(c.ifModifiedSince)+len(c.ifUnmodifiedSince)+len(c.ifRange) > 0
+// Any reports whether the request is conditional at all.
+func (c *Conds) Any() bool {
+	return len(c.IfMatch)+len(c.IfNoneMatch)+len(c.IfModifiedSince)+len(c.IfUnmodifiedSince)+len(c.IfRange) > 0
 }
 
-// evaluate returns the status that ends the request early (304 or 412), or
+// Evaluate returns the status that ends the request early (304 or 412), or
 // 0 to go on; useRange is false when If-Range says the client's copy is
 // stale, so the whole representation must be sent.
-func (c *requestConds) evaluate(etag string, modTime time.Time) (status int, useRange bool) {
-	ch := checkIfMatch(c.ifMatch, etag)
+func (c *Conds) Evaluate(etag string, modTime time.Time) (status int, useRange bool) {
+	ch := checkIfMatch(c.IfMatch, etag)
 	if ch == condNone {
-		ch = checkIfUnmodifiedSince(c.ifUnmodifiedSince, modTime)
+		ch = checkIfUnmodifiedSince(c.IfUnmodifiedSince, modTime)
 	}
 	if ch == condFalse {
 		return http.StatusPreconditionFailed, false
 	}
-	switch checkIfNoneMatch(c.ifNoneMatch, etag) {
+	switch checkIfNoneMatch(c.IfNoneMatch, etag) {
 	case condFalse:
 		return http.StatusNotModified, false
 	case condNone:
-		if checkIfModifiedSince(c.ifModifiedSince, modTime) == condFalse {
+		if checkIfModifiedSince(c.IfModifiedSince, modTime) == condFalse {
 			return http.StatusNotModified, false
 		}
 	}
-	return 0, checkIfRange(c.ifRange, etag, modTime) != condFalse
+	return 0, checkIfRange(c.IfRange, etag, modTime) != condFalse
 }
 
 // scanETag splits the first entity-tag off a list (RFC 9110 §8.8.3).

@@ -1,40 +1,42 @@
-package edge
+package httpsem
 
 import (
 	"bytes"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 )
 
-// byteRange is one satisfiable range of a representation, resolved against
-// its length: bytes [start, end).
-type byteRange struct {
-	start, end int64
+// Range is one satisfiable range of a representation, resolved against
+// its length: bytes [Start, End).
+type Range struct {
+	Start, End int64
 }
 
-func (r byteRange) length() int64 { return r.end - r.start }
+// Len is the number of bytes in the range.
+func (r Range) Len() int64 { return r.End - r.Start }
 
-// Errors of parseRange. Each maps to one answer of the server (see
-// respondRangeError): the policy lives in one place.
+// Errors of ParseRange. Each maps to one answer of the edge's client
+// listener: the policy lives in one place.
 var (
-	// errRangeUnit: a unit other than "bytes"; RFC 9110 §14.2 says to
+	// ErrRangeUnit: a unit other than "bytes"; RFC 9110 §14.2 says to
 	// ignore the Range header and send the whole representation.
-	errRangeUnit = errors.New("range unit is not bytes")
-	// errRangeSyntax: the header is not a valid bytes ranges-specifier.
+	ErrRangeUnit = errors.New("range unit is not bytes")
+	// ErrRangeSyntax: the header is not a valid bytes ranges-specifier.
 	// We refuse it with 416 and Content-Range: bytes */LEN, as net/http
 	// does, rather than silently sending the whole object: a player that
 	// sends garbage learns it at once instead of downloading gigabytes.
-	errRangeSyntax = errors.New("malformed Range header")
-	// errRangeUnsatisfiable: syntactically valid, but no range overlaps the
+	ErrRangeSyntax = errors.New("malformed Range header")
+	// ErrRangeUnsatisfiable: syntactically valid, but no range overlaps the
 	// representation (RFC 9110 §15.5.17).
-	errRangeUnsatisfiable = errors.New("range not satisfiable")
-	// errRangeTooMany: more ranges than MaxRanges; refused with 416 so
+	ErrRangeUnsatisfiable = errors.New("range not satisfiable")
+	// ErrRangeTooMany: more ranges than MaxRanges; refused with 416 so
 	// that thousands of tiny ranges cannot amplify one request.
-	errRangeTooMany = errors.New("too many ranges")
+	ErrRangeTooMany = errors.New("too many ranges")
 )
 
-// parseRange parses a Range header value (RFC 9110 §14.1.2) against a
+// ParseRange parses a Range header value (RFC 9110 §14.1.2) against a
 // representation of the given size. A nil slice with a nil error means the
 // header selects the whole representation: it was empty, or its ranges add up
 // to more than the representation (the net/http rule, which keeps a client
@@ -48,20 +50,20 @@ var (
 // representation rather than refused, since the grammar allows any number of
 // digits; the unit is matched case-insensitively; an unknown unit is ignored
 // rather than refused.
-func parseRange(h []byte, size int64, maxRanges int, buf []byteRange) ([]byteRange, error) {
+func ParseRange(h []byte, size int64, maxRanges int, buf []Range) ([]Range, error) {
 	h = trimOWS(h)
 	if len(h) == 0 {
 		return nil, nil
 	}
 	eq := bytes.IndexByte(h, '=')
 	if eq < 0 {
-		return nil, errRangeSyntax
+		return nil, ErrRangeSyntax
 	}
-	if !asciiEqualFold(trimOWS(h[:eq]), "bytes") {
+	if !EqualFoldASCII(trimOWS(h[:eq]), "bytes") {
 		if !isToken(trimOWS(h[:eq])) {
-			return nil, errRangeSyntax
+			return nil, ErrRangeSyntax
 		}
-		return nil, errRangeUnit
+		return nil, ErrRangeUnit
 	}
 	set := h[eq+1:]
 	ranges := buf[:0]
@@ -80,7 +82,7 @@ func parseRange(h []byte, size int64, maxRanges int, buf []byteRange) ([]byteRan
 		}
 		specs++
 		if specs > maxRanges {
-			return nil, errRangeTooMany
+			return nil, ErrRangeTooMany
 		}
 		r, ok, err := parseSpec(spec, size)
 		if err != nil {
@@ -90,13 +92,13 @@ func parseRange(h []byte, size int64, maxRanges int, buf []byteRange) ([]byteRan
 			continue
 		}
 		ranges = append(ranges, r)
-		total += r.length()
+		total += r.Len()
 	}
 	if specs == 0 {
-		return nil, errRangeSyntax
+		return nil, ErrRangeSyntax
 	}
 	if len(ranges) == 0 {
-		return nil, errRangeUnsatisfiable
+		return nil, ErrRangeUnsatisfiable
 	}
 	if total > size {
 		return nil, nil
@@ -106,17 +108,17 @@ func parseRange(h []byte, size int64, maxRanges int, buf []byteRange) ([]byteRan
 
 // parseSpec parses one range-spec. ok is false for a valid spec that does
 // not overlap the representation.
-func parseSpec(spec []byte, size int64) (r byteRange, ok bool, err error) {
+func parseSpec(spec []byte, size int64) (r Range, ok bool, err error) {
 	dash := bytes.IndexByte(spec, '-')
 	if dash < 0 {
-		return r, false, errRangeSyntax
+		return r, false, ErrRangeSyntax
 	}
 	first, last := trimOWS(spec[:dash]), trimOWS(spec[dash+1:])
 	if len(first) == 0 {
 		// suffix-range: the last N bytes.
 		n, valid := parseDigits(last)
 		if !valid {
-			return r, false, errRangeSyntax
+			return r, false, ErrRangeSyntax
 		}
 		if n == 0 || size == 0 {
 			return r, false, nil
@@ -124,17 +126,17 @@ func parseSpec(spec []byte, size int64) (r byteRange, ok bool, err error) {
 		if n > size {
 			n = size
 		}
-		return byteRange{start: size - n, end: size}, true, nil
+		return Range{Start: size - n, End: size}, true, nil
 	}
 	start, valid := parseDigits(first)
 	if !valid {
-		return r, false, errRangeSyntax
+		return r, false, ErrRangeSyntax
 	}
 	end := int64(math.MaxInt64)
 	if len(last) > 0 {
 		l, valid := parseDigits(last)
 		if !valid || l < start {
-			return r, false, errRangeSyntax
+			return r, false, ErrRangeSyntax
 		}
 		if l < math.MaxInt64 {
 			end = l + 1
@@ -146,7 +148,7 @@ func parseSpec(spec []byte, size int64) (r byteRange, ok bool, err error) {
 	if end > size {
 		end = size
 	}
-	return byteRange{start: start, end: end}, true, nil
+	return Range{Start: start, End: end}, true, nil
 }
 
 // parseDigits parses 1*DIGIT. A value too large for int64 saturates at
@@ -180,7 +182,9 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-func asciiEqualFold(b []byte, s string) bool {
+// EqualFoldASCII reports whether b is s, ASCII letters compared without
+// case; s must be lower case.
+func EqualFoldASCII(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -211,4 +215,21 @@ func isToken(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// Unsatisfiable is the Content-Range of a 416 for a representation of
+// size bytes.
+func Unsatisfiable(size int64) []byte {
+	return strconv.AppendInt([]byte("bytes */"), size, 10)
+}
+
+// AppendContentRange appends the Content-Range of r in a representation of
+// size bytes to dst.
+func AppendContentRange(dst []byte, r Range, size int64) []byte {
+	dst = append(dst, "bytes "...)
+	dst = strconv.AppendInt(dst, r.Start, 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, r.End-1, 10)
+	dst = append(dst, '/')
+	return strconv.AppendInt(dst, size, 10)
 }

@@ -1,4 +1,4 @@
-package edge
+package httpsem
 
 import (
 	"errors"
@@ -10,42 +10,42 @@ func TestParseRange(t *testing.T) {
 	const size = 100
 	for _, c := range []struct {
 		h    string
-		want []byteRange
+		want []Range
 		err  error
 	}{
-		{"bytes=0-0", []byteRange{{0, 1}}, nil},
-		{"bytes=0-", []byteRange{{0, 100}}, nil},
-		{"bytes=-10", []byteRange{{90, 100}}, nil},
-		{"bytes=-1000", []byteRange{{0, 100}}, nil},
-		{"bytes=90-1000", []byteRange{{90, 100}}, nil},
-		{"bytes=0-1,5-6", []byteRange{{0, 2}, {5, 7}}, nil},
-		{"bytes=0-99999999999999999999999", []byteRange{{0, 100}}, nil},
-		{"Bytes = 1-2", []byteRange{{1, 3}}, nil},
+		{"bytes=0-0", []Range{{0, 1}}, nil},
+		{"bytes=0-", []Range{{0, 100}}, nil},
+		{"bytes=-10", []Range{{90, 100}}, nil},
+		{"bytes=-1000", []Range{{0, 100}}, nil},
+		{"bytes=90-1000", []Range{{90, 100}}, nil},
+		{"bytes=0-1,5-6", []Range{{0, 2}, {5, 7}}, nil},
+		{"bytes=0-99999999999999999999999", []Range{{0, 100}}, nil},
+		{"Bytes = 1-2", []Range{{1, 3}}, nil},
 		{"bytes=0-60,10-70", nil, nil}, // adds up past the size: whole object
-		{"bytes=100-", nil, errRangeUnsatisfiable},
-		{"bytes=-0", nil, errRangeUnsatisfiable},
-		{"bytes=99999999999999999999-", nil, errRangeUnsatisfiable},
-		{"bytes=5-4", nil, errRangeSyntax},
-		{"bytes=", nil, errRangeSyntax},
-		{"bytes=a-b", nil, errRangeSyntax},
-		{"bytes=1", nil, errRangeSyntax},
-		{"bytes=-", nil, errRangeSyntax},
-		{"bytes 1-2", nil, errRangeSyntax},
-		{"items=1-2", nil, errRangeUnit},
-		{"it ems=1-2", nil, errRangeSyntax},
-		{"bytes=0-0,1-1,2-2,3-3,4-4", nil, errRangeTooMany},
+		{"bytes=100-", nil, ErrRangeUnsatisfiable},
+		{"bytes=-0", nil, ErrRangeUnsatisfiable},
+		{"bytes=99999999999999999999-", nil, ErrRangeUnsatisfiable},
+		{"bytes=5-4", nil, ErrRangeSyntax},
+		{"bytes=", nil, ErrRangeSyntax},
+		{"bytes=a-b", nil, ErrRangeSyntax},
+		{"bytes=1", nil, ErrRangeSyntax},
+		{"bytes=-", nil, ErrRangeSyntax},
+		{"bytes 1-2", nil, ErrRangeSyntax},
+		{"items=1-2", nil, ErrRangeUnit},
+		{"it ems=1-2", nil, ErrRangeSyntax},
+		{"bytes=0-0,1-1,2-2,3-3,4-4", nil, ErrRangeTooMany},
 	} {
-		got, err := parseRange([]byte(c.h), size, 4, nil)
+		got, err := ParseRange([]byte(c.h), size, 4, nil)
 		if !errors.Is(err, c.err) || !equalRanges(got, c.want) {
 			t.Errorf("%q: got %v, %v; want %v, %v", c.h, got, err, c.want, c.err)
 		}
 	}
-	if got, err := parseRange([]byte("bytes=0-0"), 0, 4, nil); !errors.Is(err, errRangeUnsatisfiable) {
+	if got, err := ParseRange([]byte("bytes=0-0"), 0, 4, nil); !errors.Is(err, ErrRangeUnsatisfiable) {
 		t.Errorf("empty representation: %v, %v", got, err)
 	}
 }
 
-func equalRanges(a, b []byteRange) bool {
+func equalRanges(a, b []Range) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -68,19 +68,19 @@ func FuzzParseRange(f *testing.F) {
 		if size < 0 {
 			size = -(size + 1)
 		}
-		rs, err := parseRange([]byte(h), size, 64, nil)
+		rs, err := ParseRange([]byte(h), size, 64, nil)
 		if err != nil && rs != nil {
 			t.Fatalf("ranges %v with error %v", rs, err)
 		}
 		var total int64
 		for _, r := range rs {
-			if r.start < 0 || r.end > size || r.start >= r.end {
+			if r.Start < 0 || r.End > size || r.Start >= r.End {
 				t.Fatalf("%q size %d: bad range %v", h, size, r)
 			}
-			if total > math.MaxInt64-r.length() {
+			if total > math.MaxInt64-r.Len() {
 				t.Fatalf("overflow")
 			}
-			total += r.length()
+			total += r.Len()
 		}
 		if total > size {
 			t.Fatalf("%q: ranges add up to %d > %d", h, total, size)
