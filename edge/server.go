@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/httpsem"
+	"github.com/edgecache/edgecache/edge/internal/playlist"
 	"github.com/edgecache/edgecache/origin"
 	"github.com/valyala/fasthttp"
 )
@@ -205,7 +206,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bo
 		b.release()
 		return err
 	}
-	if src != engine.SourceHit && len(b.needs) > 0 && b.needs[0] == 0 && o.Meta.Size <= n.cfg.ChunkSize && isPlaylist(o.Key) {
+	if src != engine.SourceHit && len(b.needs) > 0 && b.needs[0] == 0 && o.Meta.Size <= n.cfg.ChunkSize && playlist.Is(o.Key) {
 		// A playlist new to this node, whole in its first chunk, which
 		// prepare has in hand.
 		n.prefetchPlaylist(o.Key, b.slots[0].data)
