@@ -188,7 +188,7 @@ func TestTLSPeerFromAnotherCA(t *testing.T) {
 // Secret does) is served from the next handshakes on, without a restart;
 // a rotation that leaves files which do not load keeps the last good
 // certificate and says so. Peer certificates and the CA reload the same way
-// (reloading is shared).
+// (tlsreload is shared).
 func TestTLSCertificateRotation(t *testing.T) {
 	ca := testcert.NewCA(t, "ca")
 	dir := t.TempDir()

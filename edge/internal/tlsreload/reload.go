@@ -1,4 +1,4 @@
-package edge
+package tlsreload
 
 import (
 	"crypto/tls"
@@ -35,11 +35,11 @@ func stampOf(files ...string) ([]stamp, error) {
 	return st, nil
 }
 
-// reloading holds what was last loaded from some files and loads it again
+// Reloading holds what was last loaded from some files and loads it again
 // when they change, so that a rotated certificate (cert-manager, a renewed
 // Kubernetes Secret) is used without a restart. A load that fails (a
 // rotation half written) is logged, and the last good value kept.
-type reloading[T any] struct {
+type Reloading[T any] struct {
 	files []string
 	load  func() (T, error)
 	log   *slog.Logger
@@ -51,8 +51,8 @@ type reloading[T any] struct {
 	checked time.Time
 }
 
-// newReloading loads the value once; that first load must succeed.
-func newReloading[T any](log *slog.Logger, now func() time.Time, load func() (T, error), files ...string) (*reloading[T], error) {
+// New loads the value once, from files; that first load must succeed.
+func New[T any](log *slog.Logger, now func() time.Time, load func() (T, error), files ...string) (*Reloading[T], error) {
 	st, err := stampOf(files...)
 	if err != nil {
 		return nil, err
@@ -61,11 +61,11 @@ func newReloading[T any](log *slog.Logger, now func() time.Time, load func() (T,
 	if err != nil {
 		return nil, err
 	}
-	return &reloading[T]{files: files, load: load, log: log, now: now, val: v, stamps: st, checked: now()}, nil
+	return &Reloading[T]{files: files, load: load, log: log, now: now, val: v, stamps: st, checked: now()}, nil
 }
 
-// get returns the current value, loading it again if the files changed.
-func (r *reloading[T]) get() T {
+// Get returns the current value, loading it again if the files changed.
+func (r *Reloading[T]) Get() T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now := r.now(); now.Sub(r.checked) >= recheckFiles {
@@ -93,17 +93,17 @@ func sameStamps(a, b []stamp) bool {
 	return true
 }
 
-// keyPair watches a certificate and key file pair.
-func keyPair(log *slog.Logger, now func() time.Time, certFile, keyFile string) (*reloading[*tls.Certificate], error) {
-	return newReloading(log, now, func() (*tls.Certificate, error) {
+// KeyPair watches a certificate and key file pair.
+func KeyPair(log *slog.Logger, now func() time.Time, certFile, keyFile string) (*Reloading[*tls.Certificate], error) {
+	return New(log, now, func() (*tls.Certificate, error) {
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)
 		return &c, err
 	}, certFile, keyFile)
 }
 
-// caPool watches a file of PEM CA certificates.
-func caPool(log *slog.Logger, now func() time.Time, caFile string) (*reloading[*x509.CertPool], error) {
-	return newReloading(log, now, func() (*x509.CertPool, error) {
+// CAPool watches a file of PEM CA certificates.
+func CAPool(log *slog.Logger, now func() time.Time, caFile string) (*Reloading[*x509.CertPool], error) {
+	return New(log, now, func() (*x509.CertPool, error) {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA: %w", err)
