@@ -255,7 +255,24 @@ type metrics struct {
 // newMetrics builds the node's metrics. It returns them and the collectors
 // to register: theirs and that of the node's scrape-time values.
 func newMetrics(n *Node) (*metrics, []prometheus.Collector) {
-	const ns = "edgecache"
+	const ns = metricsNamespace
+	m := &metrics{}
+	cs := m.newClientMetrics()
+	cs = append(cs, m.newOriginMetrics()...)
+	cs = append(cs, m.newPeerMetrics()...)
+	m.ringChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "ring", Name: "changes_total",
+		Help: "Membership changes that rebuilt this edge's ring. Each moves about 6/N of the chunks' owners.",
+	})
+	return m, append(cs, m.ringChanges, newNodeCollector(n))
+}
+
+// metricsNamespace prefixes every metric of the node.
+const metricsNamespace = "edgecache"
+
+// newClientMetrics builds the metrics of client requests.
+func (m *metrics) newClientMetrics() []prometheus.Collector {
+	const ns = metricsNamespace
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: "client", Name: "requests_total",
 		Help: "Client requests answered, by method (GET, HEAD, other), status code class and cache result " +
@@ -274,6 +291,23 @@ func newMetrics(n *Node) (*metrics, []prometheus.Collector) {
 			"(or the response cut short). Paced players make this long for large ranges; see ttfb for the edge's own delay.",
 		Buckets: latencyBuckets(),
 	}, []string{"cache"})
+	for meth := range numMethods {
+		for code := range numCodeClasses {
+			for cache := range numCacheResults {
+				m.requests[meth][code][cache] = requests.WithLabelValues(meth.String(), codeClassLabel(code), cache.String())
+			}
+		}
+	}
+	for cache := range numCacheResults {
+		m.ttfb[cache] = ttfb.WithLabelValues(cache.String())
+		m.duration[cache] = duration.WithLabelValues(cache.String())
+	}
+	return []prometheus.Collector{requests, ttfb, duration}
+}
+
+// newOriginMetrics builds the metrics of origin requests.
+func (m *metrics) newOriginMetrics() []prometheus.Collector {
+	const ns = metricsNamespace
 	originRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: "origin", Name: "requests_total",
 		Help: "Requests to the origin, by op: stat (metadata of an object not cached), revalidate (a stale one), " +
@@ -289,10 +323,23 @@ func newMetrics(n *Node) (*metrics, []prometheus.Collector) {
 		Help:    "Time an origin request took, retries and, for a chunk, reading its body included. By op.",
 		Buckets: latencyBuckets(),
 	}, []string{"op"})
-	originBytes := prometheus.NewCounter(prometheus.CounterOpts{
+	m.originBytes = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: "origin", Name: "bytes_total",
 		Help: "Chunk bytes read from the origin: the cluster's origin egress, with the other edges' counts.",
 	})
+	for op := range numOriginOps {
+		m.originRequests[op] = originRequests.WithLabelValues(op.String())
+		m.originDuration[op] = originDuration.WithLabelValues(op.String())
+		for kind := range numOriginErrKinds {
+			m.originErrors[op][kind] = originErrors.WithLabelValues(op.String(), kind.String())
+		}
+	}
+	return []prometheus.Collector{originRequests, originErrors, originDuration, m.originBytes}
+}
+
+// newPeerMetrics builds the metrics of requests to peers.
+func (m *metrics) newPeerMetrics() []prometheus.Collector {
+	const ns = metricsNamespace
 	peerRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: "peer", Name: "requests_total",
 		Help: "Requests this edge sent to peers, by op: shards_get (read the shards of a chunk), shards_put " +
@@ -307,37 +354,12 @@ func newMetrics(n *Node) (*metrics, []prometheus.Collector) {
 		Help:    "Time a request to a peer took, failures included, by op. A fill includes the leader's origin read.",
 		Buckets: latencyBuckets(),
 	}, []string{"op"})
-	ringChanges := prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: ns, Subsystem: "ring", Name: "changes_total",
-		Help: "Membership changes that rebuilt this edge's ring. Each moves about 6/N of the chunks' owners.",
-	})
-
-	m := &metrics{originBytes: originBytes, ringChanges: ringChanges}
-	for meth := range numMethods {
-		for code := range numCodeClasses {
-			for cache := range numCacheResults {
-				m.requests[meth][code][cache] = requests.WithLabelValues(meth.String(), codeClassLabel(code), cache.String())
-			}
-		}
-	}
-	for cache := range numCacheResults {
-		m.ttfb[cache] = ttfb.WithLabelValues(cache.String())
-		m.duration[cache] = duration.WithLabelValues(cache.String())
-	}
-	for op := range numOriginOps {
-		m.originRequests[op] = originRequests.WithLabelValues(op.String())
-		m.originDuration[op] = originDuration.WithLabelValues(op.String())
-		for kind := range numOriginErrKinds {
-			m.originErrors[op][kind] = originErrors.WithLabelValues(op.String(), kind.String())
-		}
-	}
 	for op := range numPeerOps {
 		m.peerRequests[op] = peerRequests.WithLabelValues(op.String())
 		m.peerErrors[op] = peerErrors.WithLabelValues(op.String())
 		m.peerDuration[op] = peerDuration.WithLabelValues(op.String())
 	}
-	return m, []prometheus.Collector{requests, ttfb, duration, originRequests, originErrors, originDuration,
-		originBytes, peerRequests, peerErrors, peerDuration, ringChanges, newNodeCollector(n)}
+	return []prometheus.Collector{peerRequests, peerErrors, peerDuration}
 }
 
 // register registers cs on reg, all or none.

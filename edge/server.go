@@ -125,80 +125,19 @@ func pathSafe(c byte) bool {
 func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bool, x *exchange) error {
 	h := &ctx.Response.Header
 	n.setObjectHeaders(h, o)
-
-	conds := httpsem.Conds{
-		IfMatch:           ctx.Request.Header.Peek("If-Match"),
-		IfNoneMatch:       ctx.Request.Header.Peek("If-None-Match"),
-		IfModifiedSince:   ctx.Request.Header.Peek("If-Modified-Since"),
-		IfUnmodifiedSince: ctx.Request.Header.Peek("If-Unmodified-Since"),
-		IfRange:           ctx.Request.Header.Peek("If-Range"),
+	useRange, done := n.preconditions(ctx, o, x)
+	if done {
+		return nil
 	}
-	useRange := true
-	if conds.Any() {
-		var status int
-		status, useRange = conds.Evaluate(o.Meta.ETag, o.Meta.LastModified)
-		if status != 0 {
-			if status == http.StatusNotModified && o.Meta.ETag != "" {
-				h.Del("Last-Modified") // as net/http does: the ETag suffices
-			}
-			h.Del("Content-Type")
-			ctx.SetStatusCode(status)
-			n.setCacheHeaders(h, o, engine.SourceHit)
-			x.cache = cacheFor(o, engine.SourceHit)
-			return nil
-		}
+	var buf [4]httpsem.Range
+	ranges, ok := n.ranges(ctx, o, useRange, buf[:0])
+	if !ok {
+		return nil
 	}
-
-	size := o.Meta.Size
-	var ranges []httpsem.Range
-	if rh := ctx.Request.Header.Peek("Range"); len(rh) > 0 && useRange {
-		var err error
-		var buf [4]httpsem.Range
-		ranges, err = httpsem.ParseRange(rh, size, n.cfg.MaxRanges, buf[:0])
-		switch {
-		case errors.Is(err, httpsem.ErrRangeUnit):
-			ranges = nil
-		case err != nil:
-			h.SetBytesV("Content-Range", httpsem.Unsatisfiable(size))
-			n.reject(ctx, http.StatusRequestedRangeNotSatisfiable, err.Error())
-			return nil
-		}
-	}
-
 	b := newBody(n, o)
-	var length int64
-	switch len(ranges) {
-	case 0:
-		ctx.SetStatusCode(http.StatusOK)
-		b.addRange(0, size)
-		length = size
-	case 1:
-		r := ranges[0]
-		ctx.SetStatusCode(http.StatusPartialContent)
-		var crb [64]byte
-		h.SetBytesV("Content-Range", httpsem.AppendContentRange(crb[:0], r, size))
-		b.addRange(r.Start, r.End)
-		if !isHead {
-			b.addNext(ctx.ConnID(), r.Start, r.End)
-		}
-		length = r.Len()
-	default:
-		ctx.SetStatusCode(http.StatusPartialContent)
-		length = n.addMultipart(b, h, o, ranges)
-	}
-
+	length := n.layout(ctx, b, o, ranges, isHead)
 	if isHead {
-		src := engine.SourceHit
-		for _, idx := range b.needs {
-			if !o.Storable() || !n.eng.Holds(o.ChunkKey(idx)) {
-				src = engine.SourceOrigin
-				break
-			}
-		}
-		b.release()
-		n.setCacheHeaders(h, o, src)
-		x.cache = cacheFor(o, src)
-		h.SetContentLength(int(length))
+		n.answerHead(h, o, b, x, length)
 		return nil
 	}
 	src, err := b.prepare()
@@ -217,6 +156,96 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bo
 	x.body = b
 	ctx.SetBodyStream(b, int(length))
 	return nil
+}
+
+// preconditions evaluates the request's conditional headers against o (RFC
+// 9110 §13.2.2). done: they ended the request (304 or 412, written here);
+// useRange is false when If-Range says the client's copy is stale.
+func (n *Node) preconditions(ctx *fasthttp.RequestCtx, o *engine.Object, x *exchange) (useRange, done bool) {
+	conds := httpsem.Conds{
+		IfMatch:           ctx.Request.Header.Peek("If-Match"),
+		IfNoneMatch:       ctx.Request.Header.Peek("If-None-Match"),
+		IfModifiedSince:   ctx.Request.Header.Peek("If-Modified-Since"),
+		IfUnmodifiedSince: ctx.Request.Header.Peek("If-Unmodified-Since"),
+		IfRange:           ctx.Request.Header.Peek("If-Range"),
+	}
+	if !conds.Any() {
+		return true, false
+	}
+	status, useRange := conds.Evaluate(o.Meta.ETag, o.Meta.LastModified)
+	if status == 0 {
+		return useRange, false
+	}
+	h := &ctx.Response.Header
+	if status == http.StatusNotModified && o.Meta.ETag != "" {
+		h.Del("Last-Modified") // as net/http does: the ETag suffices
+	}
+	h.Del("Content-Type")
+	ctx.SetStatusCode(status)
+	n.setCacheHeaders(h, o, engine.SourceHit)
+	x.cache = cacheFor(o, engine.SourceHit)
+	return false, true
+}
+
+// ranges returns the byte ranges the request asks of o, in buf; none for
+// the whole object. ok is false when they cannot be satisfied: the 416 is
+// written here.
+func (n *Node) ranges(ctx *fasthttp.RequestCtx, o *engine.Object, useRange bool, buf []httpsem.Range) (ranges []httpsem.Range, ok bool) {
+	rh := ctx.Request.Header.Peek("Range")
+	if len(rh) == 0 || !useRange {
+		return nil, true
+	}
+	ranges, err := httpsem.ParseRange(rh, o.Meta.Size, n.cfg.MaxRanges, buf)
+	switch {
+	case errors.Is(err, httpsem.ErrRangeUnit):
+		return nil, true
+	case err != nil:
+		ctx.Response.Header.SetBytesV("Content-Range", httpsem.Unsatisfiable(o.Meta.Size))
+		n.reject(ctx, http.StatusRequestedRangeNotSatisfiable, err.Error())
+		return nil, false
+	}
+	return ranges, true
+}
+
+// layout sets the status and lays out the body of a response of ranges of
+// o (the whole object when there are none), and returns its length.
+func (n *Node) layout(ctx *fasthttp.RequestCtx, b *body, o *engine.Object, ranges []httpsem.Range, isHead bool) int64 {
+	size := o.Meta.Size
+	switch len(ranges) {
+	case 0:
+		ctx.SetStatusCode(http.StatusOK)
+		b.addRange(0, size)
+		return size
+	case 1:
+		r := ranges[0]
+		ctx.SetStatusCode(http.StatusPartialContent)
+		var crb [64]byte
+		ctx.Response.Header.SetBytesV("Content-Range", httpsem.AppendContentRange(crb[:0], r, size))
+		b.addRange(r.Start, r.End)
+		if !isHead {
+			b.addNext(ctx.ConnID(), r.Start, r.End)
+		}
+		return r.Len()
+	default:
+		ctx.SetStatusCode(http.StatusPartialContent)
+		return n.addMultipart(b, &ctx.Response.Header, o, ranges)
+	}
+}
+
+// answerHead ends a HEAD request whose body b would be length bytes: its
+// X-Cache says HIT only if every chunk of it is in memory now.
+func (n *Node) answerHead(h *fasthttp.ResponseHeader, o *engine.Object, b *body, x *exchange, length int64) {
+	src := engine.SourceHit
+	for _, idx := range b.needs {
+		if !o.Storable() || !n.eng.Holds(o.ChunkKey(idx)) {
+			src = engine.SourceOrigin
+			break
+		}
+	}
+	b.release()
+	n.setCacheHeaders(h, o, src)
+	x.cache = cacheFor(o, src)
+	h.SetContentLength(int(length))
 }
 
 // addMultipart lays out a multipart/byteranges body (RFC 9110 §14.6) in
