@@ -190,6 +190,26 @@ func (c *client) checkHeaders(resp *fasthttp.Response, rq request) errKind {
 	return errNone
 }
 
+// take checks or hashes chunk, the body bytes at got of rq's range.
+func take(s *scratch, chunk []byte, rq request, got int64, wantSum bool, live *atomic.Int64, out *outcome) errKind {
+	m := len(chunk)
+	out.bytes += int64(m)
+	if live != nil {
+		live.Add(int64(m))
+	}
+	if rq.obj.synthetic {
+		exp := s.want[:m]
+		origin.SyntheticFill(exp, rq.obj.size, rq.obj.name, rq.off+got)
+		if !bytes.Equal(chunk, exp) {
+			return errMismatch
+		}
+		out.checked += int64(m)
+	} else if wantSum {
+		_, _ = s.hash.Write(chunk)
+	}
+	return errNone
+}
+
 // readBody streams the body through s.buf, verifying a synthetic object's
 // bytes chunk by chunk against origin.SyntheticFill of the same range, and
 // hashing others when wantSum is set.
@@ -208,20 +228,8 @@ func (c *client) readBody(s *scratch, body io.Reader, rq request, wantSum bool, 
 		want := min(int64(len(s.buf)), rq.n-got)
 		m, err := io.ReadFull(body, s.buf[:want])
 		if m > 0 {
-			chunk := s.buf[:m]
-			out.bytes += int64(m)
-			if live != nil {
-				live.Add(int64(m))
-			}
-			if rq.obj.synthetic {
-				exp := s.want[:m]
-				origin.SyntheticFill(exp, rq.obj.size, rq.obj.name, rq.off+got)
-				if !bytes.Equal(chunk, exp) {
-					return errMismatch
-				}
-				out.checked += int64(m)
-			} else if wantSum {
-				_, _ = s.hash.Write(chunk)
+			if k := take(s, s.buf[:m], rq, got, wantSum, live, out); k != errNone {
+				return k
 			}
 			got += int64(m)
 		}

@@ -195,8 +195,19 @@ func (c Config) withDefaults() Config {
 }
 
 // validate checks a Config that has its defaults applied. It is the one
-// place where a Config is judged; its errors are *ConfigError.
+// place where a Config is judged; its errors are *ConfigError, the first
+// problem found.
 func (c Config) validate() error {
+	for _, check := range []func() error{c.checkTargets, c.checkObjects, c.checkPacing, c.checkLoad, c.checkVerify, c.checkFaults} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTargets checks the URLs the load goes to.
+func (c Config) checkTargets() error {
 	if len(c.Targets) == 0 {
 		return fieldErr("Targets", "at least one target URL is required")
 	}
@@ -205,6 +216,11 @@ func (c Config) validate() error {
 			return fieldErr("Targets", "%v", err)
 		}
 	}
+	return nil
+}
+
+// checkObjects checks the workload and the objects it asks for.
+func (c Config) checkObjects() error {
 	switch c.Workload {
 	case WorkloadVideo, WorkloadRange, WorkloadSegments:
 	default:
@@ -230,6 +246,12 @@ func (c Config) validate() error {
 			return fieldErr("Catalogue", "entry %d: negative size", i+1)
 		}
 	}
+	return nil
+}
+
+// checkPacing checks how objects are drawn and how viewers pace
+// themselves.
+func (c Config) checkPacing() error {
 	if c.Zipf != 0 && (c.Zipf <= 1 || math.IsNaN(c.Zipf) || math.IsInf(c.Zipf, 0)) {
 		return fieldErr("Zipf", "must be 0 (uniform) or greater than 1, got %g", c.Zipf)
 	}
@@ -245,6 +267,11 @@ func (c Config) validate() error {
 	if c.BufferSegments < 1 {
 		return fieldErr("BufferSegments", "must be at least 1, got %d", c.BufferSegments)
 	}
+	return nil
+}
+
+// checkLoad checks how much load is offered and for how long.
+func (c Config) checkLoad() error {
 	if c.Concurrency < 1 || c.Concurrency > 1<<20 {
 		return fieldErr("Concurrency", "must be between 1 and 1048576, got %d", c.Concurrency)
 	}
@@ -266,6 +293,11 @@ func (c Config) validate() error {
 	if c.Timeout <= 0 {
 		return fieldErr("Timeout", "must be positive")
 	}
+	return nil
+}
+
+// checkVerify checks where answers are verified and origin figures read.
+func (c Config) checkVerify() error {
 	if c.VerifyOrigin != "" {
 		if _, err := parseTarget(c.VerifyOrigin); err != nil {
 			return fieldErr("VerifyOrigin", "%v", err)
@@ -279,6 +311,11 @@ func (c Config) validate() error {
 			return fieldErr("OriginStats", "%v", err)
 		}
 	}
+	return nil
+}
+
+// checkFaults checks the faults injected during the run.
+func (c Config) checkFaults() error {
 	for i, f := range c.Faults {
 		if f.At < 0 || f.At >= c.Duration {
 			return fieldErr("Faults", "fault %d (%s) at %v is outside the measured run (0 to %v)", i+1, f.Name, f.At, c.Duration)

@@ -213,6 +213,46 @@ func (r *runner) run(ctx context.Context) *Result {
 		r.phase.Store(-1)
 	}
 
+	workersDone := r.startWorkers()
+
+	// At each boundary the phase moves before the origin's counters are
+	// read: a request that starts between the two is then misfiled only if
+	// it reaches the origin before the read does, a window of one loopback
+	// send rather than of the whole stats round trip.
+	if cfg.Warmup > 0 {
+		sleepUntil(r.measureStart, ctx.Done(), r.stop)
+		r.phase.Store(0)
+		baseline = r.readOrigin(ctx)
+	}
+	readings := []*originCounters{baseline}
+	sampler := newSampler(r, r.measureStart, baseline)
+	samplerDone := make(chan []Sample)
+	samplerStop := make(chan struct{})
+	go func() { samplerDone <- sampler.loop(ctx, samplerStop) }()
+
+	bounds, readings, events := r.injectFaults(ctx, []time.Time{r.measureStart}, readings)
+
+	sleepUntil(r.end, ctx.Done(), r.stop)
+	r.halt()
+	// Requests in flight finish; an open-loop backlog drains until
+	// hardStop, when what is still unsent is dropped and counted.
+	sleepUntil(r.hardStop, workersDone, ctx.Done())
+	close(r.drainEnd)
+	<-workersDone
+	finish := time.Now()
+	close(samplerStop)
+	samples := <-samplerDone
+	if r.ref != nil {
+		r.ref.close()
+	}
+	readings = append(readings, r.readOrigin(ctx))
+	return r.result(bounds, finish, readings, events, samples)
+}
+
+// startWorkers starts the run's workers; the channel is closed, and the
+// run halted, once they have all returned.
+func (r *runner) startWorkers() <-chan struct{} {
+	cfg := &r.cfg
 	var wg sync.WaitGroup
 	switch {
 	case cfg.Rate > 0:
@@ -236,23 +276,14 @@ func (r *runner) run(ctx context.Context) *Result {
 		close(workersDone)
 		r.halt()
 	}()
+	return workersDone
+}
 
-	// At each boundary the phase moves before the origin's counters are
-	// read: a request that starts between the two is then misfiled only if
-	// it reaches the origin before the read does, a window of one loopback
-	// send rather than of the whole stats round trip.
-	if cfg.Warmup > 0 {
-		sleepUntil(r.measureStart, ctx.Done(), r.stop)
-		r.phase.Store(0)
-		baseline = r.readOrigin(ctx)
-	}
-	readings := []*originCounters{baseline}
-	sampler := newSampler(r, r.measureStart, baseline)
-	samplerDone := make(chan []Sample)
-	samplerStop := make(chan struct{})
-	go func() { samplerDone <- sampler.loop(ctx, samplerStop) }()
-
-	bounds := []time.Time{r.measureStart}
+// injectFaults injects the run's faults at their times, each in a phase of
+// its own: it returns the phases' bounds and origin readings, begun with
+// bounds and readings, and what each fault did.
+func (r *runner) injectFaults(ctx context.Context, bounds []time.Time, readings []*originCounters) ([]time.Time, []*originCounters, []FaultEvent) {
+	cfg := &r.cfg
 	var events []FaultEvent
 	for _, f := range cfg.Faults {
 		if !sleepUntil(r.measureStart.Add(f.At), ctx.Done(), r.stop) {
@@ -272,21 +303,7 @@ func (r *runner) run(ctx context.Context) *Result {
 		events = append(events, ev)
 	}
 
-	sleepUntil(r.end, ctx.Done(), r.stop)
-	r.halt()
-	// Requests in flight finish; an open-loop backlog drains until
-	// hardStop, when what is still unsent is dropped and counted.
-	sleepUntil(r.hardStop, workersDone, ctx.Done())
-	close(r.drainEnd)
-	<-workersDone
-	finish := time.Now()
-	close(samplerStop)
-	samples := <-samplerDone
-	if r.ref != nil {
-		r.ref.close()
-	}
-	readings = append(readings, r.readOrigin(ctx))
-	return r.result(bounds, finish, readings, events, samples)
+	return bounds, readings, events
 }
 
 // readOrigin reads the origin's counters; nil when unknown.
