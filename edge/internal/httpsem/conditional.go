@@ -140,29 +140,38 @@ func parseHTTPDate(h []byte) (time.Time, bool) {
 	return t, err == nil
 }
 
-func checkIfUnmodifiedSince(h []byte, modTime time.Time) condResult {
+// notModifiedSince evaluates an HTTP-date precondition against modTime:
+// ok is false when it does not apply (no header, no Last-Modified, or a
+// date that does not parse), else unmodified says whether modTime is at
+// or before the date, to the second.
+func notModifiedSince(h []byte, modTime time.Time) (unmodified, ok bool) {
 	if len(h) == 0 || modTime.IsZero() {
-		return condNone
+		return false, false
 	}
 	t, ok := parseHTTPDate(h)
 	if !ok {
-		return condNone
+		return false, false
 	}
-	if modTime.Truncate(time.Second).Compare(t) <= 0 {
+	return modTime.Truncate(time.Second).Compare(t) <= 0, true
+}
+
+func checkIfUnmodifiedSince(h []byte, modTime time.Time) condResult {
+	unmodified, ok := notModifiedSince(h, modTime)
+	switch {
+	case !ok:
+		return condNone
+	case unmodified:
 		return condTrue
 	}
 	return condFalse
 }
 
 func checkIfModifiedSince(h []byte, modTime time.Time) condResult {
-	if len(h) == 0 || modTime.IsZero() {
+	unmodified, ok := notModifiedSince(h, modTime)
+	switch {
+	case !ok:
 		return condNone
-	}
-	t, ok := parseHTTPDate(h)
-	if !ok {
-		return condNone
-	}
-	if modTime.Truncate(time.Second).Compare(t) <= 0 {
+	case unmodified:
 		return condFalse
 	}
 	return condTrue

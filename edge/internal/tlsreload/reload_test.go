@@ -22,19 +22,7 @@ func TestKeyPairReloads(t *testing.T) {
 	ca := testcert.NewCA(t, "ca")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	install := func(name string) {
-		t.Helper()
-		c, k := ca.Leaf(t, name)
-		for src, dst := range map[string]string{c: certFile, k: keyFile} {
-			b, err := os.ReadFile(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	install := func(name string) { ca.Install(t, name, certFile, keyFile) }
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 	install("first")

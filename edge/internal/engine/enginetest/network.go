@@ -189,7 +189,7 @@ func (c *netClient) Shards(addr string, key chunk.Key, maxFrames, sl int, sink e
 	if f.Stall {
 		r = &stallReader{r: r, left: f.StallAfter, timeout: c.net.timeouts.Peer}
 	}
-	bad, err := peerwire.ReadShardList(progressReader{r, sink}, maxFrames, sink)
+	bad, err := peerwire.ReadShardList(peerwire.ProgressReader{R: r, Progress: sink.Progress}, maxFrames, sink)
 	if err != nil && !errors.Is(err, engine.ErrEnough) {
 		return bad, &engine.PeerError{Op: "shards", Addr: addr, Err: err, Suspect: true}
 	}
@@ -269,18 +269,6 @@ func answer[T any](n *Network, addr, op string, timeout time.Duration, ask func(
 func upstream(err error) error {
 	status, reason := engine.StatusFor(err)
 	return &engine.UpstreamError{Status: status, Reason: reason}
-}
-
-// progressReader tells sink what it reads.
-type progressReader struct {
-	r    io.Reader
-	sink engine.ShardSink
-}
-
-func (p progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.sink.Progress(n)
-	return n, err
 }
 
 // stallReader gives left bytes of r, then nothing until timeout.
