@@ -180,7 +180,7 @@ func (c *Client) Shards(addr string, key chunk.Key, maxFrames, sl int, sink engi
 	if cl := int64(resp.Header.ContentLength()); cl > limit {
 		return 0, c.fail("shards", addr, true, fmt.Errorf("%w: a shard list of %d bytes, more than %d frames hold", peerwire.ErrBadMessage, cl, maxFrames))
 	}
-	body := peerwire.ProgressReader{R: io.LimitReader(resp.BodyStream(), limit), Progress: sink.Progress}
+	body := peerwire.ProgressReader{R: io.LimitReader(resp.BodyStream(), limit), To: sink}
 	bad, err = peerwire.ReadShardList(body, maxFrames, sink)
 	if err != nil && !errors.Is(err, engine.ErrEnough) {
 		return bad, c.fail("shards", addr, true, err) // a member never sends a broken list

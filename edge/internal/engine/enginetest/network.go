@@ -189,7 +189,7 @@ func (c *netClient) Shards(addr string, key chunk.Key, maxFrames, sl int, sink e
 	if f.Stall {
 		r = &stallReader{r: r, left: f.StallAfter, timeout: c.net.timeouts.Peer}
 	}
-	bad, err := peerwire.ReadShardList(peerwire.ProgressReader{R: r, Progress: sink.Progress}, maxFrames, sink)
+	bad, err := peerwire.ReadShardList(peerwire.ProgressReader{R: r, To: sink}, maxFrames, sink)
 	if err != nil && !errors.Is(err, engine.ErrEnough) {
 		return bad, &engine.PeerError{Op: "shards", Addr: addr, Err: err, Suspect: true}
 	}
