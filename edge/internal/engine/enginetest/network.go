@@ -146,11 +146,13 @@ type netClient struct {
 	self string
 }
 
+// Ping is engine.Peers'.
 func (c *netClient) Ping(addr string) error {
 	_, _, err := c.net.reach(addr, "ping", c.net.timeouts.Ping)
 	return err
 }
 
+// PushShard is engine.Peers'.
 func (c *netClient) PushShard(addr string, frame []byte) error {
 	e, _, err := c.net.reach(addr, "push", c.net.timeouts.Peer)
 	if err != nil {
@@ -164,6 +166,7 @@ func (c *netClient) PushShard(addr string, frame []byte) error {
 	return nil
 }
 
+// Shards is engine.Peers'.
 func (c *netClient) Shards(addr string, key chunk.Key, maxFrames, sl int, sink engine.ShardSink) (int, error) {
 	c.net.inflight.Add(1)
 	defer c.net.inflight.Done()
@@ -196,6 +199,7 @@ func (c *netClient) Shards(addr string, key chunk.Key, maxFrames, sl int, sink e
 	return bad, err
 }
 
+// Fill is engine.Peers'.
 func (c *netClient) Fill(addr string, key chunk.Key, meta origin.Meta, want int) ([]byte, engine.Source, error) {
 	type fill struct {
 		data []byte
@@ -222,6 +226,7 @@ func (c *netClient) Fill(addr string, key chunk.Key, meta origin.Meta, want int)
 	return r.data, r.src, nil
 }
 
+// Meta is engine.Peers'.
 func (c *netClient) Meta(addr, key string) (engine.MetaAnswer, error) {
 	type meta struct {
 		o   *engine.Object
@@ -278,6 +283,7 @@ type stallReader struct {
 	timeout time.Duration
 }
 
+// Read is io.Reader's.
 func (s *stallReader) Read(b []byte) (int, error) {
 	if s.left <= 0 {
 		time.Sleep(s.timeout)
