@@ -103,17 +103,17 @@ func BenchmarkPeerRebuild_1MiB_4x2(b *testing.B) {
 			runtime.Gosched()
 		}
 	}
-	o, err := nodes[0].objects.lookup(context.Background(), "/r.bin")
+	o, err := nodes[0].eng.Lookup(context.Background(), "/r.bin")
 	if err != nil {
 		b.Fatal(err)
 	}
 	for idx := range int64(chunks) {
-		if _, _, err := nodes[0].getChunk(context.Background(), o, idx); err != nil {
+		if _, _, err := nodes[0].eng.Chunk(context.Background(), o, idx); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for _, n := range nodes {
-		n.bg.Wait()
+		n.eng.Settle()
 	}
 	reader := nodes[5]
 	b.SetBytes(cs)
@@ -121,10 +121,9 @@ func BenchmarkPeerRebuild_1MiB_4x2(b *testing.B) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		key := o.chunkKey(int64(i % chunks))
+		key := o.ChunkKey(int64(i % chunks))
 		i++
-		owners := reader.cluster.shardOwners(key.Hash(), 6)
-		data, err := reader.rebuildFromPeers(key, int(cs), owners)
+		data, err := reader.eng.Rebuild(key, int(cs))
 		if err != nil || len(data) != cs {
 			b.Fatalf("rebuild: %v (%d bytes)", err, len(data))
 		}

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
 )
 
 // span is one piece of a response body: literal bytes (multipart framing)
@@ -20,7 +21,7 @@ type span struct {
 // memory is resolved at once; any other is fetched in the background.
 type slot struct {
 	data  []byte
-	src   source
+	src   engine.Source
 	err   error
 	async *asyncFetch
 }
@@ -30,7 +31,7 @@ type slot struct {
 type asyncFetch struct {
 	done chan struct{}
 	data []byte
-	src  source
+	src  engine.Source
 	err  error
 }
 
@@ -42,7 +43,7 @@ type asyncFetch struct {
 // recycles the body.
 type body struct {
 	n      *Node
-	o      *object
+	o      *engine.Object
 	spans  []span
 	needs  []int64 // chunk indices in the order the body reads them, then those it only fetches
 	ahead  int     // how many of needs, at the end, are fetched for the next request, not sent
@@ -57,15 +58,15 @@ type body struct {
 	pos     int64  // next object offset within a range span, or literal offset
 	pending []byte // the rest of a piece a short Read did not take
 
-	sent   [srcOrigin + 1]int64 // body bytes written, by source
-	length int64                // the body's length, as announced
-	scrap  []byte               // backing store of literal spans
-	x      exchange             // the request's record, ended with the body
+	sent   [engine.NumSources]int64 // body bytes written, by source
+	length int64                    // the body's length, as announced
+	scrap  []byte                   // backing store of literal spans
+	x      exchange                 // the request's record, ended with the body
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(body) }}
 
-func newBody(n *Node, o *object) *body {
+func newBody(n *Node, o *engine.Object) *body {
 	b := bodyPool.Get().(*body)
 	b.n, b.o = n, o
 	b.cur = -1
@@ -101,44 +102,22 @@ func (b *body) addRange(start, end int64) {
 // it last, after the ranges.
 func (b *body) addNext(conn uint64, start, end int64) {
 	n, o := b.n, b.o
-	if n.cfg.ReadaheadNext <= 0 || !o.storable() || start >= end {
+	if n.cfg.ReadaheadNext <= 0 || !o.Storable() || start >= end {
 		return
 	}
 	cs := n.cfg.ChunkSize
 	first, last := start/cs, (end-1)/cs
-	prev, seen := n.positions.Get(conn)
-	n.positions.Add(conn, readPos{o: o, next: last + 1})
-	if first > 0 && !(seen && prev.o == o && (first == prev.next || first == prev.next-1)) {
+	if !n.ahead.sequential(conn, o, first, last) {
 		return // a seek, not the continuation of a read
 	}
-	chunks := (o.meta.Size + cs - 1) / cs
+	chunks := (o.Meta.Size + cs - 1) / cs
 	for idx := last + 1; idx <= last+int64(n.cfg.ReadaheadNext) && idx < chunks; idx++ {
-		if !n.store.Contains(chunkEntry(o.chunkKey(idx))) {
+		if !n.eng.Holds(o.ChunkKey(idx)) {
 			b.needs = append(b.needs, idx)
 			b.ahead++
 		}
 	}
 }
-
-// aheadInFlight is how many readahead fetches (ReadaheadNext) an edge
-// runs at once; past it, more are dropped, not queued. Without a bound, 30
-// players starting together made 120 readahead fills that their own first
-// segments queued behind: the slowest 1% of segment requests took 1.9 s
-// against 0.7 s with no readahead. A few per core keep a paced audience's
-// next chunks coming.
-func aheadInFlight() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
-
-// readPos is where a connection's last range request ended: the object,
-// and the chunk after its last.
-type readPos struct {
-	o    *object
-	next int64
-}
-
-// readPositions is how many connections' last positions are remembered:
-// beyond it the least recent connection forgets, and its next range counts
-// as a seek.
-const readPositions = 16384
 
 // addLiteral appends fixed bytes (multipart framing) to the body.
 func (b *body) addLiteral(p []byte) {
@@ -158,9 +137,9 @@ const headChunks = 2
 // It returns the worst source the response will report: exact for the
 // chunks it waited for, and for later ones HIT only if they are in memory
 // now, else MISS (the node's counters by source are exact).
-func (b *body) prepare() (source, error) {
+func (b *body) prepare() (engine.Source, error) {
 	if len(b.needs) == 0 {
-		return srcHit, nil
+		return engine.SourceHit, nil
 	}
 	if cap(b.slots) >= len(b.needs) {
 		b.slots = b.slots[:len(b.needs)]
@@ -168,22 +147,22 @@ func (b *body) prepare() (source, error) {
 		b.slots = make([]slot, len(b.needs))
 	}
 	b.startWindow(0)
-	worst := srcHit
+	worst := engine.SourceHit
 	sent := len(b.needs) - b.ahead
 	head := min(sent, headChunks)
 	for i := range head {
 		if _, _, err := b.wait(i); err != nil {
-			return srcOrigin, err
+			return engine.SourceOrigin, err
 		}
 		worst = max(worst, b.slots[i].src)
 	}
 	for i := head; i < sent; i++ {
-		s := srcOrigin
+		s := engine.SourceOrigin
 		switch {
 		case i < b.started && b.slots[i].async == nil:
 			s = b.slots[i].src
-		case i >= b.started && b.o.storable() && b.n.store.Contains(chunkEntry(b.o.chunkKey(b.needs[i]))):
-			s = srcHit
+		case i >= b.started && b.o.Storable() && b.n.eng.Holds(b.o.ChunkKey(b.needs[i])):
+			s = engine.SourceHit
 		}
 		worst = max(worst, s)
 	}
@@ -200,39 +179,15 @@ func (b *body) startWindow(from int) {
 func (b *body) start(i int) {
 	s := &b.slots[i]
 	idx := b.needs[i]
-	if b.o.storable() {
-		if data, ok := b.n.store.Get(chunkEntry(b.o.chunkKey(idx))); ok {
-			s.data, s.src = data, srcHit
+	if b.o.Storable() {
+		if data, ok := b.n.eng.Cached(b.o.ChunkKey(idx)); ok {
+			s.data, s.src = data, engine.SourceHit
 			return
 		}
 	}
 	n, o := b.n, b.o
 	if i >= len(b.needs)-b.ahead {
-		// A fetch for the next request, not this one: it runs only if a
-		// slot is free, and holds it until the fill ends (under the
-		// node's context: the response it rode on is done long before),
-		// so that readahead never crowds out what players wait for. A
-		// chunk already being read ahead takes no second slot: players
-		// reading together would otherwise fill every slot with the same
-		// few chunks.
-		key := o.chunkKey(idx)
-		if _, running := n.aheadKeys.LoadOrStore(key, struct{}{}); running {
-			n.stats.readaheadNext.Add(1) // joins the fetch running
-			return
-		}
-		select {
-		case n.aheadSlots <- struct{}{}:
-		default:
-			n.aheadKeys.Delete(key)
-			n.stats.readaheadDropped.Add(1)
-			return
-		}
-		n.stats.readaheadNext.Add(1)
-		go func() {
-			defer func() { <-n.aheadSlots }()
-			defer n.aheadKeys.Delete(key)
-			_, _, _ = n.getChunk(n.baseCtx, o, idx)
-		}()
+		n.ahead.fetch(n, o, idx) // for the next request, not this one
 		return
 	}
 	if b.ctx == nil {
@@ -243,18 +198,18 @@ func (b *body) start(i int) {
 	ctx := b.ctx
 	go func() {
 		defer close(f.done)
-		f.data, f.src, f.err = n.getChunk(ctx, o, idx)
+		f.data, f.src, f.err = n.eng.Chunk(ctx, o, idx)
 	}()
 }
 
 // wait returns the chunk of slot i once it is there.
-func (b *body) wait(i int) ([]byte, source, error) {
+func (b *body) wait(i int) ([]byte, engine.Source, error) {
 	s := &b.slots[i]
 	if f := s.async; f != nil {
 		select {
 		case <-f.done:
 		case <-b.ctx.Done():
-			return nil, srcOrigin, b.ctx.Err()
+			return nil, engine.SourceOrigin, b.ctx.Err()
 		}
 		s.data, s.src, s.err, s.async = f.data, f.src, f.err, nil
 	}
@@ -279,8 +234,8 @@ func (b *body) chunkAt(idx int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if want := b.n.chunkLen(b.o, idx); len(data) != want {
-		return nil, fmt.Errorf("edge: chunk %d of %s has %d bytes, want %d", idx, b.o.key, len(data), want)
+	if want := b.n.eng.ChunkLen(b.o, idx); len(data) != want {
+		return nil, fmt.Errorf("edge: chunk %d of %s has %d bytes, want %d", idx, b.o.Key, len(data), want)
 	}
 	b.curData = data
 	b.slots[b.cur].src = src
@@ -289,12 +244,12 @@ func (b *body) chunkAt(idx int64) ([]byte, error) {
 
 // nextPiece returns the next contiguous bytes of the body, io.EOF at the
 // end.
-func (b *body) nextPiece() ([]byte, source, error) {
+func (b *body) nextPiece() ([]byte, engine.Source, error) {
 	for b.spanIdx < len(b.spans) {
 		sp := &b.spans[b.spanIdx]
 		if sp.literal {
 			b.spanIdx++
-			return b.scrap[sp.start:sp.end], srcHit, nil
+			return b.scrap[sp.start:sp.end], engine.SourceHit, nil
 		}
 		if b.pos < sp.start {
 			b.pos = sp.start
@@ -308,14 +263,14 @@ func (b *body) nextPiece() ([]byte, source, error) {
 		idx := b.pos / cs
 		data, err := b.chunkAt(idx)
 		if err != nil {
-			return nil, srcOrigin, err
+			return nil, engine.SourceOrigin, err
 		}
 		off := b.pos - idx*cs
 		n := min(sp.end-b.pos, int64(len(data))-off)
 		b.pos += n
 		return data[off : off+n], b.slots[b.cur].src, nil
 	}
-	return nil, srcHit, io.EOF
+	return nil, engine.SourceHit, io.EOF
 }
 
 // WriteTo writes the body without copying chunk bytes.

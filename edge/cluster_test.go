@@ -3,8 +3,6 @@ package edge
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sort"
@@ -15,138 +13,9 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
-
-// testSource is a membership source a test sets after every node has bound
-// its peer listener.
-type testSource struct{ set chan []string }
-
-func newTestSource() *testSource { return &testSource{set: make(chan []string, 8)} }
-
-func (s *testSource) Run(ctx context.Context, updates chan<- []string) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case m := <-s.set:
-			select {
-			case updates <- m:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-	}
-}
-
-var testSecret = []byte("0123456789abcdef-test-secret")
-
-// testCluster is n edges on loopback that form one ring.
-type testCluster struct {
-	nodes   []*Node
-	sources []*testSource
-	extra   []string // members that are not nodes (a stalled peer)
-}
-
-func startCluster(t *testing.T, originURL string, n int, mutate func(*Config)) *testCluster {
-	t.Helper()
-	c := &testCluster{}
-	for range n {
-		c.addNode(t, originURL, mutate)
-	}
-	c.sync(t)
-	return c
-}
-
-func (c *testCluster) addNode(t *testing.T, originURL string, mutate func(*Config)) *Node {
-	src := newTestSource()
-	n := startNode(t, originURL, func(cfg *Config) {
-		cfg.ChunkSize = 64 << 10
-		cfg.Membership = src
-		cfg.ClusterSecret = testSecret
-		cfg.HedgeDelay = 50 * time.Millisecond
-		cfg.PeerTimeout = 3 * time.Second
-		// The tests count origin requests exactly; a dial that misses a
-		// production-short timeout on a loaded CI machine would send a
-		// chunk to the origin a second time.
-		cfg.PeerDialTimeout = 2 * time.Second
-		if mutate != nil {
-			mutate(cfg)
-		}
-	})
-	c.nodes = append(c.nodes, n)
-	c.sources = append(c.sources, src)
-	return n
-}
-
-// sync gives every node the full member list and waits until all rings
-// have it.
-func (c *testCluster) sync(t *testing.T) {
-	t.Helper()
-	var members []string
-	for _, n := range c.nodes {
-		members = append(members, n.Advertise())
-	}
-	members = append(members, c.extra...)
-	for _, s := range c.sources {
-		s.set <- members
-	}
-	waitFor(t, "rings to converge", func() bool {
-		for _, n := range c.nodes {
-			if n.Stats().RingMembers != len(members) {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// total sums one figure of every node's Stats.
-func (c *testCluster) total(figure func(Stats) int64) int64 {
-	var sum int64
-	for _, n := range c.nodes {
-		sum += figure(n.Stats())
-	}
-	return sum
-}
-
-// settle waits until no node has placements or repairs in flight.
-func (c *testCluster) settle() {
-	for _, n := range c.nodes {
-		n.bg.Wait()
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-const clusterChunk = 64 << 10
-
-// putMovie stores an object of the given number of chunks (the last one
-// short) at the origin.
-func putMovie(org *testOrigin, path string, chunks int) []byte {
-	data := randomBytes(rand.New(rand.NewPCG(uint64(chunks), 9)), chunks*clusterChunk-1000)
-	org.put(path, &testObject{data: data, etag: `"` + path + `"`, modTime: confModTime})
-	return data
-}
-
-func readChunk(t *testing.T, n *Node, path string, data []byte, idx int) response {
-	t.Helper()
-	a, b := idx*clusterChunk, min((idx+1)*clusterChunk, len(data))-1
-	res := do(t, http.MethodGet, "http://"+n.Addr()+path, http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", a, b)}})
-	if res.status != http.StatusPartialContent || !bytes.Equal(res.body, data[a:b+1]) {
-		t.Fatalf("%s chunk %d via %s: status %d, identical=%v (%s)", path, idx, n.Advertise(), res.status,
-			bytes.Equal(res.body, data[a:b+1]), trunc(res.body))
-	}
-	return res
-}
 
 // originChunkGets returns how many ranged GETs the origin served for path.
 func originChunkGets(org *testOrigin, path string) (total int, perRange map[string]int) {
@@ -193,7 +62,7 @@ func TestClusterOriginOncePerChunk(t *testing.T) {
 	// peers, still without the origin.
 	c.settle()
 	reader := c.nodes[1]
-	reader.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk })
+	reader.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk })
 	for idx := range chunks {
 		readChunk(t, reader, "/m.mp4", data, idx)
 	}
@@ -289,20 +158,20 @@ func TestClusterCorruptShardRepaired(t *testing.T) {
 			data := putMovie(org, "/c.mp4", 3)
 			c := startCluster(t, org.URL(), 6, nil)
 			c.warm(t, c.nodes[0], "/c.mp4", data, 3)
-			obj, err := c.nodes[0].objects.lookup(context.Background(), "/c.mp4")
+			obj, err := c.nodes[0].eng.Lookup(context.Background(), "/c.mp4")
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := obj.chunkKey(1)
+			key := obj.ChunkKey(1)
 			byAddr := map[string]*Node{}
 			for _, n := range c.nodes {
 				byAddr[n.Advertise()] = n
 			}
-			victim, reader, shard := tc.pick(c.nodes[0].cluster.shardOwners(key.Hash(), 6), byAddr, c.nodes[0])
+			victim, reader, shard := tc.pick(c.nodes[0].cluster.ShardOwners(key.Hash(), 6), byAddr, c.nodes[0])
 			if victim == nil {
 				t.Skip("this placement has no such victim and reader")
 			}
-			frame, ok := victim.store.Peek(shardEntry(key, shard))
+			frame, ok := victim.eng.Store().Peek(engine.ShardEntry(key, shard))
 			if !ok {
 				t.Fatalf("shard %d was not placed on its owner", shard)
 			}
@@ -313,7 +182,7 @@ func TestClusterCorruptShardRepaired(t *testing.T) {
 			}
 			c.settle()
 			waitFor(t, "the shard to be repaired", func() bool {
-				f, ok := victim.store.Peek(shardEntry(key, shard))
+				f, ok := victim.eng.Store().Peek(engine.ShardEntry(key, shard))
 				if !ok {
 					return false
 				}
@@ -501,13 +370,13 @@ func TestClusterSmallerThanShardCount(t *testing.T) {
 	// Every shard is placed: 6 per chunk over 3 members.
 	shards := 0
 	for _, n := range c.nodes {
-		o, err := n.objects.lookup(context.Background(), "/s.mp4")
+		o, err := n.eng.Lookup(context.Background(), "/s.mp4")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for idx := range int64(chunks) {
 			for i := range 6 {
-				if n.store.Contains(shardEntry(o.chunkKey(idx), i)) {
+				if n.eng.Store().Contains(engine.ShardEntry(o.ChunkKey(idx), i)) {
 					shards++
 				}
 			}
@@ -525,11 +394,11 @@ func TestClientPortCannotReachPeerAPI(t *testing.T) {
 	data := putMovie(org, "/p.mp4", 2)
 	c := startCluster(t, org.URL(), 2, nil)
 	c.warm(t, c.nodes[0], "/p.mp4", data, 2)
-	o, err := c.nodes[0].objects.lookup(context.Background(), "/p.mp4")
+	o, err := c.nodes[0].eng.Lookup(context.Background(), "/p.mp4")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{peerShardsPath + "?key=" + o.chunkKey(0).String(), peerMetaPath + "?path=/p.mp4", peerPingPath} {
+	for _, p := range []string{peerwire.ShardsPath + "?key=" + o.ChunkKey(0).String(), peerwire.MetaPath + "?path=/p.mp4", peerwire.PingPath} {
 		res := do(t, http.MethodGet, "http://"+c.nodes[0].Addr()+p, nil)
 		// The origin's 404, not a peer endpoint's answer (401 without a
 		// signature) or its shards.

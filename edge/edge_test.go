@@ -79,7 +79,7 @@ func TestCoalescing(t *testing.T) {
 	// Every chunk of the range, and the ones a sequential player reads
 	// next (Config.ReadaheadNext, to the object's end), once each, once
 	// the readahead fetches (which outlive the responses) are done.
-	waitFor(t, "the readahead fetches to end", func() bool { return len(n.aheadSlots) == 0 })
+	waitFor(t, "the readahead fetches to end", func() bool { return len(n.ahead.slots) == 0 })
 	got := org.rangeGets("/movie.mp4")
 	for idx := a / cs; idx <= min(b/cs+int64(n.cfg.ReadaheadNext), 9); idx++ {
 		rng := fmt.Sprintf("bytes=%d-%d", idx*cs, (idx+1)*cs-1)

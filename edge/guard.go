@@ -7,9 +7,8 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/edgecache/edgecache/edge/internal/httpsem"
 	"github.com/valyala/fasthttp"
-
-	"github.com/edgecache/edgecache/chunk"
 )
 
 // The edge's defences against requests that are malformed on purpose or by
@@ -53,7 +52,7 @@ func framingProblem(h *fasthttp.RequestHeader) string {
 		switch {
 		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
 			return reasonObsFold
-		case len(line) > len(te) && line[len(te)] == ':' && asciiEqualFold(line[:len(te)], te):
+		case len(line) > len(te) && line[len(te)] == ':' && httpsem.EqualFoldASCII(line[:len(te)], te):
 			return reasonChunked
 		}
 	}
@@ -105,13 +104,4 @@ func (n *Node) peerRequestError(ctx *fasthttp.RequestCtx, err error) {
 	n.stats.peerRefused.Add(1)
 	n.log.Warn("peer request refused", "remote", ctx.RemoteAddr().String(), "status", status, "err", err)
 	ctx.Error(reason, status)
-}
-
-// maxPeerResponse bounds the body of a peer's answer to what the protocol
-// ever sends: a whole chunk (a fill) or every shard of one (k+m frames, each
-// with a key of at most 64 KiB, its length being 16 bits). A faulty peer
-// then cannot make a read buffer more than that.
-func maxPeerResponse(chunkSize int64, codec *chunk.Codec) int {
-	frame := 4 + 64 + 64<<10 + codec.ShardLen(int(chunkSize)) // length prefix, fixed fields, key, shard
-	return max(int(chunkSize)+64<<10, codec.Total()*frame)
 }

@@ -3,54 +3,12 @@ package edge
 import (
 	"bufio"
 	"bytes"
-	"crypto/hmac"
-	"encoding/hex"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/valyala/fasthttp"
 )
-
-// FuzzPeerAuthVerify: no header values make verification panic, and it
-// accepts a request only if its parameters are this cluster's, its
-// signature is the HMAC of what it carries, and its clock is within the
-// skew.
-func FuzzPeerAuthVerify(f *testing.F) {
-	now := time.Unix(1_800_000_000, 0)
-	a := newPeerAuth([]byte("secret-0123456789"), 1<<20, 4, 2, time.Minute, func() time.Time { return now })
-	ok := signedCtx(a, "PUT", peerShardsPath, []byte("frame"))
-	h := &ok.Request.Header
-	f.Add("PUT", peerShardsPath, string(h.Peek(hdrPeerTime)), string(h.Peek(hdrPeerNonce)), string(h.Peek(hdrPeerSig)),
-		string(h.Peek(hdrPeerCluster)), string(h.Peek(hdrPeerFrom)), []byte("frame"))
-	f.Add("GET", peerPingPath, "1800000000", "00", "zz", a.params, "", []byte(nil))
-	f.Fuzz(func(t *testing.T, method, uri, ts, nonce, sig, cluster, from string, body []byte) {
-		ctx := &fasthttp.RequestCtx{}
-		ctx.Request.Header.SetMethod(method)
-		ctx.Request.SetRequestURI("http://peer" + uri)
-		for k, v := range map[string]string{hdrPeerTime: ts, hdrPeerNonce: nonce, hdrPeerSig: sig, hdrPeerCluster: cluster, hdrPeerFrom: from} {
-			ctx.Request.Header.Set(k, v)
-		}
-		ctx.Request.SetBody(body)
-		if err := a.verify(ctx); err != nil {
-			return
-		}
-		rh := &ctx.Request.Header
-		got, _ := hex.DecodeString(string(rh.Peek(hdrPeerSig)))
-		want := a.mac(rh.Method(), ctx.Request.URI().RequestURI(), rh.Peek(hdrPeerTime), rh.Peek(hdrPeerNonce), rh.Peek(hdrPeerFrom), body)
-		sec, err := strconv.ParseInt(string(rh.Peek(hdrPeerTime)), 10, 64)
-		switch {
-		case string(rh.Peek(hdrPeerCluster)) != a.params:
-			t.Fatalf("accepted parameters %q", rh.Peek(hdrPeerCluster))
-		case !hmac.Equal(got, want):
-			t.Fatalf("accepted a signature that is not the request's HMAC")
-		case err != nil || now.Sub(time.Unix(sec, 0)).Abs() > time.Minute:
-			t.Fatalf("accepted timestamp %q", rh.Peek(hdrPeerTime))
-		}
-	})
-}
 
 // FuzzRequestKey: whatever request line a client sends, an object key the
 // edge accepts is an absolute path with no dot segment in any spelling and

@@ -3,12 +3,10 @@ package edge
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +18,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 )
 
 // Bad peers: outsiders, misconfigured members and members that answer
@@ -27,40 +27,9 @@ import (
 // logged, and never changes the bytes a client receives. docs/hostile.md
 // lists them.
 
-// logCapture is a slog.Handler that keeps every message, for tests that
-// check what a node logs.
-type logCapture struct {
-	mu   sync.Mutex
-	msgs []string // "LEVEL msg"
-}
-
-func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, r.Level.String()+" "+r.Message)
-	return nil
-}
-func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logCapture) WithGroup(string) slog.Handler      { return l }
-
-// has reports whether a message containing s was logged at level or above.
-func (l *logCapture) has(level slog.Level, s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, m := range l.msgs {
-		lv, msg, _ := strings.Cut(m, " ")
-		var got slog.Level
-		if got.UnmarshalText([]byte(lv)) == nil && got >= level && strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // sendPeer sends one request to a node's peer listener, signed by auth
 // when auth is not nil, and returns the status and body.
-func sendPeer(t *testing.T, n *Node, auth *peerAuth, method, uri string, body []byte) (int, string) {
+func sendPeer(t *testing.T, n *Node, auth *peerwire.Auth, method, uri string, body []byte) (int, string) {
 	t.Helper()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -71,7 +40,7 @@ func sendPeer(t *testing.T, n *Node, auth *peerAuth, method, uri string, body []
 		req.SetBodyRaw(body)
 	}
 	if auth != nil {
-		auth.sign(req, "127.0.0.1:1")
+		auth.SignRequest(req, "127.0.0.1:1")
 	}
 	if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 		t.Fatalf("%s %s: %v", method, uri, err)
@@ -89,8 +58,8 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 	logs := &logCapture{}
 	c := startCluster(t, org.URL(), 2, func(cfg *Config) { cfg.Logger = slog.New(logs) })
 	n := c.nodes[0]
-	auth := func(secret []byte, chunkSize int64, k, m int, skew time.Duration) *peerAuth {
-		return newPeerAuth(secret, chunkSize, k, m, time.Minute, func() time.Time { return time.Now().Add(skew) })
+	auth := func(secret []byte, chunkSize int64, k, m int, skew time.Duration) *peerwire.Auth {
+		return peerwire.NewAuth(secret, peerwire.ClusterParams(chunkSize, k, m), time.Minute, func() time.Time { return time.Now().Add(skew) })
 	}
 	good := auth(testSecret, clusterChunk, 4, 2, 0)
 	cases := []struct {
@@ -100,41 +69,41 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 		reason string
 	}{
 		{"unsigned", func() (int, string) {
-			return sendPeer(t, n, nil, "GET", peerPingPath, nil)
+			return sendPeer(t, n, nil, "GET", peerwire.PingPath, nil)
 		}, 409, "other chunk parameters"},
 		{"unsigned with the cluster header", func() (int, string) {
 			req := fasthttp.AcquireRequest()
 			defer fasthttp.ReleaseRequest(req)
 			resp := fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + n.PeerAddr() + peerPingPath)
-			req.Header.Set(hdrPeerCluster, good.params)
+			req.SetRequestURI("http://" + n.PeerAddr() + peerwire.PingPath)
+			req.Header.Set(peerwire.HdrCluster, good.Params())
 			if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 				t.Fatal(err)
 			}
 			return resp.StatusCode(), string(resp.Body())
 		}, 401, "malformed signature"},
 		{"another secret", func() (int, string) {
-			return sendPeer(t, n, auth([]byte("not-the-cluster-secret-at-all"), clusterChunk, 4, 2, 0), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth([]byte("not-the-cluster-secret-at-all"), clusterChunk, 4, 2, 0), "GET", peerwire.PingPath, nil)
 		}, 401, "bad signature"},
 		{"other chunk size", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, 2*clusterChunk, 4, 2, 0), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, 2*clusterChunk, 4, 2, 0), "GET", peerwire.PingPath, nil)
 		}, 409, "other chunk parameters"},
 		{"other k and m", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, clusterChunk, 3, 3, 0), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, clusterChunk, 3, 3, 0), "GET", peerwire.PingPath, nil)
 		}, 409, "other chunk parameters"},
 		{"expired", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, -5*time.Minute), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, -5*time.Minute), "GET", peerwire.PingPath, nil)
 		}, 401, "expired"},
 		{"from the future", func() (int, string) {
-			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, 5*time.Minute), "GET", peerPingPath, nil)
+			return sendPeer(t, n, auth(testSecret, clusterChunk, 4, 2, 5*time.Minute), "GET", peerwire.PingPath, nil)
 		}, 401, "clocks differ"},
 		{"replayed", func() (int, string) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + n.PeerAddr() + peerPingPath)
-			good.sign(req, "127.0.0.1:1")
+			req.SetRequestURI("http://" + n.PeerAddr() + peerwire.PingPath)
+			good.SignRequest(req, "127.0.0.1:1")
 			for range 2 {
 				if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 					t.Fatal(err)
@@ -146,10 +115,10 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + n.PeerAddr() + peerFillPath)
+			req.SetRequestURI("http://" + n.PeerAddr() + peerwire.FillPath)
 			req.Header.SetMethod("POST")
 			req.SetBodyString(`{"key":"a"}`)
-			good.sign(req, "127.0.0.1:1")
+			good.SignRequest(req, "127.0.0.1:1")
 			req.SetBodyString(`{"key":"b"}`)
 			if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 				t.Fatal(err)
@@ -173,7 +142,7 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 		t.Error("no refusal was logged")
 	}
 	// A signed request of the right cluster is answered.
-	if status, body := sendPeer(t, n, good, "GET", peerPingPath, nil); status != 204 {
+	if status, body := sendPeer(t, n, good, "GET", peerwire.PingPath, nil); status != 204 {
 		t.Errorf("a member's ping: %d %q", status, body)
 	}
 	for _, node := range c.nodes {
@@ -189,7 +158,7 @@ func TestHostilePeerPushesBadShards(t *testing.T) {
 	logs := &logCapture{}
 	c := startCluster(t, org.URL(), 2, func(cfg *Config) { cfg.Logger = slog.New(logs) })
 	n := c.nodes[0]
-	good := newPeerAuth(testSecret, clusterChunk, 4, 2, time.Minute, time.Now)
+	good := peerwire.NewAuth(testSecret, peerwire.ClusterParams(clusterChunk, 4, 2), time.Minute, time.Now)
 	key := chunk.Key{Object: "/x.mp4", Version: "e:\"x\"", Index: 0}
 	frame := func(k, m int, chunkLen int) []byte {
 		codec, err := chunk.NewCodec(k, m)
@@ -218,7 +187,7 @@ func TestHostilePeerPushesBadShards(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := scrape(t, n).sum(t, "edgecache_shards_corrupt_total")
-			status, body := sendPeer(t, n, good, "PUT", peerShardsPath, tc.frame)
+			status, body := sendPeer(t, n, good, "PUT", peerwire.ShardsPath, tc.frame)
 			if status != tc.status || !strings.Contains(body, tc.reason) {
 				t.Errorf("%d %q; want %d with %q", status, body, tc.status, tc.reason)
 			}
@@ -255,7 +224,7 @@ func TestHostilePeerFlood(t *testing.T) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			for i := w; i < flood; i += 32 {
-				req.SetRequestURI("http://" + n.PeerAddr() + peerShardsPath + "?key=" + strconv.Itoa(i))
+				req.SetRequestURI("http://" + n.PeerAddr() + peerwire.ShardsPath + "?key=" + strconv.Itoa(i))
 				if err := hc.DoTimeout(req, resp, waitBound); err != nil {
 					t.Errorf("flood request: %v", err)
 					return
@@ -281,8 +250,8 @@ func TestHostilePeerFlood(t *testing.T) {
 		head string
 		body io.Reader
 	}{
-		{"announced", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n", peerShardsPath, 1<<30), nil},
-		{"chunked", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n", peerShardsPath), endlessChunks{}},
+		{"announced", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n", peerwire.ShardsPath, 1<<30), nil},
+		{"chunked", fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n", peerwire.ShardsPath), endlessChunks{}},
 	} {
 		t.Run("huge body "+tc.name, func(t *testing.T) {
 			before := n.Stats().PeerRefused
@@ -367,122 +336,6 @@ func TestHostilePeerLongPath(t *testing.T) {
 	}
 }
 
-// fakePeer is a ring member that keeps the shards pushed to it but answers
-// reads wrongly, one way per mode. It does not check signatures: it stands
-// for a faulty member, not an outsider.
-type fakePeer struct {
-	mode  string
-	total int
-	ln    net.Listener
-
-	mu     sync.Mutex
-	frames map[string][]byte // "key#index" -> frame
-	reads  atomic.Int64      // shard reads answered
-	stalls atomic.Int64      // answers left hanging ("stall mid-list")
-}
-
-func newFakePeer(t *testing.T, mode string, total int) *fakePeer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &fakePeer{mode: mode, total: total, ln: ln, frames: map[string][]byte{}}
-	srv := &http.Server{Handler: p}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	return p
-}
-
-func (p *fakePeer) addr() string { return p.ln.Addr().String() }
-
-func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == peerShardsPath && r.Method == http.MethodPut:
-		b, _ := io.ReadAll(r.Body)
-		s, err := chunk.DecodeFrame(b)
-		if err != nil {
-			http.Error(w, "bad frame", http.StatusBadRequest)
-			return
-		}
-		p.mu.Lock()
-		p.frames[s.Key.String()+"#"+strconv.Itoa(s.Index)] = b
-		p.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	case r.URL.Path == peerShardsPath && r.Method == http.MethodGet:
-		p.reads.Add(1)
-		p.serveShards(r.Context(), w, r.URL.Query().Get("key"))
-	case r.URL.Path == peerPingPath:
-		w.WriteHeader(http.StatusNoContent)
-	case r.URL.Path == peerFillPath && p.mode == "wrong fill":
-		// A chunk whose checksum header does not match its bytes.
-		w.Header().Set(hdrFillSum, "1234")
-		w.Header().Set(hdrFillSource, "cache")
-		w.Write(make([]byte, clusterChunk))
-	default:
-		// Fills and metadata: a leader that fails, so the next owner leads.
-		http.Error(w, "fake peer", http.StatusServiceUnavailable)
-	}
-}
-
-func (p *fakePeer) serveShards(ctx context.Context, w http.ResponseWriter, key string) {
-	var list []byte
-	p.mu.Lock()
-	for i := range p.total {
-		f, ok := p.frames[key+"#"+strconv.Itoa(i)]
-		if !ok {
-			continue
-		}
-		f = p.mangle(f)
-		list = binary.BigEndian.AppendUint32(list, uint32(len(f)))
-		list = append(list, f...)
-	}
-	p.mu.Unlock()
-	switch {
-	case len(list) == 0:
-		w.WriteHeader(http.StatusNotFound)
-	case p.mode == "garbage list":
-		w.Write(randomBytes(rand.New(rand.NewPCG(1, 2)), 1000))
-	case p.mode == "stall mid-list":
-		// Half the list, then nothing until the test ends: a member that
-		// answers and then hangs.
-		w.Header().Set("Content-Length", strconv.Itoa(len(list)))
-		w.WriteHeader(http.StatusOK)
-		w.Write(list[:len(list)/2])
-		w.(http.Flusher).Flush()
-		p.stalls.Add(1)
-		<-ctx.Done()
-	case p.mode == "oversized":
-		// An answer far larger than k+m frames: refused from its length,
-		// never read.
-		w.Header().Set("Content-Length", strconv.Itoa(1<<30))
-		w.WriteHeader(http.StatusOK)
-		w.Write(list) // then the connection is cut short
-	default:
-		w.Write(list)
-	}
-}
-
-// mangle returns a frame altered the way the mode says.
-func (p *fakePeer) mangle(f []byte) []byte {
-	s, err := chunk.DecodeFrame(f)
-	if err != nil {
-		return f
-	}
-	switch p.mode {
-	case "corrupt shard":
-		g := append([]byte(nil), f...)
-		g[len(g)-1] ^= 0x55 // the header and its checksum are intact
-		return g
-	case "foreign key":
-		s.Key.Index += 1000 // a well-formed frame of another chunk
-		return s.AppendFrame(nil)
-	case "relabelled index":
-		s.Index = (s.Index + 1) % p.total // consistent checksums, wrong place
-		return s.AppendFrame(nil)
-	}
-	return f
-}
-
 // Members that answer shard reads and fills wrongly never change the bytes
 // a client receives: a corrupt shard fails the chunk's checksum and is
 // dropped, frames of another chunk are skipped, a malformed or oversized
@@ -517,7 +370,7 @@ func TestHostilePeerAnswers(t *testing.T) {
 			// Reads must now rebuild from shards (or, with fills, ask a
 			// leader): no node keeps a decoded chunk.
 			for _, n := range c.nodes {
-				n.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk || tc.fills })
+				n.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk || tc.fills })
 			}
 			for _, n := range c.nodes[1:] {
 				for idx := range chunks {
@@ -560,7 +413,7 @@ func TestHostilePeerStallsMidAnswer(t *testing.T) {
 	path, data := ledBy(t, c, org, fake.addr(), chunks)
 	c.warm(t, c.nodes[0], path, data, chunks)
 	for _, n := range c.nodes {
-		n.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk })
+		n.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk })
 	}
 	before, _ := originChunkGets(org, path)
 	for _, n := range c.nodes[1:] {
@@ -587,11 +440,11 @@ func ledBy(t *testing.T, c *testCluster, org *testOrigin, addr string, chunks in
 	for i := range 200 {
 		path := fmt.Sprintf("/bad-%d.mp4", i)
 		data := putMovie(org, path, chunks)
-		o, err := c.nodes[0].objects.lookup(context.Background(), path)
+		o, err := c.nodes[0].eng.Lookup(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.nodes[0].cluster.shardOwners(o.chunkKey(0).Hash(), 6)[0] == addr {
+		if c.nodes[0].cluster.ShardOwners(o.ChunkKey(0).Hash(), 6)[0] == addr {
 			return path, data
 		}
 	}

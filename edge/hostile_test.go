@@ -486,7 +486,7 @@ func TestHostileClientStopsReading(t *testing.T) {
 	// a connection idle in its pool for a while (MaxIdleWorkerDuration) to
 	// reuse it: blocked in workerFunc itself, with no connection; a worker
 	// still serving one would be blocked in a read or write below it.
-	n.rawOrigin.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+	n.origin.inner.(interface{ CloseIdleConnections() }).CloseIdleConnections()
 	goleak.VerifyNone(t, baseline, goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*workerPool).workerFunc"))
 	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/small.ts", nil); res.status != 200 {
 		t.Fatalf("after: %d", res.status)

@@ -184,7 +184,7 @@ func TestMetricsScriptedWorkload(t *testing.T) {
 	// Each chunk is missed by one node, then read by every node: the first
 	// reader and the chunk's leader hold it whole (HIT), the others rebuild
 	// it from the shards the leader placed (PEER).
-	o, err := c.nodes[0].objects.lookup(context.Background(), "/s.ts")
+	o, err := c.nodes[0].eng.Lookup(context.Background(), "/s.ts")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +192,8 @@ func TestMetricsScriptedWorkload(t *testing.T) {
 		first := c.nodes[idx%3]
 		readAs(first, idx, "MISS")
 		c.settle()
-		k := o.chunkKey(int64(idx))
-		leader := first.cluster.shardOwners(k.Hash(), first.codec.Total())[0]
+		k := o.ChunkKey(int64(idx))
+		leader := first.cluster.ShardOwners(k.Hash(), first.eng.Codec().Total())[0]
 		for _, n := range c.nodes {
 			switch {
 			case n == first || n.Advertise() == leader:

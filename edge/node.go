@@ -2,76 +2,71 @@ package edge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/peerhttp"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/edgecache/edgecache/origin"
 )
 
-// Node is one edge: a client listener in front of a chunk cache in front of
-// the origin, and an admin listener for probes.
+// Node is one edge: a client listener in front of a cache engine in front
+// of the origin and the other members, a peer listener for those members,
+// and an admin listener for operators.
 type Node struct {
-	cfg        Config
-	log        *slog.Logger
-	now        func() time.Time
-	origin     originReader // rawOrigin, metered when metrics are on
-	objects    *objects
-	store      *chunk.Store[storeKey, []byte] // decoded chunks and shard frames
-	fills      singleflight.Group
-	stats      counters
-	codec      *chunk.Codec
-	cluster    *cluster
-	peers      *peerClient
-	auth       *peerAuth
-	repairs    chan struct{}               // bounds repairs in flight
-	prefetches chan struct{}               // bounds playlist prefetches in flight
-	positions  *lru.Cache[uint64, readPos] // where each connection's last range ended, for ReadaheadNext
-	aheadSlots chan struct{}               // a token per readahead fetch running (aheadInFlight)
-	aheadKeys  sync.Map                    // chunk.Key -> struct{}: the chunks being read ahead
-	bg         sync.WaitGroup              // shard placements and repairs in flight
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
 
-	rawOrigin originReader
-	metrics   *metrics   // nil with DisableMetrics
-	access    *accessLog // nil without an access log
+	// The cache, and the paths to the origin and the peers.
+	eng       *engine.Engine
+	cluster   *engine.Cluster
+	origin    *originMeter     // the one wrapper of the origin: every origin request is counted there
+	peers     *peerhttp.Client // the engine's Peers, and purges
+	auth      *peerwire.Auth   // signs and checks peer requests
+	adminAuth *peerwire.Auth   // checks operators' signed admin requests
 
-	baseCtx  context.Context // ends when the node stops; fills run under it
-	stopBase context.CancelFunc
+	// What the node records.
+	stats   counters
+	metrics *metrics   // nil with DisableMetrics
+	access  *accessLog // nil without an access log
+	status  *statusState
 
-	client      *fasthttp.Server
-	clientLn    *trackingListener
-	peer        *fasthttp.Server
-	peerLn      *trackingListener
-	tls         nodeTLS
-	admin       *http.Server
-	adminLn     net.Listener
+	// Background work a response starts and does not wait for.
+	ahead    *readahead
+	prefetch *prefetcher
+
+	// Listeners and lifecycle.
+	servers
+	baseCtx     context.Context // ends when the node stops; readahead and prefetches run under it
+	stopBase    context.CancelFunc
 	ready       atomic.Bool
 	closed      atomic.Bool
 	closeOnce   sync.Once
 	serveErrors chan error
+}
 
-	// Operations: the status page and purges (status.go, purge.go).
-	status *statusState
-	purges *purgeLog
-	// originWatch is the origin reader the node uses: the origin client,
-	// counted for the status page.
-	originWatch *originWatch
-	adminAuth   *peerAuth // checks operators' signed admin requests
+// servers are the node's three listeners and what serves them.
+type servers struct {
+	client   *fasthttp.Server
+	clientLn *trackingListener
+	peer     *fasthttp.Server
+	peerLn   *trackingListener
+	tls      nodeTLS
+	admin    *http.Server
+	adminLn  net.Listener
 }
 
 // New builds a node and binds its listeners, so that ":0" ports are known
@@ -97,16 +92,19 @@ func New(cfg Config) (*Node, error) {
 	return newNode(cfg, oc)
 }
 
-func newNode(cfg Config, or originReader) (*Node, error) {
-	// The origin as the node sees it: watched for the status page, and
-	// metered when metrics are on. serveErrors has room for the Serve
-	// result of every listener, so that none blocks once Run has returned
-	// (with two, the third leaked).
-	ow := newOriginWatch(or, cfg.Now)
-	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: ow, rawOrigin: or, originWatch: ow, serveErrors: make(chan error, 3)}
-	n.status = &statusState{started: cfg.Now(), every: cfg.StatusInterval}
-	n.purges = newPurgeLog(cfg.Now, cfg.WriteTimeout+cfg.FillTimeout)
-	n.adminAuth = newAdminAuth(cfg.ClusterSecret, cfg.Now)
+// newNode builds a node over the origin or, binding its listeners last
+// but one and registering its metrics last, so that a node that fails to
+// start leaves no listener open and the registry as it was.
+func newNode(cfg Config, or engine.Origin) (*Node, error) {
+	// serveErrors has room for the Serve result of every listener, so
+	// that none blocks once Run has returned (with two, the third leaked).
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, serveErrors: make(chan error, 3),
+		origin: newOriginMeter(or, cfg.Now), ahead: newReadahead(), prefetch: newPrefetcher(),
+		status:    &statusState{started: cfg.Now(), every: cfg.StatusInterval},
+		adminAuth: newAdminAuth(cfg.ClusterSecret, cfg.Now),
+		auth:      peerwire.NewAuth(cfg.ClusterSecret, peerwire.ClusterParams(cfg.ChunkSize, cfg.DataShards, cfg.ParityShards), time.Minute, cfg.Now),
+	}
+	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 	var err error
 	n.tls, err = loadTLS(&cfg, func(remote string, why error) {
 		n.stats.peerRefused.Add(1)
@@ -115,85 +113,117 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, gatherer := cfg.Registerer, cfg.Gatherer
-	var metricCollectors []prometheus.Collector
-	if !cfg.DisableMetrics {
-		if reg == nil {
-			r := prometheus.NewRegistry()
-			r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			reg = r
-		}
-		if gatherer == nil {
-			gatherer = reg.(prometheus.Gatherer) // checked by Validate
-		}
-		n.metrics, metricCollectors = newMetrics(n)
-		n.origin = meteredOrigin{inner: ow, m: n.metrics, now: cfg.Now}
-	}
-	n.objects, err = newObjects(cfg.MetaEntries, n.origin, cfg.Now, cfg.DefaultTTL, cfg.NegativeTTL, cfg.FillTimeout)
-	if err != nil {
-		return nil, err
-	}
-	n.objects.fence = n.purges
-	n.objects.coalesced = func() { n.stats.coalesced.Add(1) }
-	n.objects.remote = n.remoteObject
-	n.objects.leads = n.leadsObject
-	n.store, err = newStore(cfg.CacheSize, int64(float64(cfg.CacheSize)*cfg.HotShare))
-	if err != nil {
-		return nil, err
-	}
-	n.codec, err = chunk.NewCodec(cfg.DataShards, cfg.ParityShards)
-	if err != nil {
-		return nil, err
-	}
-	n.repairs = make(chan struct{}, 64)
-	n.prefetches = make(chan struct{}, 8)
-	n.positions, _ = lru.New[uint64, readPos](readPositions) // cannot fail: the size is positive
-	n.aheadSlots = make(chan struct{}, aheadInFlight())
-	n.positions, _ = lru.New[uint64, readPos](readPositions) // cannot fail: the size is positive
-	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
-
+	reg, gatherer, collectors := n.buildMetrics()
 	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)
 	if err != nil {
 		return nil, err
 	}
 	n.clientLn, n.peerLn, n.adminLn = newTrackingListener(lns[0]), newTrackingListener(lns[1]), lns[2]
-	self := cfg.Advertise
-	if self == "" {
-		self = n.peerLn.Addr().String()
+	err = n.buildEngine()
+	if err == nil && n.metrics != nil {
+		err = register(reg, collectors)
 	}
-	n.cluster = newCluster(self, cfg.Membership, cfg.Now, cfg.SuspectFor)
-	n.auth = newPeerAuth(cfg.ClusterSecret, cfg.ChunkSize, cfg.DataShards, cfg.ParityShards, time.Minute, cfg.Now)
-	n.peers = newPeerClient(self, n.auth, n.cluster, cfg.PeerDialTimeout, cfg.PeerTimeout, cfg.FillTimeout, cfg.HedgeDelay)
-	n.peers.hc.MaxResponseBodySize = maxPeerResponse(cfg.ChunkSize, n.codec)
-	if n.tls.peerClient != nil {
-		n.peers.useTLS(n.tls.peerClient)
-	}
-	if n.metrics != nil {
-		// Registered last, so that a node that fails to start leaves the
-		// registry as it was.
-		if err := register(reg, metricCollectors); err != nil {
-			for _, ln := range lns {
-				ln.Close()
-			}
-			return nil, err
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
 		}
-		n.peers.onError = n.metrics.peerError
-		n.peers.observe = n.metrics.peerRequest
-	}
-	n.cluster.suspected = func(member string, why error) {
-		n.log.Warn("peer failed; reads ask it last for a while", "peer", member, "for", cfg.SuspectFor, "err", why)
-	}
-	n.cluster.changes = func(members int) {
-		n.log.Info("ring changed", "members", members)
-		if n.metrics != nil {
-			n.metrics.ringChanges.Inc()
-		}
+		return nil, err
 	}
 	if cfg.AccessLog != nil {
 		n.access = newAccessLog(cfg.AccessLog, cfg.AccessLogFlush, n.log)
 	}
-	n.peer = &fasthttp.Server{
-		Handler:                      n.servePeer,
+	n.client, n.peer = n.clientServer(), n.peerServer()
+	n.admin = n.adminServer(gatherer)
+	return n, nil
+}
+
+// buildMetrics makes the node's metrics, unless they are disabled, and
+// returns where they go, what serves them and what to register.
+func (n *Node) buildMetrics() (prometheus.Registerer, prometheus.Gatherer, []prometheus.Collector) {
+	cfg := n.cfg
+	if cfg.DisableMetrics {
+		return nil, nil, nil
+	}
+	reg, gatherer := cfg.Registerer, cfg.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = r
+	}
+	if gatherer == nil {
+		gatherer = reg.(prometheus.Gatherer) // checked by Validate
+	}
+	var cs []prometheus.Collector
+	n.metrics, cs = newMetrics(n)
+	n.origin.metrics = n.metrics
+	return reg, gatherer, cs
+}
+
+// buildEngine makes the node's view of its cluster, its peer client and
+// its cache engine; the peer listener must be bound, as it names this node
+// on the ring unless Advertise does.
+func (n *Node) buildEngine() error {
+	cfg := n.cfg
+	self := cfg.Advertise
+	if self == "" {
+		self = n.peerLn.Addr().String()
+	}
+	n.cluster = engine.NewCluster(engine.ClusterConfig{
+		Self: self, Source: cfg.Membership, Now: cfg.Now, SuspectFor: cfg.SuspectFor,
+		Suspected: func(member string, why error) {
+			n.log.Warn("peer failed; reads ask it last for a while", "peer", member, "for", cfg.SuspectFor, "err", why)
+		},
+		Changed: func(members int) {
+			n.log.Info("ring changed", "members", members)
+			if n.metrics != nil {
+				n.metrics.ringChanges.Inc()
+			}
+		},
+	})
+	codec, err := chunk.NewCodec(cfg.DataShards, cfg.ParityShards)
+	if err != nil {
+		return err
+	}
+	pc := peerhttp.ClientConfig{
+		Self: self, Auth: n.auth, DialTimeout: cfg.PeerDialTimeout, Timeout: cfg.PeerTimeout,
+		FillTimeout: cfg.FillTimeout, PingTimeout: pingTimeout(cfg.HedgeDelay),
+		MaxResponse: peerhttp.MaxResponse(cfg.ChunkSize, codec), TLS: n.tls.peerClient,
+	}
+	if n.metrics != nil {
+		pc.Observe, pc.Failed = n.metrics.peerRequest, n.metrics.peerError
+	}
+	n.peers = peerhttp.NewClient(pc)
+	n.eng, err = engine.New(engine.Config{
+		ChunkSize: cfg.ChunkSize, DataShards: cfg.DataShards, ParityShards: cfg.ParityShards,
+		CacheSize: cfg.CacheSize, HotShare: cfg.HotShare, MetaEntries: cfg.MetaEntries,
+		NegativeTTL: cfg.NegativeTTL, FillTimeout: cfg.FillTimeout, PeerTimeout: cfg.PeerTimeout,
+		HedgeDelay: cfg.HedgeDelay, PurgeMemory: cfg.WriteTimeout + cfg.FillTimeout,
+		Freshness: freshness(cfg.DefaultTTL), Now: cfg.Now, Logger: n.log,
+	}, n.origin, n.peers, n.cluster)
+	return err
+}
+
+// pingTimeout is how long a slow leader gets to answer a ping before it
+// counts as dead: more than a hedge delay, because a leader that is merely
+// busy (a saturated CPU answers in tens of milliseconds) must not be
+// abandoned: that would fetch the chunk from the origin twice.
+func pingTimeout(hedge time.Duration) time.Duration { return max(hedge, time.Second) }
+
+// freshness derives the engine's policy for an origin's answer from its
+// headers (policyFor), with defaultTTL when they say nothing.
+func freshness(defaultTTL time.Duration) func(origin.Meta, time.Time) engine.Policy {
+	return func(m origin.Meta, now time.Time) engine.Policy {
+		p := policyFor(m.CacheControl, m.Expires, m.Date, m.LastModified, now, defaultTTL)
+		return engine.Policy{NoStore: p.noStore, TTL: p.ttl, StaleIfError: p.staleIfError}
+	}
+}
+
+// peerServer is the peer listener's server: other edges only.
+func (n *Node) peerServer() *fasthttp.Server {
+	cfg := n.cfg
+	ps := &peerhttp.Server{Engine: n.eng, Auth: n.auth, Log: n.log, Refused: func() { n.stats.peerRefused.Add(1) }}
+	return &fasthttp.Server{
+		Handler:                      ps.Serve,
 		ErrorHandler:                 n.peerRequestError,
 		Name:                         "edgecache-peer",
 		ReadBufferSize:               peerReadBufferSize(cfg.MaxHeaderBytes),
@@ -207,7 +237,12 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		DisablePreParseMultipartForm: true,
 		Logger:                       fasthttpLogger{n.log},
 	}
-	n.client = &fasthttp.Server{
+}
+
+// clientServer is the client listener's server: players.
+func (n *Node) clientServer() *fasthttp.Server {
+	cfg := n.cfg
+	return &fasthttp.Server{
 		Handler:                       n.serveClient,
 		ErrorHandler:                  n.clientRequestError,
 		Name:                          "edgecache",
@@ -229,24 +264,6 @@ func newNode(cfg Config, or originReader) (*Node, error) {
 		// 1,000 idle connections held 95 MiB of heap after a GC).
 		ReduceMemoryUsage: true,
 	}
-	mux := http.NewServeMux()
-	if n.metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", n.serveReady)
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(n.Stats())
-	})
-	// Profiles on the admin port only, which players cannot reach: the
-	// first tool an operator wants when an edge burns CPU.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	n.adminRoutes(mux)
-	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	return n, nil
 }
 
 // Addr is the client listener's address.
@@ -256,7 +273,7 @@ func (n *Node) Addr() string { return n.clientLn.Addr().String() }
 func (n *Node) PeerAddr() string { return n.peerLn.Addr().String() }
 
 // Advertise is the address this node is known by on the ring.
-func (n *Node) Advertise() string { return n.cluster.self }
+func (n *Node) Advertise() string { return n.cluster.Self() }
 
 // AdminAddr is the admin listener's address.
 func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
@@ -273,12 +290,12 @@ func (n *Node) Run(ctx context.Context) error {
 	left := make(chan struct{})
 	go func() {
 		defer close(left)
-		if err := n.cluster.run(memberCtx); err != nil {
+		if err := n.cluster.Run(memberCtx); err != nil {
 			n.log.Error("membership source failed; keeping the last ring", "err", err)
 		}
 	}()
 	n.ready.Store(true)
-	n.log.Info("edge serving", "client", n.Addr(), "peer", n.PeerAddr(), "advertise", n.cluster.self,
+	n.log.Info("edge serving", "client", n.Addr(), "peer", n.PeerAddr(), "advertise", n.cluster.Self(),
 		"admin", n.AdminAddr(), "origin", n.cfg.Origin, "cache_size", n.cfg.CacheSize, "chunk_size", n.cfg.ChunkSize,
 		"data_shards", n.cfg.DataShards, "parity_shards", n.cfg.ParityShards,
 		"client_tls", n.tls.client != nil, "peer_tls", n.tls.peerServer != nil)
@@ -323,27 +340,14 @@ func (n *Node) Close() error {
 		n.peerLn.Close()
 		n.peerLn.closeConns()
 		n.admin.Close()
-		n.peers.hc.CloseIdleConnections() // do not hold peers' sockets either
-		if c, ok := n.origin.(interface{ CloseIdleConnections() }); ok {
-			c.CloseIdleConnections() // do not hold the origin's sockets
-		}
+		n.eng.Close()
+		n.peers.CloseIdleConnections()  // do not hold peers' sockets either
+		n.origin.CloseIdleConnections() // nor the origin's
 		if n.access != nil {
 			n.access.close(n.cfg.ShutdownGrace) // after Run's drain, every response has its line
 		}
 	})
 	return nil
-}
-
-func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
-	switch {
-	case !n.ready.Load():
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
-		return
-	case !n.cluster.synced.Load():
-		http.Error(w, "not ready: waiting for the first member list", http.StatusServiceUnavailable)
-		return
-	}
-	fmt.Fprintln(w, "ready")
 }
 
 // fasthttpLogger sends fasthttp's own messages to the node's logger.

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/valyala/fasthttp"
 )
 
@@ -22,116 +23,22 @@ import (
 // protocol (POST /peer/v1/purge).
 //
 // Ordering. An edge learns an object's metadata from the object's first two
-// ring owners (remoteObject). Were a member purged before them, it could
+// ring owners (the engine asks them). Were a member purged before them, it could
 // fetch the old metadata back from an owner not yet purged and keep serving
 // the old version. So the fan-out purges owner 0, then owner 1, then every
 // other member at once; after the owners, any metadata handed out is fresh
 // from the origin.
 //
 // Work in flight. A lookup or a fill that began before a purge may finish
-// after it. Every object carries the purge epoch at which its lookup began
-// (object.gen); nothing of an object whose key was purged since is stored
-// (Node.keep, objects.store), so a fill overtaken by a purge still answers
-// the requests that waited for it but leaves nothing behind.
+// after it: the engine's purge fence (engine.Fence) keeps it from storing
+// anything, so a fill overtaken by a purge still answers the requests that
+// waited for it but leaves nothing behind.
 //
 // What is not fenced: a shard push a leader started just before it was
 // purged may land on an owner purged a moment earlier. Those shards name
 // their version: if the origin changed, no metadata refers to that version
 // any more and the LRU ages them out; if it did not, they hold the current
 // bytes. Either way no member serves bytes the origin no longer has.
-
-// peerPurgePath is the peer message of a purge: POST {"key": K}.
-const peerPurgePath = "/peer/v1/purge"
-
-// adminParams labels signatures of admin requests where peer requests carry
-// their chunk parameters, so that neither kind can be replayed as the other.
-const adminParams = "edgecache-admin;v1"
-
-// adminFrom is the X-Edgecache-From of admin requests: they come from an
-// operator, not from a member.
-const adminFrom = "admin"
-
-// purgeLog remembers recent purges, so that work that began before a purge
-// cannot put back what the purge dropped.
-type purgeLog struct {
-	now func() time.Time
-	// keep is how long a purge is remembered: longer than any object looked
-	// up before it may still be used to fill (a response writing for
-	// WriteTimeout, whose last fill takes FillTimeout).
-	keep time.Duration
-
-	count atomic.Int64  // purges this node carried out
-	gen   atomic.Uint64 // the epoch: how many purges there have been
-	// mu orders purges against stores: a store holds it shared while it
-	// checks and adds, a purge exclusively while it marks its key, so that
-	// an entry either lands before the mark (and the purge's sweep drops
-	// it) or sees the mark.
-	mu   sync.RWMutex
-	last map[string]purgeMark // guarded by mu; object key -> its last purge
-}
-
-type purgeMark struct {
-	epoch uint64
-	at    time.Time
-}
-
-func newPurgeLog(now func() time.Time, keep time.Duration) *purgeLog {
-	return &purgeLog{now: now, keep: keep, last: map[string]purgeMark{}}
-}
-
-// epoch returns the current purge epoch; 0 for a nil log.
-func (p *purgeLog) epoch() uint64 {
-	if p == nil {
-		return 0
-	}
-	return p.gen.Load()
-}
-
-// admit runs store unless key was purged after epoch gen, and reports
-// whether it ran. A nil log admits everything.
-func (p *purgeLog) admit(key string, gen uint64, store func()) bool {
-	if p == nil {
-		store()
-		return true
-	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if m, ok := p.last[key]; ok && m.epoch > gen {
-		return false
-	}
-	store()
-	return true
-}
-
-// mark records a purge of key and returns its epoch. Marks older than keep
-// are forgotten here: purges are rare, so the sweep costs nothing that
-// matters, and the map holds at most the purges of the last keep.
-func (p *purgeLog) mark(key string) uint64 {
-	now := p.now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k, m := range p.last {
-		if now.Sub(m.at) > p.keep {
-			delete(p.last, k)
-		}
-	}
-	e := p.gen.Add(1)
-	p.last[strings.Clone(key)] = purgeMark{epoch: e, at: now}
-	p.count.Add(1)
-	return e
-}
-
-// keep stores v under k, a chunk or shard of o, unless o's key was purged
-// after o was looked up: a fill the purge overtook must not bring the old
-// version back. It reports whether it stored.
-func (n *Node) keep(o *object, k storeKey, v []byte) bool {
-	return n.purges.admit(o.key, o.gen, func() { n.store.Add(k, v) })
-}
-
-// overtaken reports whether o's key was purged after o was looked up.
-func (n *Node) overtaken(o *object) bool {
-	return !n.purges.admit(o.key, o.gen, func() {})
-}
 
 // PurgeMember is what one member did with a purge.
 type PurgeMember struct {
@@ -158,54 +65,28 @@ type PurgeResult struct {
 // AllConfirmed reports whether every member confirmed the purge.
 func (r PurgeResult) AllConfirmed() bool { return r.Failed == 0 && r.Confirmed == len(r.Members) }
 
-// purgeMessage is the peer message of a purge, and its answer.
-type purgeMessage struct {
-	Key string `json:"key"`
-}
-
-type purgeAnswer struct {
-	Metadata bool `json:"metadata"`
-	Entries  int  `json:"entries"`
-}
-
-// purgeLocal drops every version of the object key on this node: its
-// metadata (and any lookup in flight, so that later requests do not join
-// it) and every chunk and shard in the store. The store files its entries
-// by object (chunk.StoreConfig.Group), so this visits only the object's
-// entries: a scan of the whole store held its lock for 2 to 13 ms at 100,000
-// entries, a stall of every hit (see BenchmarkPurge_100kEntries).
-func (n *Node) purgeLocal(key string) purgeAnswer {
-	n.purges.mark(key)
-	_, had := n.objects.cache.Peek(key)
-	n.objects.cache.Remove(key)
-	n.objects.flights.Forget("o:" + key)
-	n.objects.flights.Forget("f:" + key)
-	dropped := n.store.RemoveGroup(key)
-	n.log.Info("purged", "key", key, "metadata", had, "entries", dropped)
-	return purgeAnswer{Metadata: had, Entries: dropped}
-}
-
 // purge drops key on every member of the ring: the object's two metadata
 // owners first, one after the other, then every other member at once (see
 // the ordering note above). Each peer gets PeerTimeout.
 func (n *Node) purge(key string) PurgeResult {
-	r := n.cluster.ring.Load()
+	r := n.cluster.Ring()
 	first := r.Owners(xxhash.Sum64String(key), 2)
 	var rest []string
 	for _, m := range r.Members() {
-		if !containsString(first, m.Addr) {
+		if !slices.Contains(first, m.Addr) {
 			rest = append(rest, m.Addr)
 		}
 	}
 	res := PurgeResult{Key: key}
 	one := func(addr string) PurgeMember {
-		pm := PurgeMember{Addr: addr, Self: addr == n.cluster.self}
-		var a purgeAnswer
+		pm := PurgeMember{Addr: addr, Self: addr == n.cluster.Self()}
+		var a peerwire.PurgeAnswer
 		var err error
 		if pm.Self {
-			a = n.purgeLocal(key)
+			a.Metadata, a.Entries = n.eng.Purge(key)
 		} else {
-			a, err = n.peerPurge(addr, key)
+			a, err = n.peers.Purge(addr, key)
+			n.cluster.Blame(err)
 		}
 		if err != nil {
 			pm.Error = err.Error()
@@ -232,48 +113,6 @@ func (n *Node) purge(key string) PurgeResult {
 		}
 	}
 	return res
-}
-
-func containsString(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-// peerPurge tells member addr to drop key.
-func (n *Node) peerPurge(addr, key string) (purgeAnswer, error) {
-	body, err := json.Marshal(purgeMessage{Key: key})
-	if err != nil {
-		return purgeAnswer{}, err
-	}
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseResponse(resp)
-	if err := n.peers.do("purge", addr, fasthttp.MethodPost, peerPurgePath, body, resp, n.cfg.PeerTimeout); err != nil {
-		return purgeAnswer{}, err
-	}
-	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
-		return purgeAnswer{}, fmt.Errorf("peer %s purge: status %d: %s", addr, sc, trimBody(resp.Body()))
-	}
-	var a purgeAnswer
-	if err := json.Unmarshal(resp.Body(), &a); err != nil {
-		return purgeAnswer{}, fmt.Errorf("peer %s purge: %w: %w", addr, errBadMessage, err)
-	}
-	return a, nil
-}
-
-// servePeerPurge drops an object another member was asked to purge.
-func (n *Node) servePeerPurge(ctx *fasthttp.RequestCtx) {
-	var m purgeMessage
-	if err := json.Unmarshal(ctx.Request.Body(), &m); err != nil || len(m.Key) == 0 || m.Key[0] != '/' {
-		ctx.Error("bad purge message", fasthttp.StatusBadRequest)
-		return
-	}
-	b, _ := json.Marshal(n.purgeLocal(m.Key)) // a struct of a bool and an int
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
 }
 
 // purgeKey returns the object key a client request for path (with its
@@ -332,37 +171,25 @@ func (n *Node) serveAdminPurge(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(res)
 }
 
-// adminHeaders are the headers that carry an admin request's signature.
-var adminHeaders = [...]string{hdrPeerTime, hdrPeerNonce, hdrPeerCluster, hdrPeerFrom, hdrPeerSig}
-
 var errAdminAuth = errors.New("admin request not authenticated")
 
 // newAdminAuth returns the signer and checker of admin requests: the peer
-// protocol's HMAC, timestamp and nonce checks, under adminParams.
-func newAdminAuth(secret []byte, now func() time.Time) *peerAuth {
-	a := newPeerAuth(secret, 0, 0, 0, time.Minute, now)
-	a.params = adminParams
-	return a
+// protocol's HMAC, timestamp and nonce checks, under their own label.
+func newAdminAuth(secret []byte, now func() time.Time) *peerwire.Auth {
+	return peerwire.NewAuth(secret, peerwire.AdminParams, time.Minute, now)
 }
 
 // verifyAdmin checks an admin request's signature, clock and nonce with the
-// peer protocol's checks, on the request as fasthttp parses it (the signer
-// signs it parsed the same way).
+// peer protocol's checks.
 func (n *Node) verifyAdmin(r *http.Request, body []byte) error {
 	switch {
-	case r.Header.Get(hdrPeerSig) == "":
+	case r.Header.Get(peerwire.HdrSig) == "":
 		return fmt.Errorf("%w: not signed (sign it with the cluster secret, as `edgecache purge` does)", errAdminAuth)
-	case r.Header.Get(hdrPeerCluster) != adminParams:
-		return fmt.Errorf("%w: not an admin signature (%s %q)", errAdminAuth, hdrPeerCluster, r.Header.Get(hdrPeerCluster))
+	case r.Header.Get(peerwire.HdrCluster) != peerwire.AdminParams:
+		return fmt.Errorf("%w: not an admin signature (%s %q)", errAdminAuth, peerwire.HdrCluster, r.Header.Get(peerwire.HdrCluster))
 	}
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(r.Method)
-	ctx.Request.SetRequestURI(r.RequestURI)
-	for _, h := range adminHeaders {
-		ctx.Request.Header.Set(h, r.Header.Get(h))
-	}
-	ctx.Request.SetBodyRaw(body)
-	if err := n.adminAuth.verify(&ctx); err != nil {
+	header := func(name string) []byte { return []byte(r.Header.Get(name)) }
+	if err := n.adminAuth.Verify([]byte(r.Method), []byte(r.RequestURI), header, body); err != nil {
 		return fmt.Errorf("%w: %w", errAdminAuth, err)
 	}
 	return nil
@@ -377,12 +204,5 @@ func (n *Node) verifyAdmin(r *http.Request, body []byte) error {
 // within a minute of now by its own clock.
 func SignAdminRequest(req *http.Request, body, secret []byte, now time.Time) {
 	a := newAdminAuth(secret, func() time.Time { return now })
-	var f fasthttp.Request
-	f.Header.SetMethod(req.Method)
-	f.SetRequestURI(req.URL.RequestURI())
-	f.SetBodyRaw(body)
-	a.sign(&f, adminFrom)
-	for _, h := range adminHeaders {
-		req.Header.Set(h, string(f.Header.Peek(h)))
-	}
+	a.Sign([]byte(req.Method), []byte(req.URL.RequestURI()), peerwire.AdminFrom, body, req.Header.Set)
 }

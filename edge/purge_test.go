@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
 )
 
 // adminPurge asks n's admin listener to purge path, signed with secret at
@@ -127,13 +128,7 @@ func TestPurgeAuth(t *testing.T) {
 	// A peer request's signature, under the cluster's chunk parameters,
 	// is not an admin signature.
 	peerSigned := post(base)
-	var f fasthttp.Request
-	f.Header.SetMethod(http.MethodPost)
-	f.SetRequestURI("/purge?path=%2Fa.mp4")
-	n.auth.sign(&f, "127.0.0.1:1")
-	for _, h := range adminHeaders {
-		peerSigned.Header.Set(h, string(f.Header.Peek(h)))
-	}
+	n.auth.Sign([]byte(http.MethodPost), []byte("/purge?path=%2Fa.mp4"), "127.0.0.1:1", nil, peerSigned.Header.Set)
 	refused("peer signature", peerSigned, http.StatusUnauthorized, "not an admin signature")
 	noPath := post("http://" + n.AdminAddr() + "/purge")
 	SignAdminRequest(noPath, nil, testSecret, clock)
@@ -165,11 +160,11 @@ func TestPurgeAuth(t *testing.T) {
 // given chunks of one version.
 func storeHolds(n *Node, keys []chunk.Key) bool {
 	for _, k := range keys {
-		if n.store.Contains(chunkEntry(k)) {
+		if n.eng.Store().Contains(engine.ChunkEntry(k)) {
 			return true
 		}
-		for i := range n.codec.Total() {
-			if n.store.Contains(shardEntry(k, i)) {
+		for i := range n.eng.Codec().Total() {
+			if n.eng.Store().Contains(engine.ShardEntry(k, i)) {
 				return true
 			}
 		}
@@ -195,13 +190,13 @@ func TestPurgeCluster(t *testing.T) {
 				}
 			}
 			c.settle()
-			o, err := c.nodes[0].objects.lookup(t.Context(), path)
+			o, err := c.nodes[0].eng.Lookup(t.Context(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var oldKeys []chunk.Key
 			for idx := range int64(chunks) {
-				oldKeys = append(oldKeys, o.chunkKey(idx))
+				oldKeys = append(oldKeys, o.ChunkKey(idx))
 			}
 			held := 0
 			for _, n := range c.nodes {
@@ -219,7 +214,7 @@ func TestPurgeCluster(t *testing.T) {
 			if res.status != http.StatusOK || !pr.AllConfirmed() || pr.Confirmed != 4 {
 				t.Fatalf("purge: %d %s", res.status, res.body)
 			}
-			leaders := c.nodes[0].cluster.ring.Load().Owners(xxhash.Sum64String(path), 2)
+			leaders := c.nodes[0].cluster.Ring().Owners(xxhash.Sum64String(path), 2)
 			if pr.Members[0].Addr != leaders[0] || pr.Members[1].Addr != leaders[1] {
 				t.Errorf("purge order %v: the object's owners %v must come first", pr.Members, leaders)
 			}
@@ -234,7 +229,7 @@ func TestPurgeCluster(t *testing.T) {
 				if storeHolds(n, oldKeys) {
 					t.Errorf("node %d still holds chunks or shards of the purged object", i)
 				}
-				if _, ok := n.objects.cache.Peek(path); ok {
+				if n.eng.HasObject(path) {
 					t.Errorf("node %d still holds the purged object's metadata", i)
 				}
 			}
@@ -347,12 +342,12 @@ func TestPurgeFencesWorkInFlight(t *testing.T) {
 			if res := <-got; res.status != http.StatusOK || !bytes.Equal(res.body, data) {
 				t.Fatalf("the request the purge overtook: %d, identical=%v", res.status, bytes.Equal(res.body, data))
 			}
-			n.bg.Wait()
-			if _, ok := n.objects.cache.Peek("/slow.mp4"); ok && method == http.MethodHead {
+			n.eng.Settle()
+			if n.eng.HasObject("/slow.mp4") && method == http.MethodHead {
 				t.Error("the overtaken metadata lookup was kept")
 			}
-			if method == http.MethodGet && n.store.Len() != 0 {
-				t.Errorf("the overtaken fill was kept: %d entries", n.store.Len())
+			if method == http.MethodGet && n.eng.Store().Len() != 0 {
+				t.Errorf("the overtaken fill was kept: %d entries", n.eng.Store().Len())
 			}
 			gets, heads := org.counts()
 			if res := do(t, http.MethodGet, "http://"+n.Addr()+"/slow.mp4", nil); res.status != http.StatusOK || !bytes.Equal(res.body, data) {
@@ -379,7 +374,7 @@ func TestPurgeFencesWorkInFlight(t *testing.T) {
 }
 
 // BenchmarkPurge_100kEntries drops one object (100 chunks) from a store of
-// 100,000 entries: by the store's index by object, as purgeLocal does, and,
+// 100,000 entries: by the store's index by object, as a purge does, and,
 // for comparison, by a scan of every key (Store.RemoveFunc), which holds the
 // store's lock, and so every hit, while it copies the keys. ns/purge is the
 // drop alone; refilling the object between purges is not counted.
@@ -393,19 +388,19 @@ func BenchmarkPurge_100kEntries(b *testing.B) {
 	}
 	for o := range objects {
 		for i := range perObject {
-			n.store.Add(chunkEntry(keyOf(o, i)), val)
+			n.eng.Store().Add(engine.ChunkEntry(keyOf(o, i)), val)
 		}
 	}
-	if n.store.Len() != objects*perObject {
-		b.Fatalf("store holds %d entries", n.store.Len())
+	if n.eng.Store().Len() != objects*perObject {
+		b.Fatalf("store holds %d entries", n.eng.Store().Len())
 	}
 	for _, bc := range []struct {
 		name string
 		drop func(object string) int
 	}{
-		{"index", func(object string) int { return n.purgeLocal(object).Entries }},
+		{"index", func(object string) int { _, entries := n.eng.Purge(object); return entries }},
 		{"scan", func(object string) int {
-			return n.store.RemoveFunc(func(k storeKey) bool { return k.Object == object })
+			return n.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Object == object })
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -421,7 +416,7 @@ func BenchmarkPurge_100kEntries(b *testing.B) {
 					b.Fatalf("dropped %d entries, want %d", dropped, perObject)
 				}
 				for j := range perObject {
-					n.store.Add(chunkEntry(keyOf(o, j)), val)
+					n.eng.Store().Add(engine.ChunkEntry(keyOf(o, j)), val)
 				}
 			}
 			b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "ns/purge")

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"testing"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
 )
 
 // readRange reads chunk-sized range i of path through n with client, and
@@ -47,13 +49,13 @@ func TestReadaheadNextMakesSequentialReadsHits(t *testing.T) {
 	if res := readRange(t, testClient, n, "/seq.mp4", data, cs, 0); res.header.Get("X-Cache") != "MISS" {
 		t.Errorf("first request: X-Cache %q, want MISS", res.header.Get("X-Cache"))
 	}
-	o, err := n.objects.lookup(context.Background(), "/seq.mp4")
+	o, err := n.eng.Lookup(context.Background(), "/seq.mp4")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i < 12; i++ {
 		waitFor(t, fmt.Sprintf("chunk %d to be read ahead", i), func() bool {
-			return n.store.Contains(chunkEntry(o.chunkKey(int64(i))))
+			return n.eng.Store().Contains(engine.ChunkEntry(o.ChunkKey(int64(i))))
 		})
 		if res := readRange(t, testClient, n, "/seq.mp4", data, cs, i); res.header.Get("X-Cache") != "HIT" {
 			t.Errorf("request %d: X-Cache %q, want HIT", i, res.header.Get("X-Cache"))
@@ -128,8 +130,8 @@ func TestReadaheadNextDroppedWhenSlotsAreFull(t *testing.T) {
 	const cs = 64 << 10
 	data := putSequential(org, "/busy.mp4", 6, cs)
 	n := startNode(t, org.URL(), func(c *Config) { c.ChunkSize, c.ReadaheadNext = cs, 3 })
-	for range cap(n.aheadSlots) {
-		n.aheadSlots <- struct{}{} // every slot taken by fetches still running
+	for range cap(n.ahead.slots) {
+		n.ahead.slots <- struct{}{} // every slot taken by fetches still running
 	}
 	readRange(t, testClient, n, "/busy.mp4", data, cs, 0)
 	if s := n.Stats(); s.ReadaheadNext != 0 || s.ReadaheadDropped != 3 {
@@ -138,12 +140,12 @@ func TestReadaheadNextDroppedWhenSlotsAreFull(t *testing.T) {
 	if got := len(org.rangeGets("/busy.mp4")); got != 1 {
 		t.Errorf("origin chunk reads %d, want only the one asked for", got)
 	}
-	for range cap(n.aheadSlots) {
-		<-n.aheadSlots
+	for range cap(n.ahead.slots) {
+		<-n.ahead.slots
 	}
 	readRange(t, testClient, n, "/busy.mp4", data, cs, 1)
 	if s := n.Stats(); s.ReadaheadNext != 3 {
 		t.Errorf("with slots free: %d read ahead, want 3", s.ReadaheadNext)
 	}
-	waitFor(t, "the readahead slots to be handed back", func() bool { return len(n.aheadSlots) == 0 })
+	waitFor(t, "the readahead slots to be handed back", func() bool { return len(n.ahead.slots) == 0 })
 }

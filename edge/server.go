@@ -13,6 +13,10 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/httpsem"
+	"github.com/edgecache/edgecache/edge/internal/playlist"
+	"github.com/edgecache/edgecache/origin"
 	"github.com/valyala/fasthttp"
 )
 
@@ -57,7 +61,7 @@ func (n *Node) serveRequest(ctx *fasthttp.RequestCtx, x *exchange) {
 	// A version that changes at the origin while we serve it is found
 	// before any byte is sent: look the object up again, once.
 	for attempt := 0; ; attempt++ {
-		o, err := n.objects.lookup(ctx, key)
+		o, err := n.eng.Lookup(ctx, key)
 		if err != nil {
 			n.fail(ctx, key, err)
 			return
@@ -66,8 +70,8 @@ func (n *Node) serveRequest(ctx *fasthttp.RequestCtx, x *exchange) {
 		if err == nil {
 			return
 		}
-		if errors.Is(err, errChanged) && attempt == 0 {
-			n.objects.invalidate(o)
+		if errors.Is(err, origin.ErrChanged) && attempt == 0 {
+			n.eng.Invalidate(o)
 			ctx.Response.Reset()
 			continue
 		}
@@ -118,83 +122,22 @@ func pathSafe(c byte) bool {
 }
 
 // serveObject writes the response for one version of an object.
-func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *exchange) error {
+func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *engine.Object, isHead bool, x *exchange) error {
 	h := &ctx.Response.Header
 	n.setObjectHeaders(h, o)
-
-	conds := requestConds{
-		ifMatch:           ctx.Request.Header.Peek("If-Match"),
-		ifNoneMatch:       ctx.Request.Header.Peek("If-None-Match"),
-		ifModifiedSince:   ctx.Request.Header.Peek("If-Modified-Since"),
-		ifUnmodifiedSince: ctx.Request.Header.Peek("If-Unmodified-Since"),
-		ifRange:           ctx.Request.Header.Peek("If-Range"),
+	useRange, done := n.preconditions(ctx, o, x)
+	if done {
+		return nil
 	}
-	useRange := true
-	if conds.any() {
-		var status int
-		status, useRange = conds.evaluate(o.meta.ETag, o.meta.LastModified)
-		if status != 0 {
-			if status == http.StatusNotModified && o.meta.ETag != "" {
-				h.Del("Last-Modified") // as net/http does: the ETag suffices
-			}
-			h.Del("Content-Type")
-			ctx.SetStatusCode(status)
-			n.setCacheHeaders(h, o, srcHit)
-			x.cache = cacheFor(o, srcHit)
-			return nil
-		}
+	var buf [4]httpsem.Range
+	ranges, ok := n.ranges(ctx, o, useRange, buf[:0])
+	if !ok {
+		return nil
 	}
-
-	size := o.meta.Size
-	var ranges []byteRange
-	if rh := ctx.Request.Header.Peek("Range"); len(rh) > 0 && useRange {
-		var err error
-		var buf [4]byteRange
-		ranges, err = parseRange(rh, size, n.cfg.MaxRanges, buf[:0])
-		switch {
-		case errors.Is(err, errRangeUnit):
-			ranges = nil
-		case err != nil:
-			h.SetBytesV("Content-Range", rangeUnsatisfiable(size))
-			n.reject(ctx, http.StatusRequestedRangeNotSatisfiable, err.Error())
-			return nil
-		}
-	}
-
 	b := newBody(n, o)
-	var length int64
-	switch len(ranges) {
-	case 0:
-		ctx.SetStatusCode(http.StatusOK)
-		b.addRange(0, size)
-		length = size
-	case 1:
-		r := ranges[0]
-		ctx.SetStatusCode(http.StatusPartialContent)
-		var crb [64]byte
-		h.SetBytesV("Content-Range", appendContentRange(crb[:0], r, size))
-		b.addRange(r.start, r.end)
-		if !isHead {
-			b.addNext(ctx.ConnID(), r.start, r.end)
-		}
-		length = r.length()
-	default:
-		ctx.SetStatusCode(http.StatusPartialContent)
-		length = n.addMultipart(b, h, o, ranges)
-	}
-
+	length := n.layout(ctx, b, o, ranges, isHead)
 	if isHead {
-		src := srcHit
-		for _, idx := range b.needs {
-			if !o.storable() || !n.store.Contains(chunkEntry(o.chunkKey(idx))) {
-				src = srcOrigin
-				break
-			}
-		}
-		b.release()
-		n.setCacheHeaders(h, o, src)
-		x.cache = cacheFor(o, src)
-		h.SetContentLength(int(length))
+		n.answerHead(h, o, b, x, length)
 		return nil
 	}
 	src, err := b.prepare()
@@ -202,10 +145,10 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *
 		b.release()
 		return err
 	}
-	if src != srcHit && len(b.needs) > 0 && b.needs[0] == 0 && o.meta.Size <= n.cfg.ChunkSize && isPlaylist(o.key) {
+	if src != engine.SourceHit && len(b.needs) > 0 && b.needs[0] == 0 && o.Meta.Size <= n.cfg.ChunkSize && playlist.Is(o.Key) {
 		// A playlist new to this node, whole in its first chunk, which
 		// prepare has in hand.
-		n.prefetchPlaylist(o.key, b.slots[0].data)
+		n.prefetchPlaylist(o.Key, b.slots[0].data)
 	}
 	n.setCacheHeaders(h, o, src)
 	x.cache = cacheFor(o, src)
@@ -215,23 +158,100 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, o *object, isHead bool, x *
 	return nil
 }
 
-func rangeUnsatisfiable(size int64) []byte {
-	return strconv.AppendInt([]byte("bytes */"), size, 10)
+// preconditions evaluates the request's conditional headers against o (RFC
+// 9110 §13.2.2). done: they ended the request (304 or 412, written here);
+// useRange is false when If-Range says the client's copy is stale.
+func (n *Node) preconditions(ctx *fasthttp.RequestCtx, o *engine.Object, x *exchange) (useRange, done bool) {
+	conds := httpsem.Conds{
+		IfMatch:           ctx.Request.Header.Peek("If-Match"),
+		IfNoneMatch:       ctx.Request.Header.Peek("If-None-Match"),
+		IfModifiedSince:   ctx.Request.Header.Peek("If-Modified-Since"),
+		IfUnmodifiedSince: ctx.Request.Header.Peek("If-Unmodified-Since"),
+		IfRange:           ctx.Request.Header.Peek("If-Range"),
+	}
+	if !conds.Any() {
+		return true, false
+	}
+	status, useRange := conds.Evaluate(o.Meta.ETag, o.Meta.LastModified)
+	if status == 0 {
+		return useRange, false
+	}
+	h := &ctx.Response.Header
+	if status == http.StatusNotModified && o.Meta.ETag != "" {
+		h.Del("Last-Modified") // as net/http does: the ETag suffices
+	}
+	h.Del("Content-Type")
+	ctx.SetStatusCode(status)
+	n.setCacheHeaders(h, o, engine.SourceHit)
+	x.cache = cacheFor(o, engine.SourceHit)
+	return false, true
 }
 
-func appendContentRange(dst []byte, r byteRange, size int64) []byte {
-	dst = append(dst, "bytes "...)
-	dst = strconv.AppendInt(dst, r.start, 10)
-	dst = append(dst, '-')
-	dst = strconv.AppendInt(dst, r.end-1, 10)
-	dst = append(dst, '/')
-	return strconv.AppendInt(dst, size, 10)
+// ranges returns the byte ranges the request asks of o, in buf; none for
+// the whole object. ok is false when they cannot be satisfied: the 416 is
+// written here.
+func (n *Node) ranges(ctx *fasthttp.RequestCtx, o *engine.Object, useRange bool, buf []httpsem.Range) (ranges []httpsem.Range, ok bool) {
+	rh := ctx.Request.Header.Peek("Range")
+	if len(rh) == 0 || !useRange {
+		return nil, true
+	}
+	ranges, err := httpsem.ParseRange(rh, o.Meta.Size, n.cfg.MaxRanges, buf)
+	switch {
+	case errors.Is(err, httpsem.ErrRangeUnit):
+		return nil, true
+	case err != nil:
+		ctx.Response.Header.SetBytesV("Content-Range", httpsem.Unsatisfiable(o.Meta.Size))
+		n.reject(ctx, http.StatusRequestedRangeNotSatisfiable, err.Error())
+		return nil, false
+	}
+	return ranges, true
+}
+
+// layout sets the status and lays out the body of a response of ranges of
+// o (the whole object when there are none), and returns its length.
+func (n *Node) layout(ctx *fasthttp.RequestCtx, b *body, o *engine.Object, ranges []httpsem.Range, isHead bool) int64 {
+	size := o.Meta.Size
+	switch len(ranges) {
+	case 0:
+		ctx.SetStatusCode(http.StatusOK)
+		b.addRange(0, size)
+		return size
+	case 1:
+		r := ranges[0]
+		ctx.SetStatusCode(http.StatusPartialContent)
+		var crb [64]byte
+		ctx.Response.Header.SetBytesV("Content-Range", httpsem.AppendContentRange(crb[:0], r, size))
+		b.addRange(r.Start, r.End)
+		if !isHead {
+			b.addNext(ctx.ConnID(), r.Start, r.End)
+		}
+		return r.Len()
+	default:
+		ctx.SetStatusCode(http.StatusPartialContent)
+		return n.addMultipart(b, &ctx.Response.Header, o, ranges)
+	}
+}
+
+// answerHead ends a HEAD request whose body b would be length bytes: its
+// X-Cache says HIT only if every chunk of it is in memory now.
+func (n *Node) answerHead(h *fasthttp.ResponseHeader, o *engine.Object, b *body, x *exchange, length int64) {
+	src := engine.SourceHit
+	for _, idx := range b.needs {
+		if !o.Storable() || !n.eng.Holds(o.ChunkKey(idx)) {
+			src = engine.SourceOrigin
+			break
+		}
+	}
+	b.release()
+	n.setCacheHeaders(h, o, src)
+	x.cache = cacheFor(o, src)
+	h.SetContentLength(int(length))
 }
 
 // addMultipart lays out a multipart/byteranges body (RFC 9110 §14.6) in
 // the framing mime/multipart writes, so its length matches net/http's for
 // the same ranges. It returns the body length.
-func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *object, ranges []byteRange) int64 {
+func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Object, ranges []httpsem.Range) int64 {
 	var rnd [30]byte
 	for i := 0; i < len(rnd); i += 8 {
 		v := rand.Uint64()
@@ -249,11 +269,11 @@ func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *object, rang
 			part = append(part, "\r\n"...)
 		}
 		part = append(part, "--"+boundary+"\r\nContent-Range: "...)
-		part = appendContentRange(part, r, o.meta.Size)
-		part = append(part, "\r\nContent-Type: "+o.contentType+"\r\n\r\n"...)
+		part = httpsem.AppendContentRange(part, r, o.Meta.Size)
+		part = append(part, "\r\nContent-Type: "+o.ContentType+"\r\n\r\n"...)
 		b.addLiteral(part)
-		b.addRange(r.start, r.end)
-		length += int64(len(part)) + r.length()
+		b.addRange(r.Start, r.End)
+		length += int64(len(part)) + r.Len()
 	}
 	tail := "\r\n--" + boundary + "--\r\n"
 	b.addLiteral([]byte(tail))
@@ -261,48 +281,48 @@ func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *object, rang
 }
 
 // setObjectHeaders sets the headers every response about o carries.
-func (n *Node) setObjectHeaders(h *fasthttp.ResponseHeader, o *object) {
+func (n *Node) setObjectHeaders(h *fasthttp.ResponseHeader, o *engine.Object) {
 	h.Set("Accept-Ranges", "bytes")
-	h.SetContentType(o.contentType)
-	if o.meta.ETag != "" {
-		h.Set("ETag", o.meta.ETag)
+	h.SetContentType(o.ContentType)
+	if o.Meta.ETag != "" {
+		h.Set("ETag", o.Meta.ETag)
 	}
-	if o.lastModified != "" {
-		h.Set("Last-Modified", o.lastModified)
+	if o.LastModified != "" {
+		h.Set("Last-Modified", o.LastModified)
 	}
-	if o.meta.CacheControl != "" {
-		h.Set("Cache-Control", o.meta.CacheControl)
+	if o.Meta.CacheControl != "" {
+		h.Set("Cache-Control", o.Meta.CacheControl)
 	}
-	if o.meta.Expires != "" {
-		h.Set("Expires", o.meta.Expires)
+	if o.Meta.Expires != "" {
+		h.Set("Expires", o.Meta.Expires)
 	}
-	if o.meta.ContentDisposition != "" {
-		h.Set("Content-Disposition", o.meta.ContentDisposition)
+	if o.Meta.ContentDisposition != "" {
+		h.Set("Content-Disposition", o.Meta.ContentDisposition)
 	}
 }
 
 // setCacheHeaders says where the bytes came from: X-Cache for people and
 // dashboards, Cache-Status (RFC 9211) for software, and Age (RFC 9111).
-func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, o *object, src source) {
+func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, o *engine.Object, src engine.Source) {
 	now := n.now()
 	var buf [96]byte
-	age := int64(max(now.Sub(o.fetched), 0) / time.Second)
+	age := int64(max(now.Sub(o.Fetched), 0) / time.Second)
 	h.SetBytesV("Age", strconv.AppendInt(buf[:0], age, 10))
 	h.Set(hdrXCache, src.String())
 	status := append(buf[:0], "edgecache; "...)
 	switch {
-	case src == srcHit:
+	case src == engine.SourceHit:
 		status = append(status, "hit"...)
-	case src == srcPeer:
+	case src == engine.SourcePeer:
 		status = append(status, "hit; detail=peer"...)
-	case o.storable():
+	case o.Storable():
 		status = append(status, "fwd=miss; stored"...)
 	default:
 		status = append(status, "fwd=miss"...)
 	}
-	if o.storable() {
+	if o.Storable() {
 		status = append(status, "; ttl="...)
-		status = strconv.AppendInt(status, int64(o.expiresAt().Sub(now)/time.Second), 10)
+		status = strconv.AppendInt(status, int64(o.ExpiresAt().Sub(now)/time.Second), 10)
 	}
 	h.SetBytesV(hdrStatus, status)
 }
@@ -318,12 +338,12 @@ func (n *Node) reject(ctx *fasthttp.RequestCtx, status int, reason string) {
 // fail answers a request the edge could not serve, with the status of
 // statusFor, and logs upstream failures.
 func (n *Node) fail(ctx *fasthttp.RequestCtx, key string, err error) {
-	status, reason := statusFor(err)
+	status, reason := engine.StatusFor(err)
 	ctx.Response.Reset()
 	if status >= 500 {
 		n.log.Warn("request failed", "path", key, "status", status, "err", err)
 	}
-	if errors.Is(err, errNotFoundCached) {
+	if errors.Is(err, engine.ErrNotFoundCached) {
 		ctx.Response.Header.Set(hdrStatus, "edgecache; hit; detail=negative")
 	}
 	n.reject(ctx, status, reason)
@@ -331,9 +351,9 @@ func (n *Node) fail(ctx *fasthttp.RequestCtx, key string, err error) {
 
 // logBodyError records a response cut short after its headers were sent:
 // the client sees a short body, never wrong bytes.
-func (n *Node) logBodyError(o *object, chunk int64, err error) {
+func (n *Node) logBodyError(o *engine.Object, chunk int64, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	n.log.Warn("response cut short", "path", o.key, "chunk", chunk, "err", err)
+	n.log.Warn("response cut short", "path", o.Key, "chunk", chunk, "err", err)
 }

@@ -1,21 +1,17 @@
 package edge
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// counters are the node's running totals, read by Stats.
+	"github.com/edgecache/edgecache/edge/internal/engine"
+)
+
+// counters are the node's own running totals, read by Stats with the
+// engine's and the origin meter's.
 type counters struct {
 	requests           atomic.Int64
-	coalesced          atomic.Int64
-	fillsLed           atomic.Int64
-	fillsInFlight      atomic.Int64
-	originChunks       atomic.Int64
-	originBytes        atomic.Int64
-	originErrors       atomic.Int64
-	sent               [srcOrigin + 1]atomic.Int64
+	sent               [engine.NumSources]atomic.Int64
 	peerRefused        atomic.Int64
-	shardsCorrupt      atomic.Int64
-	hedges             atomic.Int64
-	repairs            atomic.Int64
 	readaheadNext      atomic.Int64
 	readaheadDropped   atomic.Int64
 	playlistPrefetches atomic.Int64
@@ -50,36 +46,37 @@ type Stats struct {
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
-	chunks, _ := n.store.ClassStats(false)
-	shards, _ := n.store.ClassStats(true)
+	store, es := n.eng.Store(), n.eng.Stats()
+	chunks, _ := store.ClassStats(false)
+	shards, _ := store.ClassStats(true)
 	return Stats{
 		Requests:           n.stats.requests.Load(),
-		Coalesced:          n.stats.coalesced.Load(),
-		FillsLed:           n.stats.fillsLed.Load(),
-		OriginChunks:       n.stats.originChunks.Load(),
-		OriginBytes:        n.stats.originBytes.Load(),
-		OriginErrors:       n.stats.originErrors.Load(),
-		FillsInFlight:      n.stats.fillsInFlight.Load(),
-		SentHit:            n.stats.sent[srcHit].Load(),
-		SentPeer:           n.stats.sent[srcPeer].Load(),
-		SentOrigin:         n.stats.sent[srcOrigin].Load(),
-		CacheBytes:         n.store.Bytes(),
-		CacheEntries:       n.store.Len(),
+		Coalesced:          es.Coalesced,
+		FillsLed:           es.FillsLed,
+		OriginChunks:       n.origin.chunks.Load(),
+		OriginBytes:        n.origin.chunkBytes.Load(),
+		OriginErrors:       n.origin.chunkErrors.Load(),
+		FillsInFlight:      es.FillsInFlight,
+		SentHit:            n.stats.sent[engine.SourceHit].Load(),
+		SentPeer:           n.stats.sent[engine.SourcePeer].Load(),
+		SentOrigin:         n.stats.sent[engine.SourceOrigin].Load(),
+		CacheBytes:         store.Bytes(),
+		CacheEntries:       store.Len(),
 		CacheChunks:        chunks,
 		CacheShards:        shards,
 		PeerRefused:        n.stats.peerRefused.Load(),
-		ShardsCorrupt:      n.stats.shardsCorrupt.Load(),
-		Hedges:             n.stats.hedges.Load(),
-		Repairs:            n.stats.repairs.Load(),
+		ShardsCorrupt:      es.ShardsCorrupt,
+		Hedges:             es.Hedges,
+		Repairs:            es.Repairs,
 		ReadaheadNext:      n.stats.readaheadNext.Load(),
 		ReadaheadDropped:   n.stats.readaheadDropped.Load(),
 		PlaylistPrefetches: n.stats.playlistPrefetches.Load(),
-		RingMembers:        n.cluster.ring.Load().Len(),
-		Suspects:           n.cluster.suspects(),
+		RingMembers:        n.cluster.Ring().Len(),
+		Suspects:           n.cluster.Suspects(),
 	}
 }
 
-func (n *Node) countSent(sent [srcOrigin + 1]int64) {
+func (n *Node) countSent(sent [engine.NumSources]int64) {
 	for i, v := range sent {
 		if v != 0 {
 			n.stats.sent[i].Add(v)

@@ -3,14 +3,11 @@ package edge
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/edgecache/edgecache/origin"
+	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/ring"
 )
 
@@ -121,7 +118,7 @@ type PurgeStatus struct {
 type snapshot struct {
 	at                     time.Time
 	requests               int64
-	sent                   [srcOrigin + 1]int64
+	sent                   [engine.NumSources]int64
 	originOK, originFailed int64
 	cacheBytes             int64
 }
@@ -186,15 +183,15 @@ func samples(snaps []snapshot) []StatusSample {
 	return out
 }
 
-func sub(a, b [srcOrigin + 1]int64) [srcOrigin + 1]int64 {
+func sub(a, b [engine.NumSources]int64) [engine.NumSources]int64 {
 	for i := range a {
 		a[i] -= b[i]
 	}
 	return a
 }
 
-func totals(requests int64, sent [srcOrigin + 1]int64) TrafficTotals {
-	t := TrafficTotals{Requests: requests, HitBytes: sent[srcHit], PeerBytes: sent[srcPeer], OriginBytes: sent[srcOrigin]}
+func totals(requests int64, sent [engine.NumSources]int64) TrafficTotals {
+	t := TrafficTotals{Requests: requests, HitBytes: sent[engine.SourceHit], PeerBytes: sent[engine.SourcePeer], OriginBytes: sent[engine.SourceOrigin]}
 	if all := t.HitBytes + t.PeerBytes + t.OriginBytes; all > 0 {
 		hit := float64(t.HitBytes) / float64(all)
 		off := float64(t.HitBytes+t.PeerBytes) / float64(all)
@@ -246,9 +243,9 @@ func (n *Node) snapshot() snapshot {
 	s := snapshot{
 		at:           n.now(),
 		requests:     n.stats.requests.Load(),
-		originOK:     n.originWatch.ok.Load(),
-		originFailed: n.originWatch.failed.Load(),
-		cacheBytes:   n.store.Bytes(),
+		originOK:     n.origin.ok.Load(),
+		originFailed: n.origin.failed.Load(),
+		cacheBytes:   n.eng.Store().Bytes(),
 	}
 	for i := range s.sent {
 		s.sent[i] = n.stats.sent[i].Load()
@@ -261,37 +258,37 @@ func (n *Node) Status() Status {
 	now := n.now()
 	cur := n.snapshot()
 	st := Status{
-		Node:          n.cluster.self,
+		Node:          n.cluster.Self(),
 		Name:          n.cfg.NodeName,
 		Time:          now,
 		Started:       n.status.started,
-		Ready:         n.ready.Load() && n.cluster.synced.Load(),
+		Ready:         n.ready.Load() && n.cluster.Synced(),
 		Totals:        totals(cur.requests, cur.sent),
 		SampleSeconds: n.status.every.Seconds(),
 		History:       samples(n.status.hist.snapshots()),
-		Purges:        PurgeStatus{Count: n.purges.count.Load()},
+		Purges:        PurgeStatus{Count: n.eng.Fence().Count()},
 		Cache: CacheStatus{
 			Bytes:      cur.cacheBytes,
-			Budget:     n.store.MaxBytes(),
-			Fill:       float64(cur.cacheBytes) / float64(n.store.MaxBytes()),
-			Entries:    n.store.Len(),
-			Evictions:  n.store.Evictions(),
-			Objects:    n.objects.cache.Len(),
+			Budget:     n.eng.Store().MaxBytes(),
+			Fill:       float64(cur.cacheBytes) / float64(n.eng.Store().MaxBytes()),
+			Entries:    n.eng.Store().Len(),
+			Evictions:  n.eng.Store().Evictions(),
+			Objects:    n.eng.Objects(),
 			ObjectsMax: n.cfg.MetaEntries,
 		},
 	}
-	r := n.cluster.ring.Load()
+	r := n.cluster.Ring()
 	shares := n.status.sharesOf(r)
 	for _, m := range r.Members() {
-		self := m.Addr == n.cluster.self
+		self := m.Addr == n.cluster.Self()
 		st.Members = append(st.Members, MemberStatus{
 			Addr:    m.Addr,
 			Self:    self,
-			Suspect: !self && n.cluster.isSuspect(m.Addr),
+			Suspect: !self && n.cluster.IsSuspect(m.Addr),
 			Share:   shares[m.Addr],
 		})
 	}
-	st.Origin = n.originWatch.status(n.cfg.Origin)
+	st.Origin = n.origin.status(n.cfg.Origin)
 	st.Origin.Requests, st.Origin.Errors = cur.originOK, cur.originFailed
 	for _, s := range st.History {
 		st.Origin.RecentRequests += s.OriginRequests
@@ -307,98 +304,4 @@ func (n *Node) serveStatusJSON(w http.ResponseWriter, _ *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(n.Status())
-}
-
-// adminRoutes adds the status page, its JSON twin and purge to the admin
-// listener's mux. "/{$}" is the root alone: every other unknown path stays
-// a 404.
-func (n *Node) adminRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", n.serveStatusPage)
-	mux.HandleFunc("GET /status.json", n.serveStatusJSON)
-	mux.HandleFunc("POST /purge", n.serveAdminPurge)
-}
-
-// originWatch wraps the origin client to count what the origin answers and
-// remember its last failure, for the status page. It adds an atomic add
-// per origin request, never anything per hit.
-type originWatch struct {
-	originReader
-	now func() time.Time
-
-	ok, failed atomic.Int64
-	lastOK     atomic.Int64 // unix nanoseconds of the last answer; 0: none yet
-
-	mu        sync.Mutex
-	lastErr   string    // guarded by mu
-	lastErrAt time.Time // guarded by mu
-}
-
-func newOriginWatch(or originReader, now func() time.Time) *originWatch {
-	return &originWatch{originReader: or, now: now}
-}
-
-// Stat asks the origin what an object is now.
-func (w *originWatch) Stat(ctx context.Context, path string) (origin.Meta, error) {
-	m, err := w.originReader.Stat(ctx, path)
-	w.record(err)
-	return m, err
-}
-
-// Revalidate asks the origin whether old is still current.
-func (w *originWatch) Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error) {
-	m, same, err := w.originReader.Revalidate(ctx, path, old)
-	w.record(err)
-	return m, same, err
-}
-
-// ReadRange reads bytes of one version of an object.
-func (w *originWatch) ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error {
-	err := w.originReader.ReadRange(ctx, path, m, off, dst)
-	w.record(err)
-	return err
-}
-
-// CloseIdleConnections passes on to the origin client, so that Close still
-// releases its sockets.
-func (w *originWatch) CloseIdleConnections() {
-	if c, ok := w.originReader.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
-func (w *originWatch) record(err error) {
-	switch {
-	case err == nil, errors.Is(err, origin.ErrNotFound), errors.Is(err, origin.ErrChanged):
-		w.ok.Add(1)
-		w.lastOK.Store(w.now().UnixNano())
-	case errors.Is(err, context.Canceled):
-		// The edge gave up (a client left, the node stops): nothing
-		// learned about the origin.
-	default:
-		w.failed.Add(1)
-		w.mu.Lock()
-		w.lastErr, w.lastErrAt = err.Error(), w.now()
-		w.mu.Unlock()
-	}
-}
-
-// status returns the origin's URL (without credentials) and the last
-// failure and answer; the caller fills in the counts.
-func (w *originWatch) status(base string) OriginStatus {
-	s := OriginStatus{URL: base}
-	if u, err := url.Parse(base); err == nil {
-		u.User = nil
-		s.URL = u.String()
-	}
-	if ns := w.lastOK.Load(); ns != 0 {
-		t := time.Unix(0, ns)
-		s.LastSuccessAt = &t
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.lastErr != "" {
-		t := w.lastErrAt
-		s.LastError, s.LastErrorAt = w.lastErr, &t
-	}
-	return s
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
 )
 
 // The history keeps a fixed number of snapshots however long it runs,
@@ -25,7 +27,7 @@ func TestStatusHistoryIsBoundedAndStops(t *testing.T) {
 		var calls atomic.Int64
 		read := func() snapshot {
 			v := calls.Add(1)
-			return snapshot{at: time.Now(), requests: v, sent: [srcOrigin + 1]int64{10 * v, v, 0}, originOK: v, originFailed: v / 2}
+			return snapshot{at: time.Now(), requests: v, sent: [engine.NumSources]int64{10 * v, v, 0}, originOK: v, originFailed: v / 2}
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -133,7 +135,7 @@ func TestStatusClusterListsEveryMember(t *testing.T) {
 	}
 	slices.Sort(want)
 	// A member that failed a request is suspect on the node that saw it.
-	c.nodes[0].cluster.markSuspect(c.nodes[2].Advertise(), errors.New("test: a failed request"))
+	c.nodes[0].cluster.MarkSuspect(c.nodes[2].Advertise(), errors.New("test: a failed request"))
 
 	waitFor(t, "traffic in node 0's history", func() bool {
 		for _, h := range getStatus(t, c.nodes[0]).History {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/edgecache/edgecache/internal/testcert"
 )
 
@@ -105,7 +107,7 @@ func TestTLSPeerRing(t *testing.T) {
 	c.sync(t)
 	c.warm(t, c.nodes[0], "/ptls.mp4", data, chunks)
 	for _, n := range c.nodes {
-		n.store.RemoveFunc(func(k storeKey) bool { return k.shard == wholeChunk })
+		n.eng.Store().RemoveFunc(func(k engine.StoreKey) bool { return k.Shard == engine.WholeChunk })
 	}
 	for _, n := range c.nodes[1:] {
 		for idx := range chunks {
@@ -127,7 +129,7 @@ func TestTLSPeerRing(t *testing.T) {
 		t.Error("no chunk was rebuilt from peers")
 	}
 	rc := dialRaw(t, c.nodes[0].PeerAddr())
-	rc.send(t, "GET "+peerPingPath+" HTTP/1.1\r\nHost: p\r\n\r\n")
+	rc.send(t, "GET "+peerwire.PingPath+" HTTP/1.1\r\nHost: p\r\n\r\n")
 	if out := rc.rest(t); bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {
 		t.Errorf("plain HTTP on the peer TLS listener was answered: %q", trunc(out))
 	}
@@ -186,23 +188,12 @@ func TestTLSPeerFromAnotherCA(t *testing.T) {
 // Secret does) is served from the next handshakes on, without a restart;
 // a rotation that leaves files which do not load keeps the last good
 // certificate and says so. Peer certificates and the CA reload the same way
-// (reloading is shared).
+// (tlsreload is shared).
 func TestTLSCertificateRotation(t *testing.T) {
 	ca := testcert.NewCA(t, "ca")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	install := func(name string) {
-		c, k := ca.Leaf(t, name)
-		for src, dst := range map[string]string{c: certFile, k: keyFile} {
-			b, err := os.ReadFile(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	install := func(name string) { ca.Install(t, name, certFile, keyFile) }
 	install("first")
 	logs := &logCapture{}
 	org := newTestOrigin(t)

@@ -58,7 +58,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("ETag", etag)
-	h.Set("Content-Type", contentType(name))
+	h.Set("Content-Type", ContentType(name))
 	h.Set("Cache-Control", s.cfg.CacheControl)
 	http.ServeContent(w, r, name, fi.ModTime(), content)
 }

@@ -20,7 +20,7 @@ func (s *Server) serveSynthetic(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("ETag", SyntheticETag(size, name))
-	h.Set("Content-Type", contentType(name))
+	h.Set("Content-Type", ContentType(name))
 	h.Set("Cache-Control", s.cfg.CacheControl)
 	http.ServeContent(w, r, name, SyntheticModTime, &syntheticReader{size: size, name: name})
 }

@@ -355,9 +355,10 @@ func TestContentType(t *testing.T) {
 		"a.mp4": "video/mp4", "a/b.M4S": "video/iso.segment", "x.ts": "video/mp2t",
 		"p.m3u8": "application/vnd.apple.mpegurl", "m.mpd": "application/dash+xml", "v.webm": "video/webm",
 		"noext": "application/octet-stream", "x.unknownext": "application/octet-stream",
+		"film.mkv": "video/x-matroska", "/live/p.m3u8?token=a.b": "application/vnd.apple.mpegurl",
 	} {
-		if got := contentType(name); got != want {
-			t.Errorf("contentType(%q) = %q, want %q", name, got, want)
+		if got := ContentType(name); got != want {
+			t.Errorf("ContentType(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

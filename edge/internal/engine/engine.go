@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/origin"
+)
+
+// Config configures an engine. Every field is required: the edge's Config
+// holds the defaults and validates them.
+type Config struct {
+	// ChunkSize is the unit of caching and of origin fetches.
+	ChunkSize int64
+	// DataShards and ParityShards are k and m of the erasure code.
+	DataShards, ParityShards int
+	// CacheSize bounds the bytes of the store; HotShare of it is reserved
+	// for decoded chunks (see the edge's Config.HotShare).
+	CacheSize int64
+	HotShare  float64
+	// MetaEntries caps the objects whose metadata is kept.
+	MetaEntries int
+	// NegativeTTL is how long an origin 404 is remembered.
+	NegativeTTL time.Duration
+	// FillTimeout bounds one chunk fill and one metadata lookup.
+	FillTimeout time.Duration
+	// PeerTimeout bounds a shard read.
+	PeerTimeout time.Duration
+	// HedgeDelay is how long a shard read waits on one slow owner before
+	// asking others, and how long a leader may take before it is pinged.
+	HedgeDelay time.Duration
+	// PurgeMemory is how long a purge fences work that began before it:
+	// longer than any object looked up before it may still be used to
+	// fill.
+	PurgeMemory time.Duration
+	// Freshness derives what a response's headers allow a shared cache to
+	// do with it (RFC 9111).
+	Freshness func(m origin.Meta, now time.Time) Policy
+	// Now dates objects and suspicions.
+	Now func() time.Time
+	// Logger receives the engine's logs.
+	Logger *slog.Logger
+}
+
+// Engine is one node's cache engine: its metadata cache, its store and its
+// fills, over an origin and the other members of its cluster.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	origin  Origin
+	peers   Peers
+	cluster *Cluster
+	codec   *chunk.Codec
+	objects *objects
+	store   *Store
+	fence   *Fence
+	fills   singleflight.Group
+	repairs chan struct{} // bounds repairs in flight
+	bg      sync.WaitGroup
+	stats   counters
+
+	ctx  context.Context // fills and placements run under it; ends with Close
+	stop context.CancelFunc
+}
+
+// maxRepairs bounds the repairs in flight; more are dropped, and the next
+// read repairs them.
+const maxRepairs = 64
+
+// New builds an engine that reaches the origin through org and the other
+// members of c through peers.
+func New(cfg Config, org Origin, peers Peers, c *Cluster) (*Engine, error) {
+	if cfg.Freshness == nil || cfg.Now == nil || cfg.Logger == nil {
+		return nil, errors.New("engine: Freshness, Now and Logger are required")
+	}
+	codec, err := chunk.NewCodec(cfg.DataShards, cfg.ParityShards)
+	if err != nil {
+		return nil, err
+	}
+	store, err := newStore(cfg.CacheSize, int64(float64(cfg.CacheSize)*cfg.HotShare))
+	if err != nil {
+		return nil, err
+	}
+	cache, err := lru.New[string, *Object](cfg.MetaEntries)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: org, peers: peers, cluster: c, codec: codec,
+		store: store, fence: NewFence(cfg.Now, cfg.PurgeMemory), repairs: make(chan struct{}, maxRepairs)}
+	e.ctx, e.stop = context.WithCancel(context.Background())
+	e.objects = &objects{cache: cache, origin: org, now: cfg.Now, freshness: cfg.Freshness,
+		negativeTTL: cfg.NegativeTTL, timeout: cfg.FillTimeout, fence: e.fence,
+		coalesced: func() { e.stats.coalesced.Add(1) }, remote: e.remoteObject, leads: e.leadsObject}
+	return e, nil
+}
+
+// Close abandons the fills in flight. It does not wait for them.
+func (e *Engine) Close() { e.stop() }
+
+// Settle waits until no placement or repair is in flight.
+func (e *Engine) Settle() { e.bg.Wait() }
+
+// Cluster is the engine's view of its cluster.
+func (e *Engine) Cluster() *Cluster { return e.cluster }
+
+// Store is the engine's memory.
+func (e *Engine) Store() *Store { return e.store }
+
+// Codec is the erasure code of the cluster.
+func (e *Engine) Codec() *chunk.Codec { return e.codec }
+
+// Fence is the purge fence.
+func (e *Engine) Fence() *Fence { return e.fence }
+
+// ChunkLen is the length of chunk idx of o: every chunk is full but the
+// last.
+func (e *Engine) ChunkLen(o *Object, idx int64) int {
+	return int(min(e.cfg.ChunkSize, o.Meta.Size-idx*e.cfg.ChunkSize))
+}
+
+// counters are the engine's running totals.
+type counters struct {
+	coalesced     atomic.Int64
+	fillsLed      atomic.Int64
+	fillsInFlight atomic.Int64
+	shardsCorrupt atomic.Int64
+	hedges        atomic.Int64
+	repairs       atomic.Int64
+}
+
+// Stats are the engine's counters since it started.
+type Stats struct {
+	Coalesced     int64 // lookups and fills that joined one already in flight
+	FillsLed      int64 // chunk fills led as the chunk's leader: one origin read each
+	FillsInFlight int64 // chunk fills running now
+	ShardsCorrupt int64 // shards found corrupt or inconsistent
+	Hedges        int64 // shard reads that asked more owners after the hedge delay
+	Repairs       int64 // shards re-encoded and pushed back after a read found them missing
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Coalesced:     e.stats.coalesced.Load(),
+		FillsLed:      e.stats.fillsLed.Load(),
+		FillsInFlight: e.stats.fillsInFlight.Load(),
+		ShardsCorrupt: e.stats.shardsCorrupt.Load(),
+		Hedges:        e.stats.hedges.Load(),
+		Repairs:       e.stats.repairs.Load(),
+	}
+}

@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/origin"
+)
+
+// Source says where the bytes of a chunk came from. The order matters: a
+// response reports the worst source among its chunks.
+type Source uint8
+
+// The sources, best first.
+const (
+	SourceHit    Source = iota // local memory
+	SourcePeer                 // rebuilt from peers' shards, or a leader's memory
+	SourceOrigin               // fetched from the origin
+)
+
+// NumSources is the number of sources, for arrays indexed by Source.
+const NumSources = int(SourceOrigin) + 1
+
+// String is the source as X-Cache says it.
+func (s Source) String() string {
+	switch s {
+	case SourceHit:
+		return "HIT"
+	case SourcePeer:
+		return "PEER"
+	default:
+		return "MISS"
+	}
+}
+
+// fillResult is what one shared fill hands to every request waiting on it.
+type fillResult struct {
+	data []byte
+	src  Source
+}
+
+// Chunk returns the bytes of chunk idx of o, from local memory when it
+// can, else through one fill shared by every request that wants the chunk.
+// ctx bounds only this caller's wait: the fill itself goes on for the
+// others, and its result is kept.
+func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Source, error) {
+	if !o.Storable() {
+		// Nothing of it may be kept or shared between clients.
+		b, err := e.readOrigin(ctx, o, idx)
+		return b, SourceOrigin, err
+	}
+	key := o.ChunkKey(idx)
+	if b, ok := e.store.Get(ChunkEntry(key)); ok {
+		return b, SourceHit, nil
+	}
+	ch := e.fills.DoChan(key.String(), func() (any, error) { return e.fill(o, key) })
+	select {
+	case r := <-ch:
+		if r.Shared {
+			e.stats.coalesced.Add(1)
+		}
+		if r.Err != nil {
+			return nil, SourceOrigin, r.Err
+		}
+		fr := r.Val.(fillResult)
+		return fr.data, fr.src, nil
+	case <-ctx.Done():
+		return nil, SourceOrigin, ctx.Err()
+	}
+}
+
+// fill brings one chunk into local memory: rebuilt from any k of its
+// shards on the ring, else filled by its leader, which asks the origin once
+// for the whole cluster. It runs once per chunk on this node however many
+// requests wait for it.
+func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
+	if b, ok := e.store.Get(ChunkEntry(key)); ok {
+		return fillResult{b, SourceHit}, nil
+	}
+	e.stats.fillsInFlight.Add(1)
+	defer e.stats.fillsInFlight.Add(-1)
+	if e.cluster.Alone() {
+		return e.leadFill(o, key)
+	}
+	owners := e.cluster.ShardOwners(key.Hash(), e.codec.Total())
+	data, err := e.rebuild(key, e.ChunkLen(o, key.Index), owners)
+	if err == nil && len(data) == e.ChunkLen(o, key.Index) {
+		e.keep(o, ChunkEntry(key), data)
+		return fillResult{data, SourcePeer}, nil
+	}
+	return e.fillFromLeader(o, key, owners)
+}
+
+// FillAsLeader fills chunk key of the version meta describes for another
+// member, which asks this node as (or in place of) the chunk's leader, so
+// that concurrent fills from the whole cluster meet here and the origin
+// sees one request per chunk. ErrOutside: the object has no such chunk.
+func (e *Engine) FillAsLeader(key chunk.Key, meta origin.Meta) ([]byte, Source, error) {
+	o := e.objects.newObject(key.Object, meta, e.now())
+	if key.Index < 0 || key.Index*e.cfg.ChunkSize >= meta.Size {
+		return nil, SourceOrigin, ErrOutside
+	}
+	r, err := e.leadFill(o, key)
+	return r.data, r.src, err
+}
+
+// leadFill fills a chunk as its leader: from local memory if it is still
+// there, else from the origin, once however many local requests and peers
+// ask at the same time. The leader keeps the whole chunk, so that a reader
+// who comes before the shards are placed is answered from it, and places
+// the shards in the background: a stalled owner must not hold up the
+// response.
+func (e *Engine) leadFill(o *Object, key chunk.Key) (fillResult, error) {
+	v, err, _ := e.fills.Do("lead:"+key.String(), func() (any, error) {
+		if b, ok := e.store.Get(ChunkEntry(key)); ok {
+			return fillResult{b, SourceHit}, nil
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.FillTimeout)
+		defer cancel()
+		e.stats.fillsLed.Add(1)
+		b, err := e.readOrigin(ctx, o, key.Index)
+		if err != nil {
+			return fillResult{}, err
+		}
+		// A purge that overtook this fill forbids keeping or placing it.
+		if e.keep(o, ChunkEntry(key), b) && !e.cluster.Alone() {
+			e.background(func() {
+				if !e.overtaken(o) {
+					e.placeShards(key, b)
+				}
+			})
+		}
+		return fillResult{b, SourceOrigin}, nil
+	})
+	if err != nil {
+		return fillResult{}, err
+	}
+	return v.(fillResult), nil
+}
+
+// placeShards encodes a chunk and sends each shard to its owner, keeping
+// this node's own. It waits for the pushes, each bounded by the peer
+// timeout; a failed push leaves a hole that a later read repairs.
+func (e *Engine) placeShards(key chunk.Key, data []byte) {
+	shards, err := e.codec.Encode(key, data)
+	if err != nil {
+		e.log.Error("encoding a chunk failed", "chunk", key.String(), "err", err)
+		return
+	}
+	owners := e.cluster.ShardOwners(key.Hash(), len(shards))
+	e.sendShards(key, shards, owners, nil)
+}
+
+// sendShards stores or pushes the shards whose indices are in only (all
+// when only is nil), in parallel, and waits for them.
+func (e *Engine) sendShards(key chunk.Key, shards []chunk.Shard, owners []string, only []int) {
+	done := make(chan struct{}, len(shards))
+	sent := 0
+	for i := range shards {
+		if only != nil && !slices.Contains(only, i) {
+			continue
+		}
+		frame := shards[i].AppendFrame(make([]byte, 0, shards[i].FrameLen()))
+		if owners[i] == e.cluster.Self() {
+			e.store.Add(ShardEntry(key, i), frame)
+			continue
+		}
+		sent++
+		go func(addr string) {
+			defer func() { done <- struct{}{} }()
+			if err := e.peers.PushShard(addr, frame); err != nil {
+				e.cluster.Blame(err)
+				e.log.Debug("shard push failed", "peer", addr, "chunk", key.String(), "err", err)
+			}
+		}(owners[i])
+	}
+	for range sent {
+		<-done
+	}
+}
+
+// repair re-encodes a chunk that a read found shards of missing and puts
+// the missing ones back on their owners, in the background. Repairs beyond
+// a small number in flight are dropped: the next read repairs them.
+func (e *Engine) repair(key chunk.Key, data []byte, owners []string, missing []int) {
+	select {
+	case e.repairs <- struct{}{}:
+	default:
+		return
+	}
+	e.stats.repairs.Add(int64(len(missing)))
+	e.background(func() {
+		defer func() { <-e.repairs }()
+		shards, err := e.codec.Encode(key, data)
+		if err != nil {
+			return
+		}
+		e.log.Debug("repairing shards", "chunk", key.String(), "missing", missing)
+		e.sendShards(key, shards, owners, missing)
+	})
+}
+
+// background runs f on its own goroutine, counted so that tests and a
+// graceful stop can wait for placements and repairs to settle.
+func (e *Engine) background(f func()) {
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		f()
+	}()
+}
+
+// readOrigin reads chunk idx of o from the origin into a new buffer.
+func (e *Engine) readOrigin(ctx context.Context, o *Object, idx int64) ([]byte, error) {
+	b := make([]byte, e.ChunkLen(o, idx))
+	if err := e.origin.ReadRange(ctx, o.Key, o.Meta, idx*e.cfg.ChunkSize, b); err != nil {
+		return nil, fmt.Errorf("chunk %d of %s: %w", idx, o.Key, err)
+	}
+	return b, nil
+}

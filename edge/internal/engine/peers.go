@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/origin"
+)
+
+// Origin is what the engine needs of an origin; *origin.Client is one.
+type Origin interface {
+	// Stat asks what the object at path is now.
+	Stat(ctx context.Context, path string) (origin.Meta, error)
+	// Revalidate asks whether old is still the object at path; it returns
+	// the current metadata either way.
+	Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error)
+	// ReadRange reads len(dst) bytes at off of the version m describes.
+	ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error
+}
+
+// Peers is what the engine needs of the other members of its cluster,
+// each named by its address on the ring. Every method is bounded in time
+// by the implementation (a shard read or push by the peer timeout, a fill
+// or a metadata lookup by the fill timeout, a ping by its own). A failure
+// of the member itself is a *PeerError; a leader's report that the origin
+// failed is an *UpstreamError. enginetest.TestPeers is the contract both
+// the in-memory fake and the network client pass.
+type Peers interface {
+	// Shards streams every shard of key that member addr holds into sink,
+	// at most maxFrames of shardLen bytes each, as they arrive. bad counts
+	// frames that failed their header checks (skipped: a corrupt shard is
+	// a missing shard). A member holding none answers with no shards and
+	// no error. An error the sink returns (ErrEnough) ends the read and is
+	// returned as it is.
+	Shards(addr string, key chunk.Key, maxFrames, shardLen int, sink ShardSink) (bad int, err error)
+	// PushShard stores one shard frame on member addr.
+	PushShard(addr string, frame []byte) error
+	// Fill asks member addr, the chunk's leader, for the chunkLen bytes of
+	// chunk key of the version meta describes: from its memory
+	// (SourcePeer) or from the origin, which it asks once for the whole
+	// cluster (SourceOrigin).
+	Fill(addr string, key chunk.Key, meta origin.Meta, chunkLen int) ([]byte, Source, error)
+	// Meta asks member addr, the object's leader, what the object at key
+	// is now.
+	Meta(addr, key string) (MetaAnswer, error)
+	// Ping checks that member addr answers at all.
+	Ping(addr string) error
+}
+
+// ShardSink receives the shards of one member's answer as they arrive.
+type ShardSink interface {
+	// Place returns the buffer, shardLen bytes long, to read the bytes of
+	// s into; nil to skip them, or an error to stop reading.
+	Place(s chunk.Shard, shardLen int) ([]byte, error)
+	// Placed hands back s with its Bytes in the buffer Place gave,
+	// filled if ok, else not (the answer broke half way).
+	Placed(s chunk.Shard, ok bool)
+	// Progress counts n more bytes of the answer read (1 for its header),
+	// so that the reader can tell a slow member from a stalled one.
+	Progress(n int)
+}
+
+// MetaAnswer is an object leader's answer about an object.
+type MetaAnswer struct {
+	Found   bool        // false: the origin said 404 (remembered as such)
+	Meta    origin.Meta // the object's metadata, when found
+	Fetched time.Time   // when the origin last vouched for the answer
+}
+
+// ErrEnough is what a ShardSink returns once the rebuild it feeds no
+// longer needs shards: the read stops, and the member is not at fault.
+var ErrEnough = errors.New("the rebuild no longer needs shards")
+
+// PeerError is a failure of a member itself (unreachable, slow, refusing
+// us, answering nonsense): the engine asks another member. Suspect says
+// that the member should be asked last for a while: it failed at the
+// transport level, refused us, or sent what a member never sends.
+type PeerError struct {
+	Op, Addr string
+	Err      error
+	Suspect  bool
+}
+
+// Error says which member failed at what.
+func (e *PeerError) Error() string { return fmt.Sprintf("peer %s %s: %v", e.Addr, e.Op, e.Err) }
+
+// Unwrap is the member's failure.
+func (e *PeerError) Unwrap() error { return e.Err }
+
+// UpstreamError is an origin failure a leader reports: the asker answers
+// the player with the same status and does not try another leader, which
+// would only ask the failing origin again.
+type UpstreamError struct {
+	Status int
+	Reason string
+}
+
+// Error says what the leader reported.
+func (e *UpstreamError) Error() string {
+	return fmt.Sprintf("origin failure reported by the leader: %d %s", e.Status, e.Reason)
+}
