@@ -16,26 +16,36 @@ build:
 # suite, and a short run of every fuzz target.
 test: tools check unit fuzz
 
-# The real clients some tests drive (ffmpeg, ffprobe, headless Chromium),
-# from Debian's packages where missing. `go test ./...` skips those tests
-# when a tool is absent; under `make test` (EDGECACHE_REQUIRE_TOOLS=1) a
-# missing tool fails them instead.
-TOOLS_PKGS := ffmpeg chromium
+# What `make test` needs beyond Go, from Debian's packages where missing
+# (apt, as root): a C compiler and the C library's headers, without which
+# `go test -race` cannot build (the race detector needs cgo), and the real
+# clients some tests drive (ffmpeg, ffprobe, headless Chromium). `go test
+# ./...` skips the tool tests when a tool is absent; under `make test`
+# (EDGECACHE_REQUIRE_TOOLS=1) a missing tool fails them instead.
+TOOLS_PKGS := gcc libc6-dev ffmpeg chromium
 tools:
-	@missing=""; for t in ffmpeg ffprobe chromium; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in gcc ffmpeg ffprobe chromium; do command -v $$t >/dev/null || missing=1; done; \
+	  [ -e /usr/include/stdlib.h ] || missing=1; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing $(TOOLS_PKGS)"; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(TOOLS_PKGS); \
 	  fi
+
+# The complexity gate: no non-test function in GATED over 80 lines or a
+# cognitive complexity of 30 (gocognit, pinned; scripts/funclen).
+GATED    := edge chunk ring origin bench
+GOCOGNIT := github.com/uudashr/gocognit/cmd/gocognit@v1.3.0
 
 check: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	$(GO) run $(GOCOGNIT) -test=false -over 30 $(GATED)
+	$(GO) run ./scripts/funclen -max 80 $(GATED)
 
 unit:
-	EDGECACHE_REQUIRE_TOOLS=1 $(GO) test -race -count=1 ./...
+	CGO_ENABLED=1 EDGECACHE_REQUIRE_TOOLS=1 $(GO) test -race -count=1 ./...
 
 # Each fuzz target briefly (FUZZTIME each); run longer by hand, e.g.
 # `make fuzz FUZZTIME=5m`. Crashers land in <pkg>/testdata/fuzz and are

@@ -208,31 +208,17 @@ func (c *client) readBody(s *scratch, body io.Reader, rq request, wantSum bool, 
 		want := min(int64(len(s.buf)), rq.n-got)
 		m, err := io.ReadFull(body, s.buf[:want])
 		if m > 0 {
-			chunk := s.buf[:m]
 			out.bytes += int64(m)
 			if live != nil {
 				live.Add(int64(m))
 			}
-			if rq.obj.synthetic {
-				exp := s.want[:m]
-				origin.SyntheticFill(exp, rq.obj.size, rq.obj.name, rq.off+got)
-				if !bytes.Equal(chunk, exp) {
-					return errMismatch
-				}
-				out.checked += int64(m)
-			} else if wantSum {
-				_, _ = s.hash.Write(chunk)
+			if !s.check(s.buf[:m], rq, got, wantSum, out) {
+				return errMismatch
 			}
 			got += int64(m)
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return errShortBody
-			}
-			if k := classify(err); k == errTimeout {
-				return k
-			}
-			return errShortBody
+			return bodyErr(err)
 		}
 	}
 	// A body longer than the range (possible only without Content-Length)
@@ -246,6 +232,33 @@ func (c *client) readBody(s *scratch, body io.Reader, rq request, wantSum bool, 
 		out.sum, out.sampled = s.hash.Sum64(), true
 	}
 	return errNone
+}
+
+// check verifies the piece of a body that starts at offset off of the
+// range: a synthetic object's bytes against origin.SyntheticFill of the
+// same range, and others into the hash when wantSum is set. It reports
+// whether the piece is right.
+func (s *scratch) check(piece []byte, rq request, off int64, wantSum bool, out *outcome) bool {
+	if rq.obj.synthetic {
+		exp := s.want[:len(piece)]
+		origin.SyntheticFill(exp, rq.obj.size, rq.obj.name, rq.off+off)
+		if !bytes.Equal(piece, exp) {
+			return false
+		}
+		out.checked += int64(len(piece))
+	} else if wantSum {
+		_, _ = s.hash.Write(piece)
+	}
+	return true
+}
+
+// bodyErr is the kind of an error reading a body before its end: a
+// timeout, or else a body cut short.
+func bodyErr(err error) errKind {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && classify(err) == errTimeout {
+		return errTimeout
+	}
+	return errShortBody
 }
 
 // classify maps a transport error to its kind.

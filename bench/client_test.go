@@ -69,7 +69,7 @@ func TestFetchAllocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClient([]target{tg}, 1, DefaultTimeout)
+	c := newClient([]target{tg}, 1, DefaultConfig().Timeout)
 	s := newScratch()
 	fetch := func() {
 		if o := c.fetch(s, 0, rq, time.Now(), false, nil); o.kind != errNone || o.checked != rq.n {

@@ -52,9 +52,11 @@ type Fault struct {
 	Inject func() error
 }
 
-// Config describes one run. The zero value of each field means its default,
-// which the field's comment states; Run validates the whole Config in one
-// place (see Config.validate) before it sends anything.
+// Config describes one run. Start from DefaultConfig, the one source of
+// the defaults (the bench command's flags read theirs from it), and set
+// Targets: Run takes the fields as they are, so a zero count, size or
+// duration is an error, not a default. Run validates the whole Config in
+// one place (see Config.validate) before it sends anything.
 type Config struct {
 	// Targets are the base URLs (http or https, optional path prefix) of the
 	// deployment under test. Workers are spread over them round-robin, as
@@ -81,7 +83,7 @@ type Config struct {
 	// (1+k)^-s, so rank 0 is 2^s times as popular as rank 1. It must be 0,
 	// meaning uniform popularity, or greater than 1 (math/rand/v2's Zipf
 	// needs s > 1). Zero is uniform, not a default: a caller that wants a
-	// realistic skew sets it (the command's --zipf defaults to DefaultZipf).
+	// realistic skew keeps DefaultConfig's 1.1.
 	Zipf float64
 	// Bitrate paces video viewers, in bits per second: each segment must
 	// arrive before it is due to play. Zero means unpaced: each viewer reads
@@ -121,6 +123,7 @@ type Config struct {
 	Timeout time.Duration
 	// Seed determines every random choice; per-worker generators are
 	// derived from it, so two runs with one seed ask for the same things.
+	// Default 1.
 	Seed uint64
 
 	// VerifyOrigin is the base URL of a trusted origin. Bodies of objects
@@ -147,20 +150,25 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Defaults of the fields of Config, for documentation and flags.
-const (
-	DefaultObjects         = 100
-	DefaultObjectSize      = 32 << 20
-	DefaultSegmentSize     = 2 << 20
-	DefaultRangeSize       = 1 << 20
-	DefaultZipf            = 1.1 // for commands; Config's zero Zipf is uniform
-	DefaultStartupSegments = 2
-	DefaultBufferSegments  = 4
-	DefaultConcurrency     = 16
-	DefaultDuration        = 10 * time.Second
-	DefaultTimeout         = 30 * time.Second
-	DefaultVerifySample    = 0.05
-)
+// DefaultConfig returns the configuration a run has unless told
+// otherwise: every default documented on Config, and no Targets.
+func DefaultConfig() Config {
+	return Config{
+		Workload:        WorkloadVideo,
+		Objects:         100,
+		ObjectSize:      32 << 20,
+		SegmentSize:     2 << 20,
+		RangeSize:       1 << 20,
+		Zipf:            1.1,
+		StartupSegments: 2,
+		BufferSegments:  4,
+		Concurrency:     16,
+		Duration:        10 * time.Second,
+		Timeout:         30 * time.Second,
+		Seed:            1,
+		VerifySample:    0.05,
+	}
+}
 
 // ConfigError is an invalid Config field. Field is the Go field name, so
 // that a command can name its own flag for it.
@@ -175,28 +183,19 @@ func fieldErr(field, format string, args ...any) error {
 	return &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// withDefaults returns c with every zero field that has a default set to it.
-func (c Config) withDefaults() Config {
-	setDefault(&c.Workload, WorkloadVideo)
-	setDefault(&c.Objects, DefaultObjects)
-	setDefault(&c.ObjectSize, DefaultObjectSize)
-	setDefault(&c.SegmentSize, DefaultSegmentSize)
-	setDefault(&c.RangeSize, DefaultRangeSize)
-	setDefault(&c.StartupSegments, DefaultStartupSegments)
-	setDefault(&c.BufferSegments, DefaultBufferSegments)
-	setDefault(&c.Concurrency, DefaultConcurrency)
-	setDefault(&c.Duration, DefaultDuration)
-	setDefault(&c.Timeout, DefaultTimeout)
-	setDefault(&c.VerifySample, DefaultVerifySample)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+// validate checks a Config. It is the one place where a Config is
+// judged; its errors are *ConfigError, the first problem found.
+func (c Config) validate() error {
+	for _, check := range []func() error{c.validateTargets, c.validateWorkload, c.validateLoad, c.validateFaults} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
-	return c
+	return nil
 }
 
-// validate checks a Config that has its defaults applied. It is the one
-// place where a Config is judged; its errors are *ConfigError.
-func (c Config) validate() error {
+// validateTargets checks every URL the run will read.
+func (c Config) validateTargets() error {
 	if len(c.Targets) == 0 {
 		return fieldErr("Targets", "at least one target URL is required")
 	}
@@ -205,22 +204,39 @@ func (c Config) validate() error {
 			return fieldErr("Targets", "%v", err)
 		}
 	}
+	if c.VerifyOrigin != "" {
+		if _, err := parseTarget(c.VerifyOrigin); err != nil {
+			return fieldErr("VerifyOrigin", "%v", err)
+		}
+	}
+	if c.OriginStats != "" {
+		if _, err := parseTarget(c.OriginStats); err != nil {
+			return fieldErr("OriginStats", "%v", err)
+		}
+	}
+	return nil
+}
+
+// validateWorkload checks what is asked for: the workload, the catalogue
+// and the sizes of objects and requests.
+func (c Config) validateWorkload() error {
 	switch c.Workload {
 	case WorkloadVideo, WorkloadRange, WorkloadSegments:
 	default:
 		return fieldErr("Workload", "unknown workload %q (use video, range or segments)", c.Workload)
 	}
-	if c.Objects < 1 {
-		return fieldErr("Objects", "must be at least 1, got %d", c.Objects)
-	}
-	if c.ObjectSize < 1 {
-		return fieldErr("ObjectSize", "must be at least 1 byte, got %d", c.ObjectSize)
-	}
-	if c.SegmentSize < 1 {
-		return fieldErr("SegmentSize", "must be at least 1 byte, got %d", c.SegmentSize)
-	}
-	if c.RangeSize < 1 {
-		return fieldErr("RangeSize", "must be at least 1 byte, got %d", c.RangeSize)
+	for _, f := range []struct {
+		field string
+		v     int64
+		unit  string
+	}{
+		{"Objects", int64(c.Objects), ""}, {"ObjectSize", c.ObjectSize, " byte"},
+		{"SegmentSize", c.SegmentSize, " byte"}, {"RangeSize", c.RangeSize, " byte"},
+		{"StartupSegments", int64(c.StartupSegments), ""}, {"BufferSegments", int64(c.BufferSegments), ""},
+	} {
+		if f.v < 1 {
+			return fieldErr(f.field, "must be at least 1%s, got %d", f.unit, f.v)
+		}
 	}
 	for i, o := range c.Catalogue {
 		if !strings.HasPrefix(o.Path, "/") {
@@ -239,46 +255,35 @@ func (c Config) validate() error {
 	if c.Bitrate > 0 && c.Workload != WorkloadVideo {
 		return fieldErr("Bitrate", "paces the video workload only")
 	}
-	if c.StartupSegments < 1 {
-		return fieldErr("StartupSegments", "must be at least 1, got %d", c.StartupSegments)
-	}
-	if c.BufferSegments < 1 {
-		return fieldErr("BufferSegments", "must be at least 1, got %d", c.BufferSegments)
-	}
-	if c.Concurrency < 1 || c.Concurrency > 1<<20 {
+	return nil
+}
+
+// validateLoad checks how the workload is driven and bounded.
+func (c Config) validateLoad() error {
+	switch {
+	case c.Concurrency < 1 || c.Concurrency > 1<<20:
 		return fieldErr("Concurrency", "must be between 1 and 1048576, got %d", c.Concurrency)
-	}
-	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
 		return fieldErr("Rate", "must be a finite number of requests per second >= 0")
-	}
-	if c.Rate > 0 && c.Workload == WorkloadVideo {
+	case c.Rate > 0 && c.Workload == WorkloadVideo:
 		return fieldErr("Rate", "open loop applies to the range and segments workloads; video viewers pace themselves with Bitrate")
-	}
-	if c.Duration <= 0 {
+	case c.Duration <= 0:
 		return fieldErr("Duration", "must be positive: every run is bounded in time")
-	}
-	if c.Warmup < 0 {
+	case c.Warmup < 0:
 		return fieldErr("Warmup", "must not be negative")
-	}
-	if c.Requests < 0 {
+	case c.Requests < 0:
 		return fieldErr("Requests", "must not be negative")
-	}
-	if c.Timeout <= 0 {
+	case c.Timeout <= 0:
 		return fieldErr("Timeout", "must be positive")
-	}
-	if c.VerifyOrigin != "" {
-		if _, err := parseTarget(c.VerifyOrigin); err != nil {
-			return fieldErr("VerifyOrigin", "%v", err)
-		}
-	}
-	if !(c.VerifySample > 0 && c.VerifySample <= 1) {
+	case !(c.VerifySample > 0 && c.VerifySample <= 1):
 		return fieldErr("VerifySample", "must be in (0, 1], got %g", c.VerifySample)
 	}
-	if c.OriginStats != "" {
-		if _, err := parseTarget(c.OriginStats); err != nil {
-			return fieldErr("OriginStats", "%v", err)
-		}
-	}
+	return nil
+}
+
+// validateFaults checks that every fault falls inside the measured run,
+// in order.
+func (c Config) validateFaults() error {
 	for i, f := range c.Faults {
 		if f.At < 0 || f.At >= c.Duration {
 			return fieldErr("Faults", "fault %d (%s) at %v is outside the measured run (0 to %v)", i+1, f.Name, f.At, c.Duration)
@@ -340,12 +345,4 @@ func (t target) appendURL(dst []byte, path string) []byte {
 	dst = append(dst, t.host...)
 	dst = append(dst, t.prefix...)
 	return append(dst, path...)
-}
-
-// setDefault sets *p to v when it holds its zero value.
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }

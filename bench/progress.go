@@ -45,7 +45,7 @@ func (s *sampler) loop(ctx context.Context, stop <-chan struct{}) []Sample {
 		select {
 		case now := <-tick.C:
 			out = append(out, s.take(ctx, now))
-			s.progress(now)
+			s.progress(now.Sub(s.start).Truncate(time.Second).String())
 		case <-stop:
 			now := time.Now()
 			last := s.take(ctx, now)
@@ -57,9 +57,11 @@ func (s *sampler) loop(ctx context.Context, stop <-chan struct{}) []Sample {
 				out = append(out, last)
 			}
 			if w := s.r.cfg.Progress; w != nil {
-				// The final line shows the averages of the whole run.
+				// The final line shows the averages of the whole run, under
+				// a label of its own: the run rarely ends on a whole
+				// second, so its elapsed time would repeat the last tick's.
 				s.recent = Sample{Seconds: now.Sub(s.start).Seconds(), Bytes: s.last.bytes}
-				s.progress(now)
+				s.progress("total")
 				fmt.Fprintln(w)
 			}
 			return out
@@ -88,18 +90,18 @@ func (s *sampler) take(ctx context.Context, now time.Time) Sample {
 	return smp
 }
 
-// progress rewrites the live line: elapsed time, throughput of the last
-// interval, requests and errors so far. The trailing spaces erase what a
-// longer previous line left.
-func (s *sampler) progress(now time.Time) {
+// progress rewrites the live line: its label (the elapsed time, or
+// "total" for the last line), throughput of the last interval, requests
+// and errors so far. The trailing spaces erase what a longer previous line
+// left.
+func (s *sampler) progress(label string) {
 	w := s.r.cfg.Progress
 	if w == nil {
 		return
 	}
 	total := s.last
 	fmt.Fprintf(w, "\r%6s %8.3f Gbit/s %9.1f MiB/s %10d requests %7d errors   ",
-		now.Sub(s.start).Truncate(time.Second), s.recent.Gbps(), s.recent.Gbps()*1e9/8/(1<<20),
-		total.requests, total.errors)
+		label, s.recent.Gbps(), s.recent.Gbps()*1e9/8/(1<<20), total.requests, total.errors)
 }
 
 // merge extends s by the interval after it.

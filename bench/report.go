@@ -75,7 +75,7 @@ type RunConfig struct {
 // NewReport gathers results of runs of cfg. The first result is the
 // baseline of the ratios of a comparison.
 func NewReport(cfg Config, now time.Time, results ...*Result) *Report {
-	c := cfg.withDefaults()
+	c := cfg
 	rc := RunConfig{
 		Workload:    string(c.Workload),
 		Catalogue:   "synthetic",

@@ -86,8 +86,11 @@ type marker struct {
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"}
 
+// newChart lays out a chart of 760 x 320 pixels. The plot area leaves 40
+// pixels on the right, so that the label of the last x tick, centred on
+// the plot's edge ("99.999%" on the latency chart), is not cut.
 func newChart(title, xl, yl string) chart {
-	return chart{Title: title, XLabel: xl, YLabel: yl, Width: 760, Height: 320, Left: 64, Top: 30, Right: 740, Bottom: 270}
+	return chart{Title: title, XLabel: xl, YLabel: yl, Width: 760, Height: 320, Left: 64, Top: 30, Right: 720, Bottom: 270}
 }
 
 func (c *chart) x(v, max float64) float64 {

@@ -44,7 +44,9 @@ func fakeResult(name string, gbps float64) *Result {
 }
 
 func testConfig() Config {
-	return Config{Targets: []string{"http://127.0.0.1:8080"}, Workload: WorkloadVideo, Bitrate: 5e6, Seed: 3}
+	cfg := DefaultConfig()
+	cfg.Targets, cfg.Workload, cfg.Zipf, cfg.Bitrate, cfg.Seed = []string{"http://127.0.0.1:8080"}, WorkloadVideo, 0, 5e6, 3
+	return cfg
 }
 
 func TestReportJSONRoundTrip(t *testing.T) {
@@ -135,5 +137,26 @@ func TestCompareRuns(t *testing.T) {
 	// Same seed, same workload: the same bytes asked of each.
 	if res[0].Summary.Bytes != res[1].Summary.Bytes || res[0].Summary.Requests != 20 {
 		t.Errorf("bytes %d and %d, want equal", res[0].Summary.Bytes, res[1].Summary.Bytes)
+	}
+}
+
+// Every tick label of the charts fits in the picture: x labels are
+// centred on their tick, y labels end 6 pixels left of the plot. Widths
+// are bounded by 0.6 em a character at the charts' 11 px font, more than
+// any digit, '.' or '%' of a sans-serif font takes.
+func TestChartLabelsFit(t *testing.T) {
+	const perChar = 0.6 * 11
+	res := fakeResult("", 1)
+	for _, c := range []chart{throughputChart([]*Result{res}), latencyChart([]*Result{res})} {
+		for _, tk := range c.XTicks {
+			if half := float64(len(tk.Label)) * perChar / 2; tk.Pos-half < 0 || tk.Pos+half > float64(c.Width) {
+				t.Errorf("%s: x label %q at %.1f overflows the %d px picture", c.Title, tk.Label, tk.Pos, c.Width)
+			}
+		}
+		for _, tk := range c.YTicks {
+			if w := float64(len(tk.Label)) * perChar; float64(c.Left-6)-w < 0 {
+				t.Errorf("%s: y label %q overflows the left edge", c.Title, tk.Label)
+			}
+		}
 	}
 }

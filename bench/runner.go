@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -19,7 +20,9 @@ import (
 // A cancelled ctx ends the run early; requests in flight finish (within
 // Config.Timeout) and the Result covers what was measured.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	cfg = cfg.withDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -213,6 +216,46 @@ func (r *runner) run(ctx context.Context) *Result {
 		r.phase.Store(-1)
 	}
 
+	workersDone := r.startWorkers()
+
+	// At each boundary the phase moves before the origin's counters are
+	// read: a request that starts between the two is then misfiled only if
+	// it reaches the origin before the read does, a window of one loopback
+	// send rather than of the whole stats round trip.
+	if cfg.Warmup > 0 {
+		sleepUntil(r.measureStart, ctx.Done(), r.stop)
+		r.phase.Store(0)
+		baseline = r.readOrigin(ctx)
+	}
+	readings := []*originCounters{baseline}
+	sampler := newSampler(r, r.measureStart, baseline)
+	samplerDone := make(chan []Sample)
+	samplerStop := make(chan struct{})
+	go func() { samplerDone <- sampler.loop(ctx, samplerStop) }()
+
+	bounds, readings, events := r.injectFaults(ctx, readings)
+
+	sleepUntil(r.end, ctx.Done(), r.stop)
+	r.halt()
+	// Requests in flight finish; an open-loop backlog drains until
+	// hardStop, when what is still unsent is dropped and counted.
+	sleepUntil(r.hardStop, workersDone, ctx.Done())
+	close(r.drainEnd)
+	<-workersDone
+	finish := time.Now()
+	close(samplerStop)
+	samples := <-samplerDone
+	if r.ref != nil {
+		r.ref.close()
+	}
+	readings = append(readings, r.readOrigin(ctx))
+	return r.result(bounds, finish, readings, events, samples)
+}
+
+// startWorkers starts the run's workers, and returns a channel closed
+// once they have all returned (which also halts the run).
+func (r *runner) startWorkers() <-chan struct{} {
+	cfg := &r.cfg
 	var wg sync.WaitGroup
 	switch {
 	case cfg.Rate > 0:
@@ -230,31 +273,23 @@ func (r *runner) run(ctx context.Context) *Result {
 			wg.Go(func() { r.closedWorker(w) })
 		}
 	}
-	workersDone := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
 		wg.Wait()
-		close(workersDone)
+		close(done)
 		r.halt()
 	}()
+	return done
+}
 
-	// At each boundary the phase moves before the origin's counters are
-	// read: a request that starts between the two is then misfiled only if
-	// it reaches the origin before the read does, a window of one loopback
-	// send rather than of the whole stats round trip.
-	if cfg.Warmup > 0 {
-		sleepUntil(r.measureStart, ctx.Done(), r.stop)
-		r.phase.Store(0)
-		baseline = r.readOrigin(ctx)
-	}
-	readings := []*originCounters{baseline}
-	sampler := newSampler(r, r.measureStart, baseline)
-	samplerDone := make(chan []Sample)
-	samplerStop := make(chan struct{})
-	go func() { samplerDone <- sampler.loop(ctx, samplerStop) }()
-
+// injectFaults injects each fault at its time of the measured run, unless
+// the run ends first. Each starts a phase: it returns the phases' start
+// times, the origin's counters at each (after readings, those before the
+// first), and what each fault did.
+func (r *runner) injectFaults(ctx context.Context, readings []*originCounters) ([]time.Time, []*originCounters, []FaultEvent) {
 	bounds := []time.Time{r.measureStart}
 	var events []FaultEvent
-	for _, f := range cfg.Faults {
+	for _, f := range r.cfg.Faults {
 		if !sleepUntil(r.measureStart.Add(f.At), ctx.Done(), r.stop) {
 			break
 		}
@@ -267,26 +302,11 @@ func (r *runner) run(ctx context.Context) *Result {
 		ev := FaultEvent{Name: f.Name, AtS: now.Sub(r.measureStart).Seconds()}
 		if err := f.Inject(); err != nil {
 			ev.Error = err.Error()
-			cfg.Logger.Warn("fault failed", "fault", f.Name, "err", err)
+			r.cfg.Logger.Warn("fault failed", "fault", f.Name, "err", err)
 		}
 		events = append(events, ev)
 	}
-
-	sleepUntil(r.end, ctx.Done(), r.stop)
-	r.halt()
-	// Requests in flight finish; an open-loop backlog drains until
-	// hardStop, when what is still unsent is dropped and counted.
-	sleepUntil(r.hardStop, workersDone, ctx.Done())
-	close(r.drainEnd)
-	<-workersDone
-	finish := time.Now()
-	close(samplerStop)
-	samples := <-samplerDone
-	if r.ref != nil {
-		r.ref.close()
-	}
-	readings = append(readings, r.readOrigin(ctx))
-	return r.result(bounds, finish, readings, events, samples)
+	return bounds, readings, events
 }
 
 // readOrigin reads the origin's counters; nil when unknown.

@@ -11,18 +11,14 @@ import (
 
 // smallConfig is a quick run against url: small objects, bounded by count.
 func smallConfig(url string) Config {
-	return Config{
-		Targets:     []string{url},
-		Workload:    WorkloadRange,
-		Objects:     8,
-		ObjectSize:  256 << 10,
-		RangeSize:   40000,
-		Concurrency: 2,
-		Requests:    60,
-		Duration:    5 * time.Second,
-		Timeout:     5 * time.Second,
-		Seed:        7,
-	}
+	cfg := DefaultConfig()
+	cfg.Targets = []string{url}
+	cfg.Workload = WorkloadRange
+	cfg.Objects, cfg.ObjectSize, cfg.RangeSize, cfg.Zipf = 8, 256<<10, 40000, 0
+	cfg.Concurrency, cfg.Requests = 2, 60
+	cfg.Duration, cfg.Timeout = 5*time.Second, 5*time.Second
+	cfg.Seed = 7
+	return cfg
 }
 
 func TestRunVerifiesEveryByte(t *testing.T) {
@@ -148,19 +144,13 @@ func TestVideoRebufferOnSlowSegment(t *testing.T) {
 	}}
 	srv := startOrigin(t, o)
 	const seg = 64 << 10
-	cfg := Config{
-		Targets:         []string{srv.URL},
-		Workload:        WorkloadVideo,
-		Objects:         1,
-		ObjectSize:      8 * seg,
-		SegmentSize:     seg,
-		Bitrate:         seg * 8 * 10, // 10 segments per second: 100 ms each
-		StartupSegments: 1,
-		BufferSegments:  1,
-		Concurrency:     1,
-		Requests:        6,
-		Duration:        5 * time.Second,
-	}
+	cfg := DefaultConfig()
+	cfg.Targets = []string{srv.URL}
+	cfg.Workload, cfg.Zipf = WorkloadVideo, 0
+	cfg.Objects, cfg.ObjectSize, cfg.SegmentSize = 1, 8*seg, seg
+	cfg.Bitrate = seg * 8 * 10 // 10 segments per second: 100 ms each
+	cfg.StartupSegments, cfg.BufferSegments = 1, 1
+	cfg.Concurrency, cfg.Requests, cfg.Duration = 1, 6, 5*time.Second
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +233,12 @@ func TestConfigValidation(t *testing.T) {
 		{"Bitrate", func(c *Config) { c.Bitrate = 1e6 }},
 		{"Duration", func(c *Config) { c.Duration = -1 }},
 		{"Faults", func(c *Config) { c.Faults = []Fault{{At: time.Hour, Inject: func() error { return nil }}} }},
+		// Zero is an error, not a default: the defaults are DefaultConfig's.
+		{"Concurrency", func(c *Config) { c.Concurrency = 0 }},
+		{"Timeout", func(c *Config) { c.Timeout = 0 }},
+		{"VerifySample", func(c *Config) { c.VerifySample = 0 }},
+		{"Workload", func(c *Config) { c.Workload = "" }},
+		{"SegmentSize", func(c *Config) { c.SegmentSize = 0 }},
 	} {
 		cfg := smallConfig("http://127.0.0.1:1")
 		tc.edit(&cfg)

@@ -46,7 +46,8 @@ func TestZipfUniform(t *testing.T) {
 
 // The same seed yields the same requests; another seed, others.
 func TestWorkloadReproducible(t *testing.T) {
-	cfg := Config{Workload: WorkloadRange, Zipf: 1.2}.withDefaults()
+	cfg := DefaultConfig()
+	cfg.Workload, cfg.Zipf = WorkloadRange, 1.2
 	objs := syntheticCatalogue(50, 8<<20)
 	draw := func(seed, stream uint64) []request {
 		g := newGenerator(&cfg, objs, workerRand(seed, stream))
@@ -68,7 +69,8 @@ func TestWorkloadReproducible(t *testing.T) {
 }
 
 func TestVideoGeneratorReadsSequentially(t *testing.T) {
-	cfg := Config{Workload: WorkloadVideo, SegmentSize: 1000}.withDefaults()
+	cfg := DefaultConfig()
+	cfg.Workload, cfg.SegmentSize = WorkloadVideo, 1000
 	objs := syntheticCatalogue(3, 2500)
 	g := newGenerator(&cfg, objs, workerRand(1, 0))
 	first := g.next()
@@ -88,7 +90,8 @@ func TestVideoGeneratorReadsSequentially(t *testing.T) {
 }
 
 func TestRangeAndSegmentsStayInObject(t *testing.T) {
-	cfg := Config{Workload: WorkloadRange, RangeSize: 3000}.withDefaults()
+	cfg := DefaultConfig()
+	cfg.Workload, cfg.RangeSize = WorkloadRange, 3000
 	objs := append(syntheticCatalogue(5, 10_000), object{path: "/small", size: 100})
 	g := newGenerator(&cfg, objs, workerRand(3, 0))
 	for range 1000 {

@@ -45,21 +45,14 @@ func objectPath(i int) string {
 // rate, uniform over the warmed set so that every chunk is read, from the
 // host against the given edges. The bench verifies every byte.
 func benchConfig(c *cluster, d time.Duration, edges []*node, faults ...bench.Fault) bench.Config {
-	return bench.Config{
-		Targets:     targets(edges...),
-		Workload:    bench.WorkloadRange,
-		Objects:     objects,
-		ObjectSize:  objectSize,
-		RangeSize:   1 << 20,
-		Zipf:        0,
-		Rate:        rate,
-		Concurrency: concurrency,
-		Duration:    d,
-		Timeout:     10 * time.Second,
-		Seed:        benchSeed,
-		OriginStats: c.origin.url(),
-		Faults:      faults,
-	}
+	cfg := bench.DefaultConfig()
+	cfg.Targets = targets(edges...)
+	cfg.Workload = bench.WorkloadRange
+	cfg.Objects, cfg.ObjectSize, cfg.RangeSize, cfg.Zipf = objects, objectSize, 1<<20, 0
+	cfg.Rate, cfg.Concurrency = rate, concurrency
+	cfg.Duration, cfg.Timeout = d, 10*time.Second
+	cfg.Seed, cfg.OriginStats, cfg.Faults = benchSeed, c.origin.url(), faults
+	return cfg
 }
 
 // runBench runs the bench and prints its report. A verification mismatch

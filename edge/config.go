@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -33,6 +34,11 @@ type Config struct {
 	// Advertise is the peer address other edges reach this node at: its
 	// identity on the ring. Default: the peer listener's address.
 	Advertise string
+	// NodeName names this node for people: the status page and
+	// /status.json show it beside the peer address, which is what
+	// identifies the node on the ring. Empty shows the peer address alone.
+	// Default: the host name.
+	NodeName string
 	// Membership reports the cluster's peer addresses as they change
 	// (static list, DNS, gossip). Nil: a ring of this node alone.
 	Membership ring.Source
@@ -196,6 +202,7 @@ func DefaultConfig() Config {
 		Listen:           ":8080",
 		AdminListen:      ":8082",
 		PeerListen:       ":8081",
+		NodeName:         hostname(),
 		DataShards:       4,
 		ParityShards:     2,
 		HedgeDelay:       25 * time.Millisecond,
@@ -226,6 +233,12 @@ func DefaultConfig() Config {
 		StatusInterval:   5 * time.Second,
 		AccessLogFlush:   time.Second,
 	}
+}
+
+// hostname is the host's name, or "" when the system does not say.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // Validate reports every problem of a configuration at once.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/edgecache/edgecache/edge/internal/httpsem"
 	"github.com/valyala/fasthttp"
 )
 
@@ -61,7 +62,7 @@ func framingProblem(h *fasthttp.RequestHeader, bodyAllowed bool) string {
 				return reasonChunked
 			}
 			codings++
-			if v := bytes.TrimSpace(line[len("transfer-encoding:"):]); !asciiEqualFold(v, "chunked") {
+			if v := bytes.TrimSpace(line[len("transfer-encoding:"):]); !httpsem.EqualFoldASCII(v, "chunked") {
 				return reasonTE
 			}
 		case hasFieldName(line, "content-length"):
@@ -82,7 +83,7 @@ func framingProblem(h *fasthttp.RequestHeader, bodyAllowed bool) string {
 // hasFieldName reports whether a raw header line is a field named name
 // (lower case).
 func hasFieldName(line []byte, name string) bool {
-	return len(line) > len(name) && line[len(name)] == ':' && asciiEqualFold(line[:len(name)], name)
+	return len(line) > len(name) && line[len(name)] == ':' && httpsem.EqualFoldASCII(line[:len(name)], name)
 }
 
 // requestError is the status and reason for a request fasthttp could not

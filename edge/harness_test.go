@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -186,4 +187,35 @@ func randomBytes(r *rand.Rand, n int) []byte {
 func lookupObject(n *Node, ctx context.Context, key string) (*engine.Object, error) {
 	r, err := n.eng.Lookup(ctx, engine.NewRequest(key, nil, forward.Client{}))
 	return r.Object, err
+}
+
+// logCapture is a slog.Handler that keeps every message, for tests that
+// check what a node logs.
+type logCapture struct {
+	mu   sync.Mutex
+	msgs []string // "LEVEL msg"
+}
+
+func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Level.String()+" "+r.Message)
+	return nil
+}
+func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCapture) WithGroup(string) slog.Handler      { return l }
+
+// has reports whether a message containing s was logged at level or above.
+func (l *logCapture) has(level slog.Level, s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.msgs {
+		lv, msg, _ := strings.Cut(m, " ")
+		var got slog.Level
+		if got.UnmarshalText([]byte(lv)) == nil && got >= level && strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

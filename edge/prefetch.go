@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/forward"
+	"github.com/edgecache/edgecache/edge/internal/playlist"
 )
 
 // Playlist prefetch: when an HLS or DASH playlist passes through the edge
@@ -44,13 +45,13 @@ func (n *Node) prefetchPlaylist(key string, body []byte) {
 	default:
 		return
 	}
-	refs := playlistRefs(key, body, n.cfg.PrefetchSegments)
+	refs := playlist.Refs(key, body, n.cfg.PrefetchSegments)
 	p.bg.Go(func() {
 		defer func() { <-p.slots }()
 		ctx, cancel := context.WithTimeout(n.baseCtx, n.cfg.FillTimeout)
 		defer cancel()
 		for _, ref := range refs {
-			k, ok := refKey(key, ref)
+			k, ok := playlist.RefKey(key, ref)
 			if !ok {
 				continue
 			}

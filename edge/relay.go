@@ -221,6 +221,9 @@ func (b *relayBody) CloseWithError(err error) error {
 	b.a.Close()
 	complete := err == nil && (b.length < 0 || b.sent == b.length)
 	b.n.stats.relayedBytes.Add(b.sent)
+	var sent [engine.NumSources]int64
+	sent[engine.SourceOrigin] = b.sent
+	b.n.countSent(sent)
 	if !b.x.start.IsZero() {
 		b.n.endExchange(&b.x, b.sent, complete)
 	}

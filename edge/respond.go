@@ -11,6 +11,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/httpsem"
+	"github.com/edgecache/edgecache/edge/internal/playlist"
 )
 
 // serveObject answers from a stored response: its status and fields as
@@ -33,17 +35,17 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, r engine.Result, isHead boo
 		x.cache = cacheFor(o, engine.SourceHit)
 		return nil
 	}
-	var ranges []byteRange
+	var ranges []httpsem.Range
 	if rh := ctx.Request.Header.Peek("Range"); len(rh) > 0 && useRange {
 		var err error
-		var buf [4]byteRange
-		ranges, err = parseRange(rh, size, n.cfg.MaxRanges, buf[:0])
+		var buf [4]httpsem.Range
+		ranges, err = httpsem.ParseRange(rh, size, n.cfg.MaxRanges, buf[:0])
 		switch {
-		case errors.Is(err, errRangeUnit):
+		case errors.Is(err, httpsem.ErrRangeUnit):
 			ranges = nil
 		case err != nil:
 			n.reject(ctx, http.StatusRequestedRangeNotSatisfiable, err.Error())
-			h.SetBytesV("Content-Range", rangeUnsatisfiable(size))
+			h.SetBytesV("Content-Range", httpsem.Unsatisfiable(size))
 			return nil
 		}
 	}
@@ -57,12 +59,12 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, r engine.Result, isHead boo
 		rg := ranges[0]
 		ctx.SetStatusCode(http.StatusPartialContent)
 		var crb [64]byte
-		h.SetBytesV("Content-Range", appendContentRange(crb[:0], rg, size))
-		b.addRange(rg.start, rg.end)
+		h.SetBytesV("Content-Range", httpsem.AppendContentRange(crb[:0], rg, size))
+		b.addRange(rg.Start, rg.End)
 		if !isHead {
-			b.addNext(ctx.ConnID(), rg.start, rg.end)
+			b.addNext(ctx.ConnID(), rg.Start, rg.End)
 		}
-		length = rg.length()
+		length = rg.Len()
 	default:
 		ctx.SetStatusCode(http.StatusPartialContent)
 		length = n.addMultipart(b, h, o, ranges)
@@ -75,18 +77,18 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, r engine.Result, isHead boo
 // header set); useRange is false when If-Range failed.
 func (n *Node) conditionals(ctx *fasthttp.RequestCtx, r engine.Result) (useRange, done bool) {
 	rh := &ctx.Request.Header
-	conds := requestConds{
-		ifMatch:           rh.Peek("If-Match"),
-		ifNoneMatch:       rh.Peek("If-None-Match"),
-		ifModifiedSince:   rh.Peek("If-Modified-Since"),
-		ifUnmodifiedSince: rh.Peek("If-Unmodified-Since"),
-		ifRange:           rh.Peek("If-Range"),
+	conds := httpsem.Conds{
+		IfMatch:           rh.Peek("If-Match"),
+		IfNoneMatch:       rh.Peek("If-None-Match"),
+		IfModifiedSince:   rh.Peek("If-Modified-Since"),
+		IfUnmodifiedSince: rh.Peek("If-Unmodified-Since"),
+		IfRange:           rh.Peek("If-Range"),
 	}
-	if !conds.any() {
+	if !conds.Any() {
 		return true, false
 	}
 	o := r.Object
-	status, useRange := conds.evaluate(o.Meta.ETag, o.Meta.LastModified)
+	status, useRange := conds.Evaluate(o.Meta.ETag, o.Meta.LastModified)
 	if status == 0 {
 		return useRange, false
 	}
@@ -125,7 +127,7 @@ func (n *Node) serveBody(ctx *fasthttp.RequestCtx, r engine.Result, b *body, len
 		src = engine.SourceOrigin
 	}
 	o := r.Object
-	if src != engine.SourceHit && len(b.needs) > 0 && b.needs[0] == 0 && o.Meta.Size <= n.cfg.ChunkSize && isPlaylist(o.Key) {
+	if src != engine.SourceHit && len(b.needs) > 0 && b.needs[0] == 0 && o.Meta.Size <= n.cfg.ChunkSize && playlist.Is(o.Key) {
 		// A playlist new to this node, whole in its first chunk, which
 		// prepare has in hand.
 		n.prefetchPlaylist(o.Key, b.slots[0].data)
@@ -153,23 +155,10 @@ func (n *Node) knownSource(r engine.Result, b *body) engine.Source {
 	return engine.SourceHit
 }
 
-func rangeUnsatisfiable(size int64) []byte {
-	return strconv.AppendInt([]byte("bytes */"), size, 10)
-}
-
-func appendContentRange(dst []byte, r byteRange, size int64) []byte {
-	dst = append(dst, "bytes "...)
-	dst = strconv.AppendInt(dst, r.start, 10)
-	dst = append(dst, '-')
-	dst = strconv.AppendInt(dst, r.end-1, 10)
-	dst = append(dst, '/')
-	return strconv.AppendInt(dst, size, 10)
-}
-
 // addMultipart lays out a multipart/byteranges body (RFC 9110 §14.6) in
 // the framing mime/multipart writes, so its length matches net/http's for
 // the same ranges. It returns the body length.
-func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Object, ranges []byteRange) int64 {
+func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Object, ranges []httpsem.Range) int64 {
 	var rnd [30]byte
 	for i := 0; i < len(rnd); i += 8 {
 		v := rand.Uint64()
@@ -188,14 +177,14 @@ func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Objec
 			part = append(part, "\r\n"...)
 		}
 		part = append(part, "--"+boundary+"\r\nContent-Range: "...)
-		part = appendContentRange(part, r, o.Meta.Size)
+		part = httpsem.AppendContentRange(part, r, o.Meta.Size)
 		if ctype != "" {
 			part = append(part, "\r\nContent-Type: "+ctype...)
 		}
 		part = append(part, "\r\n\r\n"...)
 		b.addLiteral(part)
-		b.addRange(r.start, r.end)
-		length += int64(len(part)) + r.length()
+		b.addRange(r.Start, r.End)
+		length += int64(len(part)) + r.Len()
 	}
 	tail := "\r\n--" + boundary + "--\r\n"
 	b.addLiteral([]byte(tail))

@@ -26,6 +26,7 @@ const statusSamples = 60
 // are of response bodies; times are RFC 3339 in JSON.
 type Status struct {
 	Node    string    `json:"node"`    // this edge's peer address: its identity on the ring
+	Name    string    `json:"name"`    // Config.NodeName: what people call this edge ("" for none)
 	Time    time.Time `json:"time"`    // when this status was taken
 	Started time.Time `json:"started"` // when the node was built
 	// Ready is what /readyz says: serving, and the membership source has
@@ -258,6 +259,7 @@ func (n *Node) Status() Status {
 	cur := n.snapshot()
 	st := Status{
 		Node:          n.cluster.Self(),
+		Name:          n.cfg.NodeName,
 		Time:          now,
 		Started:       n.status.started,
 		Ready:         n.ready.Load() && n.cluster.Synced(),

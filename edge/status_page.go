@@ -244,7 +244,7 @@ const statusHTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{{.Refresh}}">
-<title>edgecache {{.S.Node}}</title>
+<title>edgecache {{with .S.Name}}{{.}} · {{end}}{{.S.Node}}</title>
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 960px; padding: 0 1em; color: #212121; background: #fafafa; }
 h1 { font-size: 1.4em; margin: 0 0 .2em; }
@@ -266,7 +266,7 @@ footer { margin-top: 2em; color: #757575; }
 </style>
 </head>
 <body>
-<h1>edgecache edge <code>{{.S.Node}}</code></h1>
+<h1>edgecache edge {{with .S.Name}}{{.}} {{end}}<code>{{.S.Node}}</code></h1>
 <div class="sub">{{if .S.Ready}}<span class="ok">ready</span>{{else}}<span class="bad">not ready</span>{{end}}
  · up {{.Uptime}} · {{len .S.Members}} ring members · origin <code>{{.S.Origin.URL}}</code> · {{.S.Time.UTC.Format "2006-01-02 15:04:05 UTC"}}</div>
 

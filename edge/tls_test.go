@@ -188,23 +188,12 @@ func TestTLSPeerFromAnotherCA(t *testing.T) {
 // Secret does) is served from the next handshakes on, without a restart;
 // a rotation that leaves files which do not load keeps the last good
 // certificate and says so. Peer certificates and the CA reload the same way
-// (reloading is shared).
+// (tlsreload is shared).
 func TestTLSCertificateRotation(t *testing.T) {
 	ca := testcert.NewCA(t, "ca")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	install := func(name string) {
-		c, k := ca.Leaf(t, name)
-		for src, dst := range map[string]string{c: certFile, k: keyFile} {
-			b, err := os.ReadFile(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	install := func(name string) { ca.Install(t, name, certFile, keyFile) }
 	install("first")
 	logs := &logCapture{}
 	org := newTestOrigin(t)

@@ -39,7 +39,7 @@ func TestClientAgainstReferenceServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m.Size != int64(len(f.video)) || !isStrongETag(m.ETag) || m.LastModified.IsZero() || m.ContentType != "video/mp4" ||
-		m.CacheControl != defaultCacheControl || m.Date.IsZero() || !m.AcceptRanges {
+		m.CacheControl != DefaultCacheControl || m.Date.IsZero() || !m.AcceptRanges {
 		t.Fatalf("Stat = %+v", m)
 	}
 	for _, r := range [][2]int{{0, 1}, {0, 1 << 16}, {12345, 4096}, {len(f.video) - 7, 7}, {0, len(f.video)}} {

@@ -17,13 +17,15 @@
 // embedded media, with full RFC 9110 range and conditional support, and
 // deterministic synthetic objects of any size (see [SyntheticFill]) whose
 // bytes any client can recompute to verify a response.
-// It counts its requests and body bytes so that origin offload is measurable.
+// It counts its requests and body bytes so that origin offload is measurable,
+// and shows them with what it serves on the page at /.
 //
 // What this package must never do:
 //   - hand a caller bytes that are not exactly the requested range of the
 //     requested version (a mismatch is an error, never a best effort);
 //   - decompress, transcode or otherwise alter the bytes it reads;
-//   - serve a file outside the server's directory, a dotfile or a listing;
+//   - serve a file outside the server's directory or a dotfile, or list
+//     files anywhere but the page at / and only when asked (ServerConfig.Index);
 //   - allocate in proportion to an object's size (objects may be many GiB);
 //   - import the other edgecache packages: it sits at the bottom of the graph.
 package origin

@@ -82,12 +82,17 @@ func TestServerFSRefusesEscapes(t *testing.T) {
 	}
 	for _, target := range []string{
 		"/.hidden", "/hls/.env", "/%2ehidden", "/hls/../.hidden", "/../movie.mp4",
-		"/hls%2f..%2f.hidden", "/hls\\seg000.m4s", "/", "/hls", "/hls/", "/sub/deeper",
+		"/hls%2f..%2f.hidden", "/hls\\seg000.m4s", "/hls", "/hls/", "/sub/deeper",
 	} {
 		code, body := rawStatus(t, addr, target)
 		if code < 400 || code >= 500 || strings.Contains(body, secret) {
 			t.Errorf("%q: status %d, body %.60q; want a 4xx without the secret", target, code, body)
 		}
+	}
+	// "/" is the page that says what the server serves: it names no file
+	// unless asked to (ServerConfig.Index), let alone one it refuses.
+	if code, body := rawStatus(t, addr, "/"); code != 200 || strings.Contains(body, secret) || strings.Contains(body, "hidden") {
+		t.Errorf("/: status %d, body %.60q; want the page, without the secret", code, body)
 	}
 }
 

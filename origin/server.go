@@ -16,7 +16,8 @@ import (
 
 // StatsPath is where the Server answers with its ServerStats as JSON. It is
 // a dot path, so it can never collide with a file of ServerConfig.Dir or FS
-// (dotfiles are refused), and requests to it are not counted.
+// (dotfiles are refused), and requests to it are not counted; nor are
+// requests to /, the page that shows the same counters to a person.
 const StatsPath = "/.edgecache/stats"
 
 // maxSyntheticSize caps synthetic objects at 1 TiB: far beyond any test,
@@ -45,9 +46,15 @@ type ServerConfig struct {
 	// CacheControl is sent with every object response (200, 206, 304).
 	// Default "public, max-age=3600".
 	CacheControl string
+	// Index lists the files of Dir or FS (not dotfiles, at most 1000) on
+	// the page at /, which otherwise shows the counters and the synthetic
+	// paths only. Default false: a directory's names stay its own.
+	Index bool
 }
 
-const defaultCacheControl = "public, max-age=3600"
+// DefaultCacheControl is the Cache-Control a Server sends unless its
+// ServerConfig says otherwise.
+const DefaultCacheControl = "public, max-age=3600"
 
 // Server is the reference origin: an http.Handler serving a directory (or
 // an fs.FS) and synthetic objects with full RFC 9110 range and conditional support (it
@@ -64,7 +71,7 @@ type Server struct {
 }
 
 // ServerStats are the server's counters since it was created. Requests to
-// StatsPath are not counted.
+// StatsPath and to / are not counted.
 type ServerStats struct {
 	Requests  int64 `json:"requests"`   // requests answered, whatever their status
 	BodyBytes int64 `json:"body_bytes"` // response body bytes written
@@ -84,7 +91,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.CacheControl == "" {
-		cfg.CacheControl = defaultCacheControl
+		cfg.CacheControl = DefaultCacheControl
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	if cfg.Dir != "" {
@@ -129,8 +136,12 @@ func (s *Server) Stats() ServerStats {
 // ServeHTTP serves StatsPath, synthetic objects and files of Dir or FS, GET
 // and HEAD only.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == StatsPath {
+	switch r.URL.Path {
+	case StatsPath:
 		s.serveStats(w, r)
+		return
+	case "/":
+		s.serveIndex(w, r)
 		return
 	}
 	start := time.Now()

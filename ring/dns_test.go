@@ -1,7 +1,6 @@
 package ring
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/edgecache/edgecache/internal/testutil"
 )
 
 // fakeResolver answers lookups from a script, one step per call; the last
@@ -53,25 +54,6 @@ func (f *fakeResolver) Calls() int {
 	return f.calls
 }
 
-// syncBuffer is a log sink that the source's goroutine and the test may
-// share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDNS drives a DNS source through an answer that changes, repeats,
 // fails, hangs and comes back empty, on a fake clock: it sends only when
 // the set changes and keeps the last known set through every failure.
@@ -87,7 +69,7 @@ func TestDNS(t *testing.T) {
 			{ips: []string{"10.0.0.3", "10.0.0.1", "10.0.0.2"}}, // 6: a peer joins
 			{ips: []string{"fe80::1", "10.0.0.3"}},              // 7: IPv6, two left
 		}}
-		var logs syncBuffer
+		var logs testutil.SyncBuffer
 		src, err := DNS(DNSConfig{
 			Name:     "edge.default.svc:7070",
 			Resolver: fake,

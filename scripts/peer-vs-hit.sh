@@ -1,89 +1,114 @@
 #!/usr/bin/env bash
-# Throughput of 1 MiB ranges rebuilt from peers (X-Cache: PEER) against local
-# hits, in one run, in front of the anchors' nginx origin (127.0.0.1:9100,
-# ../shared/anchors/start-anchors.sh):
-#   - the hit edge (port 9400), a single edge with room for every chunk
-#     whole, warmed from the origin: it serves hits;
-#   - a ring of six edges (9401..9406) with k=4, m=2, each with room for its
-#     shards and little more, warmed through edge 2: edge 1 then rebuilds
-#     most chunks from its peers' shards.
-# wrk drives the hit edge and edge 1 with the anchors' range1m.lua,
-# alternating, REPS times. Each line gives the throughput, the latency, where
-# edge 1's bytes came from, and the CPU seconds per GiB served of the edge
-# under test, of the other ring members together, and of wrk
-# (/proc/PID/stat and bash's time).
+# Throughput of 1 MiB ranges rebuilt from peers (X-Cache: PEER) against
+# local hits, in one run, in front of the comparisons' nginx origin
+# (scripts/compare/nginx-origin.conf serving the data set's 256 MiB
+# /big.bin):
+#   - the hit edge, a single edge with room for every chunk whole, warmed
+#     from the origin: it serves hits;
+#   - a ring of six edges with k=4, m=2, each with room for its shards and
+#     little more, warmed through edge 2: edge 1 then rebuilds most chunks
+#     from its peers' shards.
+# wrk drives the hit edge and edge 1 with scripts/compare/range1m.lua,
+# alternating, REPS times. Each line gives the throughput, the latency,
+# where the edge's bytes came from, and the CPU seconds per GiB served of
+# the edge under test, of the other ring members together, and of wrk.
 #
-#   scripts/peer-vs-hit.sh [REPS] [DURATION]
+#   scripts/peer-vs-hit.sh [REPS] [DURATION]        (defaults 3 and 10s)
 #
-# PIN=1 pins the hit edge, edge 1 and wrk to core 0 and the other five ring
-# edges to core 1: the serving peers then stand in for other machines, whose
+# PIN=1 puts the hit edge, edge 1 and wrk on core 0 and the other five ring
+# edges on core 1: the serving peers then stand in for other machines, whose
 # CPU the reading edge does not share, and each edge under test has core 0
-# to itself and wrk.
+# to itself and wrk. Environment: those of scripts/compare/lib.sh (DATA,
+# OUT, BASE_PORT, KEEP_WORK). Installs nginx, wrk and curl from Debian's
+# packages if missing (as root).
 set -euo pipefail
+# shellcheck source=compare/lib.sh
+. "$(dirname "$0")/compare/lib.sh"
+
 REPS=${1:-3}
 DURATION=${2:-10s}
-ANCHORS=${ANCHORS:-$(cd "$(dirname "$0")/../.." && pwd)/shared/anchors}
-cd "$(dirname "$0")/.."
-work=$(mktemp -d /tmp/edgecache-peer.XXXXXX)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-go build -o "$work/edgecache" .
-export EDGECACHE_CLUSTER_SECRET=peer-vs-hit-secret-0123456789
-peers=$(for i in 1 2 3 4 5 6; do printf '127.0.0.1:%d,' $((9410+i)); done); peers=${peers%,}
-# exec, so that $! of a backgrounded call is the program itself (for the
-# trap and the CPU accounting).
-pin() { if [ "${PIN:-}" = 1 ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
-# on0 runs a command in the foreground where pin would put it on core 0
-# (no exec: bash's time would lose it).
-on0() { if [ "${PIN:-}" = 1 ]; then taskset -c 0 "$@"; else "$@"; fi; }
-pin 0 "$work/edgecache" edge --origin http://127.0.0.1:9100 --listen 127.0.0.1:9400 \
-  --admin-listen 127.0.0.1:9420 --cache-size 1GiB 2>"$work/edge0.log" & pids+=($!)
-for i in 1 2 3 4 5 6; do
-  core=1; [ "$i" = 1 ] && core=0
-  pin $core "$work/edgecache" edge --origin http://127.0.0.1:9100 --listen 127.0.0.1:$((9400+i)) \
-    --peer-listen 127.0.0.1:$((9410+i)) --admin-listen 127.0.0.1:$((9420+i)) --peers "$peers" \
-    --cache-size 80MiB 2>"$work/edge$i.log" & pids+=($!)
-done
+
+need nginx:nginx wrk:wrk curl:curl
+setup peer-vs-hit
+build
+make_data
+versions | tee "$OUT/summary.txt"
+echo "# PIN=${PIN:-0}, $REPS × $DURATION" | tee -a "$OUT/summary.txt"
+
+take_port
+p_origin=$PORT
+start_nginx origin nginx-origin.conf 1 "$p_origin" "@DATA@=$DATA"
+origin=http://127.0.0.1:$p_origin
+
+# on CORE: places what is started next on CORE when PIN=1.
+on() { if [ "${PIN:-0}" = 1 ]; then ON=(taskset -c "$1"); else ON=(); fi; }
+on 0
+WRK_ON=("${ON[@]}")
+
+# Edge 0 is the hit edge; edges 1 to 6 form the ring.
+client=() admin=() peer=()
 for i in 0 1 2 3 4 5 6; do
-  until curl -sf -o /dev/null http://127.0.0.1:$((9420+i))/readyz; do sleep 0.1; done
+  take_port
+  p=$PORT
+  client[i]=127.0.0.1:$p
+  take_port
+  p=$PORT
+  admin[i]=127.0.0.1:$p
+  take_port
+  p=$PORT
+  peer[i]=127.0.0.1:$p
 done
+peers=$(IFS=,; echo "${peer[*]:1}")
+export EDGECACHE_CLUSTER_SECRET=peer-vs-hit-secret-0123456789
+start_edge edge0 --origin "$origin" --listen "${client[0]}" --peer-listen "${peer[0]}" \
+  --admin-listen "${admin[0]}" --cache-size 1GiB
+for i in 1 2 3 4 5 6; do
+  if [ "$i" = 1 ]; then on 0; else on 1; fi
+  start_edge "edge$i" --origin "$origin" --listen "${client[i]}" --peer-listen "${peer[i]}" \
+    --admin-listen "${admin[i]}" --peers "$peers" --cache-size 80MiB
+done
+for i in 0 1 2 3 4 5 6; do wait_http "http://${admin[i]}/readyz"; done
+
 # Warm the hit edge from the origin, and the ring through edge 2: it leads
 # or fetches every chunk, and the shards land on their owners.
-for port in 9400 9402; do
+for i in 0 2; do
   for c in $(seq 0 255); do
-    curl -sf -o /dev/null -r $((c<<20))-$(( (c+1<<20) - 1 )) http://127.0.0.1:$port/big.bin
+    curl -sf -o /dev/null -r $((c * MiB))-$(((c + 1) * MiB - 1)) "http://${client[i]}/big.bin"
   done
 done
 # A few seconds of the workload on both edges first: each run then finds
 # the peer connections open and the copy cache in its steady state.
-for port in 9400 9401; do
-  on0 wrk -t1 -c16 -d3s -s "$ANCHORS/range1m.lua" http://127.0.0.1:$port > /dev/null
+for i in 0 1; do
+  "${WRK_ON[@]}" wrk -t1 -c16 -d3s -s "$COMPARE_DIR/range1m.lua" "http://${client[i]}" >/dev/null
 done
 sleep 1
-stats() { curl -s http://127.0.0.1:$1/stats; }
-# cpu PID...: user+system clock ticks of the processes.
-cpu() { local f=(); for p in "$@"; do f+=("/proc/$p/stat"); done; awk '{s += $14 + $15} END {print s}' "${f[@]}"; }
-tick=$(getconf CLK_TCK)
-others=("${pids[@]:2}")
-TIMEFORMAT='%U %S'
-for rep in $(seq 1 "$REPS"); do
+
+# sent ADMIN: bytes the edge sent from memory, from peers and from the
+# origin so far, from /stats.
+sent() {
+  curl -sf "http://$1/stats" | sed 's/[,{}]/\n/g' |
+    awk -F: '/"SentHit"/ {h = $2} /"SentPeer"/ {p = $2} /"SentOrigin"/ {o = $2} END {print h + 0, p + 0, o + 0}'
+}
+others=("${PIDS[@]:2}")
+for _ in $(seq "$REPS"); do
   for i in 0 1; do
-    port=$((9400+i)) self=${pids[$i]}
-    before=$(stats $((port+20))) c0=$(cpu "$self") o0=$(cpu "${others[@]}")
-    { time on0 wrk -t1 -c16 -d"$DURATION" -s "$ANCHORS/range1m.lua" http://127.0.0.1:$port > "$work/wrk.out"; } 2> "$work/wrk.time"
-    after=$(stats $((port+20))) c1=$(cpu "$self") o1=$(cpu "${others[@]}")
-    python3 - "$i" "$(grep RESULT "$work/wrk.out")" "$before" "$after" "$(( c1-c0 ))" "$(( o1-o0 ))" "$(cat "$work/wrk.time")" "$tick" <<'PY'
-import json, sys
-i, r, b, a = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
-edge, others, tick = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[8])
-wrk = sum(float(x) for x in sys.argv[7].split())
-d = {k: a[k] - b[k] for k in ("SentHit", "SentPeer", "SentOrigin")}
-tot = sum(d.values()) or 1
-kv = dict(x.split("=") for x in r.split()[1:])
-gib = int(kv["bytes"]) / 2**30 or 1
-print(f"{'hits ' if i == '0' else 'peers'} {float(kv['mib_s']):7.1f} MiB/s  p50 {float(kv['p50_ms']):5.1f} ms  p99 {float(kv['p99_ms']):6.1f} ms  "
-      f"HIT {100*d['SentHit']/tot:3.0f}% PEER {100*d['SentPeer']/tot:3.0f}% MISS {100*d['SentOrigin']/tot:3.0f}%  "
-      f"CPU s/GiB: edge {edge/tick/gib:.2f}  peers {others/tick/gib:.2f}  wrk {wrk/gib:.2f}")
-PY
+    self=${PIDS[i]}
+    b=$(sent "${admin[i]}") c0=$(cpu_ticks "$self") o0=$(cpu_ticks "${others[@]}")
+    raw=$WORK/wrk.out
+    t=$( { TIMEFORMAT='%U %S'; time "${WRK_ON[@]}" wrk -t1 -c16 -d"$DURATION" -s "$COMPARE_DIR/range1m.lua" \
+      "http://${client[i]}" >"$raw" 2>&1; } 2>&1)
+    a=$(sent "${admin[i]}") c1=$(cpu_ticks "$self") o1=$(cpu_ticks "${others[@]}")
+    awk -v who="$([ "$i" = 0 ] && echo hits || echo peers)" -v b="$b" -v a="$a" -v edge=$((c1 - c0)) \
+      -v others=$((o1 - o0)) -v wt="$t" -v hz="$HZ" '
+      /^RESULT/ { for (k = 2; k <= NF; k++) { split($k, kv, "="); r[kv[1]] = kv[2] } }
+      END {
+        split(b, x, " "); split(a, y, " "); split(wt, w, " ")
+        hit = y[1] - x[1]; peer = y[2] - x[2]; orig = y[3] - x[3]; tot = hit + peer + orig; if (tot == 0) tot = 1
+        gib = r["bytes"] / 2^30; if (gib == 0) gib = 1
+        printf "%-5s %7.1f MiB/s  p50 %5.1f ms  p99 %6.1f ms  HIT %3.0f%% PEER %3.0f%% MISS %3.0f%%  CPU s/GiB: edge %.2f  peers %.2f  wrk %.2f  errors %d\n",
+          who, r["mib_s"], r["p50_ms"], r["p99_ms"], 100 * hit / tot, 100 * peer / tot, 100 * orig / tot,
+          edge / hz / gib, others / hz / gib, (w[1] + w[2]) / gib, r["errors"]
+      }' "$raw" | tee -a "$OUT/summary.txt"
   done
 done
+echo "# results in $OUT"

@@ -96,6 +96,22 @@ func (ca *CA) Leaf(t testing.TB, name string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
+// Install issues a leaf certificate named name (Leaf) and writes it and
+// its key over certFile and keyFile, as a rotation in place does.
+func (ca *CA) Install(t testing.TB, name, certFile, keyFile string) {
+	t.Helper()
+	c, k := ca.Leaf(t, name)
+	for src, dst := range map[string]string{c: certFile, k: keyFile} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Client returns an HTTPS client that trusts ca only.
 func (ca *CA) Client() *http.Client {
 	pool := x509.NewCertPool()

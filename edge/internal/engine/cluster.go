@@ -168,6 +168,9 @@ func (c *Cluster) MarkSuspect(member string, why error) {
 // Blame marks the member a request failed on suspect when its error says
 // so (a *PeerError with Suspect set); other errors are not the member's.
 func (c *Cluster) Blame(err error) {
+	if err == nil {
+		return // the common case, which must not allocate
+	}
 	var pe *PeerError
 	if errors.As(err, &pe) && pe.Suspect {
 		c.MarkSuspect(pe.Addr, pe.Err)

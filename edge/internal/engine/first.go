@@ -104,21 +104,36 @@ func (e *Engine) admit(ctx context.Context, req *Request, f *origin.First, fetch
 			e.publish(e.passMarker(req.Key, got), gen)
 		}
 		e.log.Debug("origin answer not stored", "key", req.Key, "status", f.Status, "why", d.Reason)
-		return &outcome{answer: &Answer{Status: f.Status, Header: fields, Size: f.Size, Head: f.Head, Rest: f.Rest},
-			fetched: true}, nil
+		a := &Answer{Status: f.Status, Header: fields, Size: f.Size, Head: f.Head, Rest: f.Rest}
+		if f.Ranges && a.Rest == nil && int64(len(a.Head)) < a.Size {
+			// The window of a longer body: the rest is one more request,
+			// checked to be the same version.
+			rest, err := e.origin.Stream(e.ctx, req.Key, metaOf(f, fields), fetch, int64(len(a.Head)))
+			if err != nil {
+				return nil, err
+			}
+			a.Rest = rest
+		}
+		return &outcome{answer: a, fetched: true}, nil
 	}
 	o := &Object{Key: req.Key, Status: f.Status, Header: fields, Fetch: fetch, Fresh: d.Freshness, Vary: d.Vary,
 		Ranges: f.Ranges, Shareable: d.Shareable}
 	o.Variant = httpcache.VariantKey(d.Vary, req.Header.Values)
-	o.Meta = origin.Meta{Size: f.Size, ETag: fields.Get("ETag")}
-	if lm, ok := httpcache.ParseDate(strings.TrimSpace(fields.Get("Last-Modified"))); ok {
-		o.Meta.LastModified = lm
-	}
+	o.Meta = metaOf(f, fields)
 	o.Piecewise = o.Ranges && strongETag(o.Meta.ETag)
 	o.Version = versionOf(o.Meta, o.Variant, got)
 	e.publish(o, gen)
 	e.keepFirst(o, f)
 	return &outcome{obj: o, fetched: true}, nil
+}
+
+// metaOf is the size and validators of the version an answer is.
+func metaOf(f *origin.First, fields httpcache.Fields) origin.Meta {
+	m := origin.Meta{Size: f.Size, ETag: fields.Get("ETag")}
+	if lm, ok := httpcache.ParseDate(strings.TrimSpace(fields.Get("Last-Modified"))); ok {
+		m.LastModified = lm
+	}
+	return m
 }
 
 // keepFirst keeps the first chunk of a new object, and the rest of a

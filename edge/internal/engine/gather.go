@@ -140,12 +140,15 @@ func (gr *gatherer) run() gathered {
 
 // launch starts reads of order up to upTo members.
 func (gr *gatherer) launch(upTo int) {
+	// The reads capture what they need, not the gatherer, which stays on
+	// its goroutine's stack.
+	e, a, total := gr.e, gr.a, gr.total
 	for len(gr.reads) < upTo {
-		r := &peerRead{a: gr.a, addr: gr.order[len(gr.reads)], events: gr.events}
+		r := &peerRead{a: a, addr: gr.order[len(gr.reads)], events: gr.events}
 		gr.reads = append(gr.reads, r)
 		go func() {
-			bad, err := gr.e.peers.Shards(r.addr, gr.a.key, gr.total, gr.a.sl, r)
-			gr.e.cluster.Blame(err)
+			bad, err := e.peers.Shards(r.addr, a.key, total, a.sl, r)
+			e.cluster.Blame(err)
 			r.events <- peerEvent{read: r, bad: bad, foreign: r.foreign, err: err}
 		}()
 	}

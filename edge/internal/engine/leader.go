@@ -163,7 +163,7 @@ func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) 
 	}
 	a := MetaAnswer{Fetched: r.Fetched, Pass: r.Pass}
 	switch {
-	case r.Answer != nil && r.Answer.Rest == nil:
+	case r.Answer != nil && r.Answer.Whole():
 		a.Answer = r.Answer
 	case r.Answer != nil:
 		// Too long to relay here: the asker fetches it itself.
@@ -171,7 +171,11 @@ func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) 
 		a.Pass = true
 	case r.Object != nil:
 		a.Object, a.Age = r.Object, r.Object.Fresh.Age(e.now())
-		if b, ok := e.store.Peek(ChunkEntry(r.Object.ChunkKey(0))); ok && !r.Object.Pass {
+		// The first chunk came with the origin's answer: it goes with the
+		// object to the member that asked for it, whose client is waiting,
+		// before its shards are placed. A later lookup gets the object
+		// alone, and the chunk from its shards if its client wants it.
+		if b, ok := e.store.Peek(ChunkEntry(r.Object.ChunkKey(0))); ok && r.Fetched && !r.Object.Pass {
 			a.Head = b
 		}
 	}

@@ -55,6 +55,9 @@ func (e *Engine) lookup(ctx context.Context, req *Request, forward, retried bool
 	if req.directives().OnlyIfCached {
 		return Result{}, ErrNotCached
 	}
+	if forward && e.leadsObject(req.Key) {
+		forward = false // share the lookup of the peers that ask this node as leader
+	}
 	snap := snapshot(req)
 	out, started, err := e.objects.flights.Do(ctx, e.flightOf(snap, old, forward), func() (*outcome, error) {
 		return e.refresh(snap, old, forward)

@@ -223,6 +223,9 @@ type Answer struct {
 	once sync.Once
 }
 
+// Whole reports whether Head is the whole body.
+func (a *Answer) Whole() bool { return a.Rest == nil && int64(len(a.Head)) == a.Size }
+
 // Close releases the rest of the body, if any.
 func (a *Answer) Close() {
 	a.once.Do(func() {

@@ -95,7 +95,10 @@ type PeerError struct {
 	Suspect  bool
 }
 
+// Error says which member failed at what.
 func (e *PeerError) Error() string { return fmt.Sprintf("peer %s %s: %v", e.Addr, e.Op, e.Err) }
+
+// Unwrap is the member's failure.
 func (e *PeerError) Unwrap() error { return e.Err }
 
 // UpstreamError is an origin failure a leader reports: the asker answers
@@ -106,6 +109,7 @@ type UpstreamError struct {
 	Reason string
 }
 
+// Error says what the leader reported.
 func (e *UpstreamError) Error() string {
 	return fmt.Sprintf("origin failure reported by the leader: %d %s", e.Status, e.Reason)
 }

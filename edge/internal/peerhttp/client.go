@@ -181,24 +181,12 @@ func (c *Client) Shards(addr string, key chunk.Key, maxFrames, sl int, sink engi
 	if cl := int64(resp.Header.ContentLength()); cl > limit {
 		return 0, c.fail("shards", addr, true, fmt.Errorf("%w: a shard list of %d bytes, more than %d frames hold", peerwire.ErrBadMessage, cl, maxFrames))
 	}
-	body := progressReader{r: io.LimitReader(resp.BodyStream(), limit), sink: sink}
+	body := peerwire.ProgressReader{R: io.LimitReader(resp.BodyStream(), limit), To: sink}
 	bad, err = peerwire.ReadShardList(body, maxFrames, sink)
 	if err != nil && !errors.Is(err, engine.ErrEnough) {
 		return bad, c.fail("shards", addr, true, err) // a member never sends a broken list
 	}
 	return bad, err
-}
-
-// progressReader tells sink what it reads.
-type progressReader struct {
-	r    io.Reader
-	sink engine.ShardSink
-}
-
-func (p progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.sink.Progress(n)
-	return n, err
 }
 
 // PushShard stores one shard frame on addr.

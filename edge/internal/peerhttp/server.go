@@ -124,11 +124,12 @@ func (s *Server) serveFill(ctx *fasthttp.RequestCtx) {
 }
 
 // upstream answers with the status an origin failure maps to, marked as
-// the origin's, so that the asker does not try another leader.
+// the origin's, so that the asker does not try another leader. The mark
+// is set after ctx.Error, which resets the response's headers.
 func upstream(ctx *fasthttp.RequestCtx, err error) {
 	status, reason := engine.StatusFor(err)
-	ctx.Response.Header.Set(peerwire.HdrUpstream, "1")
 	ctx.Error(reason, status)
+	ctx.Response.Header.Set(peerwire.HdrUpstream, "1")
 }
 
 // serveMeta answers for an object this node leads: from its own cache, or

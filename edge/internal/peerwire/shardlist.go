@@ -197,3 +197,18 @@ func (l *ShardList) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// ProgressReader reads from R and reports to To how many bytes each read
+// gave, so that a shard list's reader can tell a member that answers
+// slowly from one that has stalled.
+type ProgressReader struct {
+	R  io.Reader
+	To interface{ Progress(n int) }
+}
+
+// Read is io.Reader's.
+func (p ProgressReader) Read(b []byte) (int, error) {
+	n, err := p.R.Read(b)
+	p.To.Progress(n)
+	return n, err
+}

@@ -1,0 +1,69 @@
+package disk
+
+import (
+	"fmt"
+)
+
+// readLoop serves Gets until Close.
+func (s *Store) readLoop() {
+	defer s.readersWG.Done()
+	for {
+		select {
+		case req := <-s.reads:
+			v, err := s.read(req)
+			req.res <- readRes{v: v, err: err}
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+// read reads and checks the record req looked up: its checksums, its kind
+// and its key, so that bytes never reach a caller unless they are the
+// value stored under that key.
+func (s *Store) read(req *readReq) ([]byte, error) {
+	start := s.cfg.Now()
+	buf := alignedBuf(int(req.e.blocks) * BlockSize)
+	err := s.readAt(buf, int64(req.e.block)*BlockSize)
+	s.st.readLatency.observe(s.cfg.Now().Sub(start))
+	var h header
+	var v []byte
+	if err == nil {
+		h, v, err = parseRecord(buf, s.storeID)
+	}
+	if err == nil && h.kind == kindPut && string(h.key) == req.key {
+		s.readFailures.Store(0)
+		s.st.reads.Add(1)
+		s.st.readBytes.Add(uint64(len(buf)))
+		return v, nil
+	}
+	s.mu.Lock()
+	reused := s.regions[s.regionOf(req.e.block)].seq0 != req.seq0
+	s.mu.Unlock()
+	switch {
+	case reused:
+		// The region was evicted and is being written again: the entry
+		// is gone, and what was read is newer bytes, not damage.
+		return nil, ErrNotFound
+	case err == nil:
+		// A sound record of another key: one that shares the hash.
+		return nil, ErrNotFound
+	}
+	return nil, s.readFailed(req, err)
+}
+
+// readFailed drops the entry of a record that failed to read (an I/O
+// error or a checksum), counts and logs it, and turns the store off after
+// MaxReadErrors failures in a row.
+func (s *Store) readFailed(req *readReq, err error) error {
+	s.mu.Lock()
+	s.idx.removeAt(req.kh, req.e.block)
+	s.mu.Unlock()
+	s.st.readErrors.Add(1)
+	s.log.Warn("disk read failed: entry dropped", "key", req.key, "offset", int64(req.e.block)*BlockSize, "err", err)
+	if s.readFailures.Add(1) >= int64(s.cfg.MaxReadErrors) && !s.readsOff.Swap(true) {
+		s.writesOff.Store(true)
+		s.log.Error("disk reads keep failing: the store is off until restarted", "failures", s.cfg.MaxReadErrors)
+	}
+	return fmt.Errorf("disk read of %q: %w", req.key, err)
+}

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/edgecache/edgecache/edge"
+)
+
+const edgeSynopsis = `Run an edge node: players stream through it with HTTP range requests; it
+serves each chunk from memory or fetches it from the origin once.`
+
+// edgeFlags are the flags of `edgecache edge` that are not fields of
+// edge.Config, or not in the form the Config takes them.
+type edgeFlags struct {
+	peers, peersDNS, join, gossipListen string
+	secretFile                          string
+	accessLog                           string
+	printConfig                         bool
+	logs                                logFlags
+}
+
+// register points the flags at cfg, whose values are the defaults.
+func (e *edgeFlags) register(f *flagSet, cfg *edge.Config) {
+	f.URL(&cfg.Origin, "origin", "origin base URL, e.g. http://origin.example:9000 (required)")
+	f.Addr(&cfg.Listen, "listen", "client listener address (players; GET and HEAD only)")
+	f.Addr(&cfg.AdminListen, "admin-listen", "admin listener address (status page /, /status.json, POST /purge, /healthz, /readyz, /metrics)")
+	f.Addr(&cfg.PeerListen, "peer-listen", "peer listener address (other edges only; authenticated)")
+	f.Addr(&cfg.Advertise, "advertise", "peer address other edges reach this one at (default: the peer listener's)")
+	f.String(&cfg.NodeName, "node-name", "name of this edge on its status page and in its logs")
+	f.AddrList(&e.peers, "peers", "static membership: comma-separated peer addresses host:port")
+	f.Addr(&e.peersDNS, "peers-dns", "DNS membership NAME:PORT: every A/AAAA record of NAME is a peer (a Kubernetes headless Service)")
+	f.String(&e.join, "join", "gossip membership: comma-separated gossip addresses of existing members")
+	e.gossipListen = "0.0.0.0:7946"
+	f.Addr(&e.gossipListen, "gossip-listen", "gossip (memberlist) listener, with --join")
+	f.String(&e.secretFile, "cluster-secret-file", "file holding the cluster secret that authenticates peers (or set "+SecretEnv+")")
+	f.String(&cfg.TLSCertFile, "tls-cert", "PEM certificate chain: the client listener speaks HTTPS only (with --tls-key)")
+	f.String(&cfg.TLSKeyFile, "tls-key", "PEM private key of --tls-cert")
+	f.String(&cfg.PeerTLSCertFile, "peer-tls-cert", "PEM certificate of this edge for mutual TLS between edges (with --peer-tls-key and --peer-tls-ca)")
+	f.String(&cfg.PeerTLSKeyFile, "peer-tls-key", "PEM private key of --peer-tls-cert")
+	f.String(&cfg.PeerTLSCAFile, "peer-tls-ca", "PEM CA of the cluster: peers must present a certificate it signed, and this edge's must be one")
+	f.Int(&cfg.DataShards, "data-shards", "k: data shards per chunk")
+	f.Int(&cfg.ParityShards, "parity-shards", "m: parity shards per chunk; any m owners of a chunk may be lost")
+	f.Duration(&cfg.HedgeDelay, "hedge-delay", "how long a shard read waits on one slow owner (the last to answer, or one sending nothing) before asking every other owner")
+	f.Duration(&cfg.PeerTimeout, "peer-timeout", "timeout of a shard read or push")
+	f.Size(&cfg.CacheSize, "cache-size", "memory for cached chunks (e.g. 512MiB, 4GiB)")
+	f.Float64(&cfg.HotShare, "hot-share", "share of --cache-size kept for whole chunks this edge serves even when its shards would fill the rest")
+	f.Size(&cfg.ChunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
+	f.Int(&cfg.Readahead, "readahead", "chunks a response fetches ahead of the one it is sending")
+	f.Int(&cfg.PrefetchSegments, "prefetch-playlists", "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
+	f.Int(&cfg.ReadaheadNext, "readahead-next", "chunks past a sequential range request's end fetched for the player's next request (0: off)")
+	f.Int(&cfg.MaxRanges, "max-ranges", "most ranges one request may ask for (more get 416)")
+	f.Duration(&cfg.DefaultTTL, "default-ttl", "freshness of responses whose origin gives no Cache-Control, Expires or Last-Modified")
+	f.Duration(&cfg.NegativeTTL, "negative-ttl", "how long an origin 404 is remembered")
+	f.Duration(&cfg.OriginTimeout, "origin-timeout", "timeout of one origin request attempt")
+	f.Int(&cfg.OriginRetries, "origin-retries", "retries of a failed idempotent origin read")
+	f.Duration(&cfg.ShutdownGrace, "shutdown-grace", "how long responses in flight may finish after SIGTERM")
+	f.String(&e.accessLog, "access-log", `access log: one JSON line per client request, appended to this file ("-": standard output; default: none)`)
+	f.Bool(&e.printConfig, "print-config", "print the effective configuration (command line, then environment, then defaults; secrets redacted) and exit")
+	e.logs.register(f, "info")
+}
+
+// runEdge is the `edgecache edge` command.
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlagSet("edge", edgeSynopsis, stdout)
+	cfg := edge.DefaultConfig()
+	var e edgeFlags
+	e.register(f, &cfg)
+	if err := f.parse(args, 0); err != nil {
+		return err
+	}
+	// Every problem is reported at once, one line each: an operator fixing
+	// a manifest should not discover them one start at a time.
+	f.require("listen", cfg.Listen, ":8080")
+	f.require("peer-listen", cfg.PeerListen, ":8081")
+	f.require("admin-listen", cfg.AdminListen, ":8082")
+	log, err := e.logs.logger(stderr)
+	f.p.add(err)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = log.With("node", cfg.NodeName)
+	f.p.add(configureMembership(&cfg, e, cfg.Logger))
+	f.p.add(validateEdge(cfg, f.bad["origin"]))
+	if err := f.problems(); err != nil {
+		return err
+	}
+	if e.printConfig {
+		return writeEffectiveConfig(stdout, f, cfg, e.secretFile)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The cache is most of the heap: let the collector work harder as
+		// the process nears the budget rather than grow past it.
+		debug.SetMemoryLimit(MemoryLimit(cfg.CacheSize))
+	}
+	closeLog, err := openAccessLog(&cfg, e.accessLog, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	n, err := edge.New(cfg)
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}
+
+// validateEdge reports the problems of cfg, the missing origin first,
+// unless badOrigin says --origin was given a value it refused.
+func validateEdge(cfg edge.Config, badOrigin bool) error {
+	if cfg.Origin != "" {
+		return cfg.Validate()
+	}
+	// Said once, naming the flag, rather than also as the Config's
+	// "origin URL is required": the rest is judged with a stand-in.
+	cfg.Origin = "http://origin.invalid"
+	if badOrigin {
+		return cfg.Validate()
+	}
+	return errors.Join(fmt.Errorf("--origin is required: the base URL of the origin, e.g. --origin http://origin.example:9000 (or %s)", EnvName("origin")), cfg.Validate())
+}
+
+// openAccessLog points cfg.AccessLog at the --access-log destination, and
+// returns what closes it.
+func openAccessLog(cfg *edge.Config, path string, stdout io.Writer) (func(), error) {
+	switch path {
+	case "":
+		return func() {}, nil
+	case "-":
+		cfg.AccessLog = stdout
+		return func() {}, nil
+	}
+	// Appended to, so that a restart or logrotate's copytruncate loses
+	// nothing; the edge writes it in blocks, never per request.
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, usagef("edgecache edge: --access-log: %v", err)
+	}
+	cfg.AccessLog = file
+	return func() { _ = file.Close() }, nil
+}
+
+// memoryOverhead is what an edge uses beyond its cache budget at most in
+// the common case: object metadata, chunks in flight, connection buffers
+// and the Go runtime (docs/design.md, "Memory").
+const memoryOverhead = 256 << 20
+
+// MemoryLimit is the Go memory limit an edge sets for itself from its
+// cache size when GOMEMLIMIT is not set: the budget, a quarter more for
+// garbage not yet collected, and the fixed overhead.
+func MemoryLimit(cacheSize int64) int64 {
+	return cacheSize + cacheSize/4 + memoryOverhead
+}
