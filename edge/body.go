@@ -62,6 +62,9 @@ type body struct {
 	length int64                    // the body's length, as announced
 	scrap  []byte                   // backing store of literal spans
 	x      exchange                 // the request's record, ended with the body
+	// fetched: the lookup for this response asked the origin, and the
+	// object's first chunk came with its answer.
+	fetched bool
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(body) }}
@@ -195,6 +198,9 @@ func (b *body) start(i int) {
 	if b.o.Storable() {
 		if data, ok := b.n.eng.Cached(b.o.ChunkKey(idx)); ok {
 			s.data, s.src = data, engine.SourceHit
+			if idx == 0 && b.fetched {
+				s.src = engine.SourceOrigin // it came with this request's lookup
+			}
 			return
 		}
 	}

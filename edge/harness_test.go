@@ -34,6 +34,7 @@ type testOrigin struct {
 	ranges  map[string]int // "path range" -> GETs with that Range
 	gets    int
 	heads   int
+	last    string // the method of the last request
 	srv     *httptest.Server
 }
 
@@ -61,6 +62,7 @@ func (o *testOrigin) put(path string, obj *testObject) {
 func (o *testOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	obj := o.objects[r.URL.Path]
+	o.last = r.Method
 	if r.Method == http.MethodHead {
 		o.heads++
 	} else {
@@ -90,6 +92,13 @@ func (o *testOrigin) counts() (gets, heads int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.gets, o.heads
+}
+
+// lastMethod is the method of the last request the origin saw.
+func (o *testOrigin) lastMethod() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.last
 }
 
 // rangeGets returns how many GETs asked for each Range of path.

@@ -183,6 +183,7 @@ const (
 	peerMeta
 	peerPing
 	peerPurge
+	peerObject
 	peerOther
 	numPeerOps
 )
@@ -202,6 +203,8 @@ func peerOpOf(op string) peerOp {
 		return peerPing
 	case "purge":
 		return peerPurge
+	case "object":
+		return peerObject
 	default:
 		return peerOther
 	}
@@ -222,6 +225,8 @@ func (p peerOp) String() string {
 		return "ping"
 	case peerPurge:
 		return "purge"
+	case peerObject:
+		return "object"
 	default:
 		return "other"
 	}

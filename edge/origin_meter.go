@@ -55,7 +55,11 @@ type originClient interface {
 func (o *originMeter) First(ctx context.Context, path string, header http.Header, window int64, old *origin.Meta) (*origin.First, error) {
 	start := o.now()
 	f, err := o.inner.First(ctx, path, header, window, old)
-	o.record(originFirst, start, err)
+	if err == nil {
+		o.record(originFirst, start, serverFailure(f.Status))
+	} else {
+		o.record(originFirst, start, err)
+	}
 	if err == nil {
 		o.addBytes(int64(len(f.Head)))
 		if f.Rest != nil {
@@ -93,12 +97,18 @@ func (o *originMeter) Stream(ctx context.Context, path string, m origin.Meta, he
 }
 
 // Fetch is the origin's Fetch, for relays, counted as op "relay"; its
-// answer's bytes are the client's, not the cache's, and are counted
-// apart (Stats.RelayedBytes).
+// body's bytes are origin egress too (and, as sent, Stats.RelayedBytes).
 func (o *originMeter) Fetch(ctx context.Context, req origin.Request) (*origin.Response, error) {
 	start := o.now()
 	resp, err := o.inner.Fetch(ctx, req)
-	o.record(originRelay, start, err)
+	if err == nil {
+		o.record(originRelay, start, serverFailure(resp.Status))
+	} else {
+		o.record(originRelay, start, err)
+	}
+	if err == nil {
+		resp.Body = &countingBody{rc: resp.Body, m: o}
+	}
 	return resp, err
 }
 
@@ -137,6 +147,15 @@ func (o *originMeter) retries() int64 {
 		return c.Stats().Retries
 	}
 	return 0
+}
+
+// serverFailure is how an answer of status counts for the origin's health:
+// a 5xx is the origin failing, though the edge relays it as an answer.
+func serverFailure(status int) error {
+	if status >= 500 {
+		return &origin.StatusError{Code: status}
+	}
+	return nil
 }
 
 func (o *originMeter) record(op originOp, start time.Time, err error) {

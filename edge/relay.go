@@ -64,8 +64,15 @@ var framingFields = map[string]bool{"Content-Length": true}
 
 // writeAnswer answers with an origin answer that is this request's alone:
 // its status and fields as received, its body as it comes.
-func (n *Node) writeAnswer(ctx *fasthttp.RequestCtx, a *engine.Answer, isHead bool, x *exchange) {
-	n.writeAnswerAs(ctx, a, isHead || bodiless("", a.Status), "miss", x)
+func (n *Node) writeAnswer(ctx *fasthttp.RequestCtx, key string, a *engine.Answer, isHead bool, x *exchange) {
+	noBody := isHead || bodiless("", a.Status)
+	if !noBody {
+		if err := a.Open(); err != nil {
+			n.fail(ctx, key, err)
+			return
+		}
+	}
+	n.writeAnswerAs(ctx, a, noBody, "miss", x)
 }
 
 func (n *Node) writeAnswerAs(ctx *fasthttp.RequestCtx, a *engine.Answer, noBody bool, fwd string, x *exchange) {

@@ -26,6 +26,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, r engine.Result, isHead boo
 	size := o.Meta.Size
 	if o.Status != http.StatusOK {
 		b := newBody(n, o)
+		b.fetched = r.Fetched
 		b.addRange(0, size)
 		return n.serveBody(ctx, r, b, size, isHead, x)
 	}
@@ -50,6 +51,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, r engine.Result, isHead boo
 		}
 	}
 	b := newBody(n, o)
+	b.fetched = r.Fetched
 	var length int64
 	switch len(ranges) {
 	case 0:

@@ -79,7 +79,7 @@ func (n *Node) serveCached(ctx *fasthttp.RequestCtx, key string, x *exchange) {
 			n.fail(ctx, key, err)
 			return
 		case r.Answer != nil:
-			n.writeAnswer(ctx, r.Answer, isHead, x)
+			n.writeAnswer(ctx, key, r.Answer, isHead, x)
 			return
 		case r.Pass:
 			n.relay(ctx, key, x)

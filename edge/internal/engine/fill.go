@@ -87,9 +87,10 @@ func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
 		e.keep(o, ChunkEntry(key), data)
 		return fillResult{data, SourcePeer}, nil
 	}
-	if !o.Piecewise {
-		// Its body is read as one stream, which runs at the object's
-		// leader: every chunk of it is filled there.
+	if !o.Piecewise || key.Index == 0 {
+		// The first chunk came with the lookup, at the object's leader,
+		// which keeps it; and a body read as one stream is read there
+		// too. Either is filled at the object's leader.
 		owners = e.cluster.objectOwners(o.Key, e.codec.Total())
 	}
 	return e.fillFromLeader(o, key, owners)

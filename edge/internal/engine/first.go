@@ -105,15 +105,7 @@ func (e *Engine) admit(ctx context.Context, req *Request, f *origin.First, fetch
 		}
 		e.log.Debug("origin answer not stored", "key", req.Key, "status", f.Status, "why", d.Reason)
 		a := &Answer{Status: f.Status, Header: fields, Size: f.Size, Head: f.Head, Rest: f.Rest}
-		if f.Ranges && a.Rest == nil && int64(len(a.Head)) < a.Size {
-			// The window of a longer body: the rest is one more request,
-			// checked to be the same version.
-			rest, err := e.origin.Stream(e.ctx, req.Key, metaOf(f, fields), fetch, int64(len(a.Head)))
-			if err != nil {
-				return nil, err
-			}
-			a.Rest = rest
-		}
+		e.restOf(a, req.Key, fetch)
 		return &outcome{answer: a, fetched: true}, nil
 	}
 	o := &Object{Key: req.Key, Status: f.Status, Header: fields, Fetch: fetch, Fresh: d.Freshness, Vary: d.Vary,
@@ -124,7 +116,23 @@ func (e *Engine) admit(ctx context.Context, req *Request, f *origin.First, fetch
 	o.Version = versionOf(o.Meta, o.Variant, got)
 	e.publish(o, gen)
 	e.keepFirst(o, f)
+	e.shareObject(o)
 	return &outcome{obj: o, fetched: true}, nil
+}
+
+// restOf lets a, when it is the first window of a longer body, fetch the
+// rest from the origin with the fields of fetch: one request from the
+// window's end, checked to be the same version.
+func (e *Engine) restOf(a *Answer, key string, fetch http.Header) {
+	if !a.Windowed() {
+		return
+	}
+	m := origin.Meta{Size: a.Size, ETag: a.Header.Get("ETag")}
+	if lm, ok := httpcache.ParseDate(strings.TrimSpace(a.Header.Get("Last-Modified"))); ok {
+		m.LastModified = lm
+	}
+	off := int64(len(a.Head))
+	a.more = func() (io.ReadCloser, error) { return e.origin.Stream(e.ctx, key, m, fetch, off) }
 }
 
 // metaOf is the size and validators of the version an answer is.
@@ -195,7 +203,9 @@ func (e *Engine) refreshed(req *Request, old *Object, f *origin.First, sent, got
 		n.gen = gen
 		return &outcome{obj: n, fetched: true}
 	}
-	return &outcome{obj: e.publish(n, gen), fetched: true}
+	e.publish(n, gen)
+	e.shareObject(n)
+	return &outcome{obj: n, fetched: true}
 }
 
 // passMarker marks key as not stored for a while.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/forward"
 )
 
 // fillFromLeader asks the chunk's leader to fill it; when the leader is
@@ -112,7 +113,7 @@ func (e *Engine) leadsObject(key string) bool {
 // that the origin sees one request per object for the cluster. ok is false
 // when this node leads, or no leader answered: then it asks the origin.
 func (e *Engine) askObjectLeader(ctx context.Context, req *Request, gen uint64) (out *outcome, ok bool, err error) {
-	for _, addr := range e.cluster.objectOwners(req.Key, 2) {
+	for _, addr := range e.objectKeepers(req.Key) {
 		if addr == e.cluster.Self() {
 			return nil, false, nil
 		}
@@ -138,6 +139,7 @@ func (e *Engine) askObjectLeader(ctx context.Context, req *Request, gen uint64) 
 func (e *Engine) fromLeader(req *Request, a MetaAnswer, gen uint64) *outcome {
 	switch {
 	case a.Answer != nil:
+		e.restOf(a.Answer, req.Key, forward.Header(req.Header.All(), forward.Fill, req.Header.Client(), e.cfg.Via))
 		return &outcome{answer: a.Answer, fetched: a.Fetched}
 	case a.Object == nil:
 		return &outcome{pass: true, fetched: a.Fetched}
@@ -163,10 +165,13 @@ func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) 
 	}
 	a := MetaAnswer{Fetched: r.Fetched, Pass: r.Pass}
 	switch {
-	case r.Answer != nil && r.Answer.Whole():
+	case r.Answer != nil && (r.Answer.Whole() || r.Answer.Windowed()):
+		// Whole, or the window of a longer body whose rest the asker
+		// fetches itself.
 		a.Answer = r.Answer
 	case r.Answer != nil:
-		// Too long to relay here: the asker fetches it itself.
+		// A body sent whole and too long to carry here (an origin that
+		// ignores Range): the asker relays the request itself.
 		r.Answer.Close()
 		a.Pass = true
 	case r.Object != nil:
@@ -180,4 +185,44 @@ func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) 
 		}
 	}
 	return a, nil
+}
+
+// objectKeepers are the members that hold a key's objects: its leader,
+// and the m owners after it, which the leader gives a copy of each object
+// it stores (shareObject), so that the key is answered without the origin
+// while up to m of them are lost, as its chunks are.
+func (e *Engine) objectKeepers(key string) []string {
+	return e.cluster.objectOwners(key, e.codec.Parity()+1)
+}
+
+// shareObject gives the other keepers of o's key a copy of o, in the
+// background: a keeper that misses it looks the key up itself.
+func (e *Engine) shareObject(o *Object) {
+	if e.cluster.Alone() {
+		return
+	}
+	for _, addr := range e.objectKeepers(o.Key) {
+		if addr == e.cluster.Self() {
+			continue
+		}
+		e.background(func() {
+			if err := e.peers.PushObject(addr, o, o.Fresh.Age(e.now())); err != nil {
+				e.cluster.Blame(err)
+				e.log.Debug("object copy not given", "peer", addr, "key", o.Key, "err", err)
+			}
+		})
+	}
+}
+
+// AdoptObject keeps o, a copy of an object its key's leader stored, its
+// age rebased on this node's clock. A copy of a key this node purged
+// recently is refused: it may have been made before the purge, and epochs
+// of two members' purges do not compare (this node looks the key up
+// itself if it needs it).
+func (e *Engine) AdoptObject(o *Object, age time.Duration) {
+	if o.Pass {
+		return
+	}
+	o.Fresh.InitialAge, o.Fresh.ResponseTime = age, e.now()
+	e.publish(o, 0) // epoch 0: any purge remembered refuses it
 }

@@ -217,14 +217,36 @@ type Answer struct {
 	Status int
 	Header httpcache.Fields // end-to-end, as received
 	Size   int64            // -1 when unknown: the body ends when Rest does
-	Head   []byte           // the start of the body (all of it when Rest is nil)
-	Rest   io.ReadCloser    // the rest of the body, open; nil when Head is all of it
+	Head   []byte           // the start of the body
+	Rest   io.ReadCloser    // the rest of the body, open, or nil (see Open)
 
+	// more opens the rest of the body when the origin sent only a window
+	// of it: one more request, made only by whoever sends the body.
+	more func() (io.ReadCloser, error)
 	once sync.Once
+}
+
+// Open makes Rest the rest of the body when the origin sent only its
+// first window (one more origin request, checked to be the same
+// version); it does nothing when Head and Rest already hold it all.
+func (a *Answer) Open() error {
+	if a.Rest != nil || int64(len(a.Head)) >= a.Size || a.more == nil {
+		return nil
+	}
+	rest, err := a.more()
+	if err != nil {
+		return err
+	}
+	a.Rest = rest
+	return nil
 }
 
 // Whole reports whether Head is the whole body.
 func (a *Answer) Whole() bool { return a.Rest == nil && int64(len(a.Head)) == a.Size }
+
+// Windowed reports whether Head is the first window of a longer body that
+// Open can fetch the rest of.
+func (a *Answer) Windowed() bool { return a.Rest == nil && int64(len(a.Head)) < a.Size }
 
 // Close releases the rest of the body, if any.
 func (a *Answer) Close() {

@@ -41,6 +41,10 @@ type Peers interface {
 	Shards(addr string, key chunk.Key, maxFrames, shardLen int, sink ShardSink) (bad int, err error)
 	// PushShard stores one shard frame on member addr.
 	PushShard(addr string, frame []byte) error
+	// PushObject gives member addr, an owner of o's key after its leader,
+	// a copy of o, age as the leader sees it, so that it can answer for
+	// the key when the leader is lost.
+	PushObject(addr string, o *Object, age time.Duration) error
 	// Fill asks member addr, the chunk's leader, for the chunkLen bytes of
 	// chunk key of object o: from its memory (SourcePeer) or from the
 	// origin, which it asks once for the whole cluster (SourceOrigin).

@@ -189,6 +189,23 @@ func (c *Client) Shards(addr string, key chunk.Key, maxFrames, sl int, sink engi
 	return bad, err
 }
 
+// PushObject gives addr a copy of o.
+func (c *Client) PushObject(addr string, o *engine.Object, age time.Duration) error {
+	body, err := json.Marshal(peerwire.ObjectPush{Object: *objectMessage(o), Age: int64(age)})
+	if err != nil {
+		return err
+	}
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := c.do("object", addr, fasthttp.MethodPost, peerwire.ObjectPath, body, resp, c.cfg.Timeout); err != nil {
+		return err
+	}
+	if resp.StatusCode() != fasthttp.StatusNoContent {
+		return &engine.PeerError{Op: "object", Addr: addr, Err: fmt.Errorf("status %d: %s", resp.StatusCode(), trimBody(resp.Body()))}
+	}
+	return nil
+}
+
 // PushShard stores one shard frame on addr.
 func (c *Client) PushShard(addr string, frame []byte) error {
 	resp := fasthttp.AcquireResponse()
@@ -268,7 +285,7 @@ func metaAnswerFrom(m peerwire.MetaAnswer, raw []byte) engine.MetaAnswer {
 		a.Head = append([]byte(nil), raw...)
 	case m.Raw == "answer" && m.Answer != nil:
 		body := append([]byte(nil), raw...)
-		a.Answer = &engine.Answer{Status: m.Answer.Status, Header: fieldsFrom(m.Answer.Header), Size: int64(len(body)), Head: body}
+		a.Answer = &engine.Answer{Status: m.Answer.Status, Header: fieldsFrom(m.Answer.Header), Size: max(m.Answer.Size, int64(len(body))), Head: body}
 	case m.Answer != nil:
 		a.Answer = &engine.Answer{Status: m.Answer.Status, Header: fieldsFrom(m.Answer.Header)}
 	}

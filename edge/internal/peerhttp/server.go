@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/valyala/fasthttp"
@@ -49,6 +50,8 @@ func (s *Server) Serve(ctx *fasthttp.RequestCtx) {
 		s.storeShard(ctx)
 	case path == peerwire.FillPath && method == fasthttp.MethodPost:
 		s.serveFill(ctx)
+	case path == peerwire.ObjectPath && method == fasthttp.MethodPost:
+		s.adoptObject(ctx)
 	case path == peerwire.MetaPath && method == fasthttp.MethodPost:
 		s.serveMeta(ctx)
 	case path == peerwire.PurgePath && method == fasthttp.MethodPost:
@@ -154,7 +157,7 @@ func (s *Server) serveMeta(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if a.Answer != nil {
-		msg.Answer = &peerwire.Answer{Status: a.Answer.Status, Header: fieldsMessage(a.Answer.Header)}
+		msg.Answer = &peerwire.Answer{Status: a.Answer.Status, Header: fieldsMessage(a.Answer.Header), Size: a.Answer.Size}
 		msg.Raw, raw = "answer", a.Answer.Head
 	}
 	b, err := peerwire.EncodeMetaAnswer(msg, raw)
@@ -164,6 +167,17 @@ func (s *Server) serveMeta(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType("application/octet-stream")
 	ctx.SetBody(b)
+}
+
+// adoptObject keeps a copy of an object its leader stored.
+func (s *Server) adoptObject(ctx *fasthttp.RequestCtx) {
+	p, err := peerwire.DecodeObjectPush(ctx.Request.Body())
+	if err != nil {
+		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
+		return
+	}
+	s.Engine.AdoptObject(objectFrom(&p.Object), time.Duration(p.Age))
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
 // servePurge drops an object another member was asked to purge.

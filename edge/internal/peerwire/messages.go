@@ -7,6 +7,7 @@ const (
 	ShardsPath = "/peer/v1/shards" // GET ?key=K: the frames held; PUT: store one frame
 	FillPath   = "/peer/v2/fill"   // POST FillRequest: the leader fills a chunk once for all
 	MetaPath   = "/peer/v2/meta"   // POST MetaRequest: what answers a request, from the object's leader
+	ObjectPath = "/peer/v2/object" // POST ObjectPush: a copy of an object, for the owners after its leader
 	PingPath   = "/peer/v1/ping"   // GET: 204 from a live peer
 	PurgePath  = "/peer/v1/purge"  // POST PurgeMessage: drop an object; answers PurgeAnswer
 )

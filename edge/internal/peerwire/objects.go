@@ -106,6 +106,7 @@ func DecodeMetaRequest(b []byte) (MetaRequest, error) {
 type Answer struct {
 	Status int     `json:"status"`
 	Header []Field `json:"header"`
+	Size   int64   `json:"size"` // the whole body's; more than the bytes that follow when they are its first window
 }
 
 // MetaAnswer is an object leader's answer to a MetaRequest. Its body is a
@@ -173,4 +174,22 @@ func DecodeFillRequest(b []byte) (FillRequest, error) {
 		return r, fmt.Errorf("%w: %v", ErrBadMessage, err)
 	}
 	return r, r.Object.check()
+}
+
+// ObjectPush gives a member a copy of an object its leader stored.
+type ObjectPush struct {
+	Object Object `json:"object"`
+	Age    int64  `json:"age"` // nanoseconds
+}
+
+// DecodeObjectPush reads an object push.
+func DecodeObjectPush(b []byte) (ObjectPush, error) {
+	var p ObjectPush
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	if p.Age < 0 {
+		return p, fmt.Errorf("%w: a negative age", ErrBadMessage)
+	}
+	return p, p.Object.check()
 }

@@ -145,6 +145,7 @@ func TestPeers(t *testing.T, tr Transport) {
 	t.Run("pushes refused", func(t *testing.T) { testPushRefused(t, tr) })
 	t.Run("fill", func(t *testing.T) { testFill(t, tr) })
 	t.Run("meta", func(t *testing.T) { testMeta(t, tr) })
+	t.Run("object copy", func(t *testing.T) { testObjectPush(t, tr) })
 	t.Run("dead member", func(t *testing.T) { testDead(t, tr) })
 }
 
@@ -304,6 +305,28 @@ func testMeta(t *testing.T, tr Transport) {
 	}
 }
 
+// A member given a copy of an object answers for its key from it, without
+// the origin, its age carried over.
+func testObjectPush(t *testing.T, tr Transport) {
+	org := NewOrigin()
+	Movie(org, "/c.mp4", 1, 3)
+	m := Start(t, tr, org, Config(), 2)
+	peers, to := tr.Peers(t, m[0].Addr), m[1].Addr
+	o := &engine.Object{Key: "/c.mp4", Status: 200, Version: `e:"c"`, Meta: origin.Meta{Size: 9, ETag: `"c"`},
+		Header: httpcache.Fields{{Name: "ETag", Value: `"c"`}}, Piecewise: true, Ranges: true,
+		Fresh: httpcache.Freshness{Lifetime: time.Hour}}
+	if err := peers.PushObject(to, o, time.Minute); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	got, err := peers.Meta(to, engine.NewRequest("/c.mp4", nil, forward.Client{}))
+	if err != nil || got.Object == nil || got.Object.Version != o.Version || got.Fetched || got.Age < time.Minute {
+		t.Errorf("meta after a copy: %+v, %v; want the copy, not fetched, at least a minute old", got, err)
+	}
+	if n := org.Lookups("/c.mp4"); n != 0 {
+		t.Errorf("the origin was asked %d times, want none", n)
+	}
+}
+
 func testDead(t *testing.T, tr Transport) {
 	m := Start(t, tr, NewOrigin(), Config(), 1)
 	peers, dead := tr.Peers(t, m[0].Addr), tr.Dead(t)
@@ -318,4 +341,6 @@ func testDead(t *testing.T, tr Transport) {
 	wantPeerError(t, "fill", err, dead, true)
 	_, err = peers.Meta(dead, engine.NewRequest("/a", nil, forward.Client{}))
 	wantPeerError(t, "meta", err, dead, true)
+	err = peers.PushObject(dead, o, 0)
+	wantPeerError(t, "object", err, dead, true)
 }

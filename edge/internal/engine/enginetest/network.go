@@ -152,6 +152,16 @@ func (c *netClient) Ping(addr string) error {
 	return err
 }
 
+// PushObject is engine.Peers'.
+func (c *netClient) PushObject(addr string, o *engine.Object, age time.Duration) error {
+	e, _, err := c.net.reach(addr, "object", c.net.timeouts.Peer)
+	if err != nil {
+		return err
+	}
+	e.AdoptObject(o.Copy(), age) // the member decodes its own copy
+	return nil
+}
+
 // PushShard is engine.Peers'.
 func (c *netClient) PushShard(addr string, frame []byte) error {
 	e, _, err := c.net.reach(addr, "push", c.net.timeouts.Peer)
