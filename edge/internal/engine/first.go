@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -31,7 +30,7 @@ const passFor = 10 * time.Second
 
 // fetchFirst asks the origin for req's key with one request made from the
 // client's, revalidating old when there is one, and keeps what it may.
-func (e *Engine) fetchFirst(ctx context.Context, req *Request, old *Object, gen uint64) (*outcome, error) {
+func (e *Engine) fetchFirst(req *Request, old *Object, gen uint64) (*outcome, error) {
 	header := forward.Header(req.Header.All(), forward.Fill, req.Header.Client(), e.cfg.Via)
 	var validators *origin.Meta
 	if old != nil && !old.Pass && (old.Meta.ETag != "" || !old.Meta.LastModified.IsZero()) {
@@ -39,7 +38,10 @@ func (e *Engine) fetchFirst(ctx context.Context, req *Request, old *Object, gen 
 	}
 	e.stats.originLookups.Add(1)
 	sent := e.now()
-	f, err := e.origin.First(ctx, req.Key, header, e.cfg.ChunkSize, validators)
+	// The answer's body may outlive this lookup (read on as a stream, or
+	// by the client it is for): it lives under the engine's context, and
+	// the origin client bounds the wait for its header.
+	f, err := e.origin.First(e.ctx, req.Key, header, e.cfg.ChunkSize, validators)
 	got := e.now()
 	if err != nil {
 		return e.staleOnError(req, old, err)
@@ -55,7 +57,7 @@ func (e *Engine) fetchFirst(ctx context.Context, req *Request, old *Object, gen 
 		}
 		return &outcome{obj: old, stale: true, fetched: true}, nil
 	}
-	return e.admit(ctx, req, f, header, sent, got, gen)
+	return e.admit(req, f, header, sent, got, gen)
 }
 
 // serverError reports the statuses that count as the origin failing for
@@ -77,7 +79,7 @@ func (e *Engine) staleOnError(req *Request, old *Object, err error) (*outcome, e
 // admit makes an object of the origin's answer if it may be stored (and
 // keeps its first chunk, and the rest as it flows), else hands the answer
 // to the request that caused it.
-func (e *Engine) admit(ctx context.Context, req *Request, f *origin.First, fetch http.Header, sent, got time.Time, gen uint64) (*outcome, error) {
+func (e *Engine) admit(req *Request, f *origin.First, fetch http.Header, sent, got time.Time, gen uint64) (*outcome, error) {
 	received := fieldsOf(f.Header)
 	fields := httpcache.EndToEnd(received, responseOwned)
 	if !fields.Has("Date") {

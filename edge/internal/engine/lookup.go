@@ -169,7 +169,7 @@ func (e *Engine) refresh(req *Request, old *Object, forward bool) (*outcome, err
 			return out, err
 		}
 	}
-	return e.fetchFirst(ctx, req, old, gen)
+	return e.fetchFirst(req, old, gen)
 }
 
 // revalidateBehind refreshes old, a stale object served within
@@ -198,6 +198,19 @@ func (e *Engine) Invalidate(o *Object) { e.objects.drop(o) }
 
 // Objects is how many keys' metadata is cached.
 func (e *Engine) Objects() int { return e.objects.cache.Len() }
+
+// Variants is how many responses are stored for key, its variants when
+// they vary.
+func (e *Engine) Variants(key string) int {
+	ent, ok := e.objects.cache.Peek(key)
+	switch {
+	case !ok:
+		return 0
+	case ent.obj != nil:
+		return 1
+	}
+	return len(ent.variants)
+}
 
 // HasObject reports whether key's metadata is cached, fresh or not.
 func (e *Engine) HasObject(key string) bool { return e.objects.cache.Contains(key) }

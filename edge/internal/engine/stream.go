@@ -112,7 +112,8 @@ func (e *Engine) run(o *Object, r *runningStream, body io.ReadCloser) {
 	close(r.ready)
 	e.background(func() {
 		defer e.streams.end(o, r)
-		if err := r.s.Run(e.ctx, body); err != nil && e.ctx.Err() == nil {
+		err := r.s.Run(e.ctx, body)
+		if err != nil && e.ctx.Err() == nil {
 			e.log.Warn("origin body broke while it was being cut into chunks", "key", o.Key, "err", err)
 		}
 	})
@@ -121,17 +122,29 @@ func (e *Engine) run(o *Object, r *runningStream, body io.ReadCloser) {
 // streamChunk reads chunk idx of o, an object read as one stream (its
 // origin ignores Range, or its validators are too weak to read it in
 // pieces): from a stream already cutting it, else from a new request,
-// from the chunk's offset if the origin serves ranges, else from the
-// start. At most maxStreamStarts requests are made.
+// from the first chunk before idx that this node lacks if the origin
+// serves ranges, else from the start. At most maxStreamStarts requests
+// are made.
 func (e *Engine) streamChunk(ctx context.Context, o *Object, idx int64) ([]byte, error) {
 	from := int64(0)
 	if o.Ranges {
-		from = idx
+		// From the first of the chunks before idx that nobody holds, so
+		// that the readers of a new object's chunks, whichever asks first,
+		// share one stream.
+		for from = idx; from > 1 && !e.store.Contains(ChunkEntry(o.ChunkKey(from-1))); from-- {
+		}
 	}
 	var last error
 	for starts := 0; ; {
 		r, fresh := e.streams.join(o, idx, from)
 		if fresh {
+			// A stream that ended just now kept every chunk it cut before
+			// it ended: look again before asking the origin.
+			if b, ok := e.store.Get(ChunkEntry(o.ChunkKey(idx))); ok {
+				e.streams.end(o, r)
+				close(r.ready)
+				return b, nil
+			}
 			if starts == maxStreamStarts {
 				e.streams.end(o, r)
 				close(r.ready)
@@ -139,7 +152,9 @@ func (e *Engine) streamChunk(ctx context.Context, o *Object, idx int64) ([]byte,
 			}
 			starts++
 			e.stats.streams.Add(1)
-			body, err := e.origin.Stream(ctx, o.Key, o.Meta, o.Fetch, from*e.cfg.ChunkSize)
+			// The stream outlives this read (others wait on it): it lives
+			// under the engine's context, not this fill's.
+			body, err := e.origin.Stream(e.ctx, o.Key, o.Meta, o.Fetch, from*e.cfg.ChunkSize)
 			if err != nil {
 				r.err = err
 				e.streams.end(o, r)
