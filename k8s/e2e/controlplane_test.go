@@ -24,6 +24,17 @@ const nodeMonitorGrace = 20 * time.Second
 // plane's network namespace (so etcd's and the components' loopback ports
 // are theirs alone).
 func (c *cluster) controlPlane() error {
+	kc, err := c.certificates()
+	if err != nil {
+		return err
+	}
+	return c.startControlPlane(kc)
+}
+
+// certificates makes the cluster's CA, every component's certificate and
+// the kubeconfigs of those that need one, by file name, and the test's own
+// API client.
+func (c *cluster) certificates() (map[string]string, error) {
 	var ids []identity
 	ids = append(ids,
 		identity{file: "apiserver", cn: "kube-apiserver", hosts: []string{
@@ -40,21 +51,25 @@ func (c *cluster) controlPlane() error {
 	}
 	var err error
 	if c.pki, err = newPKI(filepath.Join(stateDir, "pki"), ids); err != nil {
-		return err
+		return nil, err
 	}
 	kc := map[string]string{}
 	for _, f := range []string{"admin", "controller-manager", "scheduler", "kube-proxy"} {
 		if kc[f], err = c.pki.kubeconfig(f, apiServer); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	c.admin = kc["admin"]
 	tlsCfg, err := c.pki.tlsConfig("admin")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.api = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}, Timeout: 30 * time.Second}
+	return kc, nil
+}
 
+// startControlPlane starts the processes of controlPlane.
+func (c *cluster) startControlPlane(kc map[string]string) error {
 	p := c.pki.path
 	if err := c.startControl("etcd", "/usr/bin/etcd", "--name", "e2e", "--data-dir", filepath.Join(stateDir, "etcd"),
 		"--listen-client-urls", "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
