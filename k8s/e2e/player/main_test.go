@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -64,14 +65,33 @@ func TestWholeModeChecksEveryByte(t *testing.T) {
 	}
 }
 
-func TestRangeModeReadsRangesUntilTheDuration(t *testing.T) {
-	srv := syntheticServer(t, nil)
-	cfg := testConfig(srv.URL)
-	cfg.Duration = 200 * time.Millisecond
-	sum := newReader(cfg, nil).run(context.Background())
-	if sum.Requests == 0 || sum.OK != sum.Requests || sum.Bytes != int64(sum.OK)*cfg.RangeSize {
-		t.Fatalf("summary %+v, want only OK reads of %d bytes each", sum, cfg.RangeSize)
-	}
+// handlerTransport answers requests in memory from a handler, so that a
+// test of the range mode's pacing runs in a synctest bubble on fake time.
+type handlerTransport struct{ h http.Handler }
+
+func (ht handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	ht.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+func TestRangeModeReadsAtTheRateForTheDuration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o, err := origin.NewServer(origin.ServerConfig{Synthetic: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		cfg := testConfig("http://origin.test")
+		cfg.Duration, cfg.Rate = 2050*time.Millisecond, 10
+		r := newReader(cfg, nil)
+		r.hc.Transport = handlerTransport{o}
+		sum := r.run(context.Background())
+		// A request at each tick, every 100 ms from 100 ms to 2 s.
+		if sum.Requests != 20 || sum.OK != 20 || sum.Bytes != 20*cfg.RangeSize {
+			t.Fatalf("summary %+v, want 20 OK reads of %d bytes", sum, cfg.RangeSize)
+		}
+	})
 }
 
 func TestWrongBytesAreFailuresNotRetries(t *testing.T) {
