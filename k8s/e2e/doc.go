@@ -19,9 +19,9 @@
 // What this suite must never do: send a packet beyond the namespaces it
 // made (pods have no default route, DNS has no upstream, nothing is
 // pulled), change the host outside its own names (network namespaces and
-// links named eck8s-*, the cgroup eck8s, its own directories) except the
-// kernel settings the kubelet insists on, which it records first and puts
-// back, or leave anything behind: the tear-down runs when the test ends
-// however it ends, and again (as a sweep of those names) before the next
-// run starts.
+// links named eck8s-*, the cgroup eck8s, its own directories) except what
+// the kubelets and containerd insist on (three kernel settings, a few
+// directories: see hostDirs), which it records first and puts back, or
+// leave anything behind: the tear-down runs when the test ends however it
+// ends, and again (as a sweep of those names) before the next run starts.
 package e2e
