@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,17 +170,76 @@ func TestChromiumPlaysHLSThroughEdge(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
+	waitAppended(t, tab)
+	playThenSeek(t, tab, "hls")
+}
+
+// waitAppended waits until the page's HLS loader has appended every
+// segment and returns what the page lists: one line per segment with its
+// X-Cache.
+func waitAppended(t *testing.T, tab context.Context) string {
+	t.Helper()
 	appended := `(() => {
 		const s = document.getElementById("hls-status");
-		return s.dataset.state === "appended" || s.dataset.state === "error" ? s.dataset.state : null;
+		return s && (s.dataset.state === "appended" || s.dataset.state === "error") ? s.dataset.state : null;
 	})()`
 	ctx, cancel := context.WithTimeout(tab, browserWait)
 	defer cancel()
 	state, err := chromedp.Run(ctx, chromedp.Poll[string](appended,
 		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(browserWait)))
+	status, _ := chromedp.Run(tab, chromedp.Text("#hls-status"))
 	if err != nil || state != "appended" {
-		status, _ := chromedp.Run(tab, chromedp.Text("#hls-status"))
 		t.Fatalf("HLS loader: state %q, %v; page says:\n%s", state, err, status)
 	}
-	playThenSeek(t, tab, "hls")
+	return status
+}
+
+// segmentCaches returns the X-Cache the page lists for each file the HLS
+// loader appended (init.mp4 and every segment), in order.
+func segmentCaches(t *testing.T, status string) (files, caches []string) {
+	t.Helper()
+	for line := range strings.SplitSeq(status, "\n") {
+		if m := segmentLine.FindStringSubmatch(line); m != nil {
+			files, caches = append(files, m[1]), append(caches, m[2])
+		}
+	}
+	if len(files) < 2 {
+		t.Fatalf("the page lists %d appended files:\n%s", len(files), status)
+	}
+	return files, caches
+}
+
+var segmentLine = regexp.MustCompile(`^(\S+\.(?:mp4|m4s))\s+\d+ B\s+X-Cache: (\S+)$`)
+
+// The player page promises that a reload turns the segments' MISS into
+// HIT. In a real browser the media's max-age would let the browser answer
+// the reload from its own cache, still showing the first load's MISS; the
+// page's loader must ask the edge, and the edge, holding every segment
+// now, must say HIT for each.
+func TestChromiumReloadShowsHits(t *testing.T) {
+	tab := newBrowser(t)
+	ring := startTestRing(t)
+	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
+		t.Fatal(err)
+	}
+	files, first := segmentCaches(t, waitAppended(t, tab))
+	if !slices.Contains(first, "MISS") {
+		t.Fatalf("a cold ring's first load shows no MISS: %v %v", files, first)
+	}
+	originBefore := ring.OriginStats().Requests
+	if err := chromedp.Do(tab, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	again, second := segmentCaches(t, waitAppended(t, tab))
+	if !slices.Equal(again, files) {
+		t.Fatalf("the reload lists %v, the first load %v", again, files)
+	}
+	for i, c := range second {
+		if c != "HIT" {
+			t.Errorf("after a reload %s says X-Cache: %s (first load: %s), want HIT", files[i], c, first[i])
+		}
+	}
+	if got := ring.OriginStats().Requests; got != originBefore {
+		t.Errorf("the reload cost the origin %d requests, want none", got-originBefore)
+	}
 }
