@@ -239,7 +239,10 @@ func TestChromiumReloadShowsHits(t *testing.T) {
 			t.Errorf("after a reload %s says X-Cache: %s (first load: %s), want HIT", files[i], c, first[i])
 		}
 	}
-	if got := ring.OriginStats().Requests; got != originBefore {
-		t.Errorf("the reload cost the origin %d requests, want none", got-originBefore)
+	// A reload makes the browser revalidate the page itself (it sends
+	// "Cache-Control: max-age=0" for it), which an edge may pass to the
+	// origin; the media must cost the origin nothing.
+	if got := ring.OriginStats().Requests - originBefore; got > 1 {
+		t.Errorf("the reload cost the origin %d requests, want at most one, for the page itself", got)
 	}
 }
