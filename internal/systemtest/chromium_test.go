@@ -21,7 +21,9 @@ const browserWait = 45 * time.Second
 
 // newBrowser starts a headless Chromium for the test and returns a tab's
 // context. The browser is stopped, and its profile removed, when the test
-// ends.
+// ends. Start the edges first: cleanups run last in, first out, so the
+// browser, which may hold a paused video's download open, is gone before
+// the edges drain their connections.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	exe := requireTool(t, "chromium", "chromium-browser", "google-chrome")
@@ -153,8 +155,8 @@ func playThenSeek(t *testing.T, tab context.Context, id string) {
 // is at the end of the file, so Chromium must fetch the tail with a range
 // request before the first frame, and the seek with another.
 func TestChromiumPlaysMP4ThroughEdge(t *testing.T) {
-	tab := newBrowser(t)
 	ring := startTestRing(t)
+	tab := newBrowser(t)
 	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +167,8 @@ func TestChromiumPlaysMP4ThroughEdge(t *testing.T) {
 // player page's Media Source Extensions loader: master and media
 // playlists, init.mp4 and every .m4s segment come from a cold edge.
 func TestChromiumPlaysHLSThroughEdge(t *testing.T) {
-	tab := newBrowser(t)
 	ring := startTestRing(t)
+	tab := newBrowser(t)
 	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +219,8 @@ var segmentLine = regexp.MustCompile(`^(\S+\.(?:mp4|m4s))\s+\d+ B\s+X-Cache: (\S
 // page's loader must ask the edge, and the edge, holding every segment
 // now, must say HIT for each.
 func TestChromiumReloadShowsHits(t *testing.T) {
-	tab := newBrowser(t)
 	ring := startTestRing(t)
+	tab := newBrowser(t)
 	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
