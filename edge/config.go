@@ -43,7 +43,14 @@ type Config struct {
 	// (static list, DNS, gossip). Nil: a ring of this node alone.
 	Membership ring.Source
 	// ClusterSecret authenticates peer requests; required with Membership.
+	// The node signs its peer requests with it and accepts requests signed
+	// with it.
 	ClusterSecret []byte
+	// ClusterSecretAccepted, when set, is a second secret the node accepts
+	// on peer and admin requests but never signs with: the other secret
+	// of a rotation, so that members on either side of it keep peering
+	// (docs/design.md, "Rotating the cluster secret"). Default: none.
+	ClusterSecretAccepted []byte
 	// TLSCertFile and TLSKeyFile, both set, make the client listener speak
 	// HTTPS only (TLS 1.2 or later, HTTP/1.1): a PEM certificate chain and
 	// its private key, read when the node starts. One without the other is
@@ -235,6 +242,14 @@ func DefaultConfig() Config {
 	}
 }
 
+// acceptedSecrets are the secrets the node accepts besides ClusterSecret.
+func (c *Config) acceptedSecrets() [][]byte {
+	if len(c.ClusterSecretAccepted) == 0 {
+		return nil
+	}
+	return [][]byte{c.ClusterSecretAccepted}
+}
+
 // hostname is the host's name, or "" when the system does not say.
 func hostname() string {
 	h, _ := os.Hostname()
@@ -278,6 +293,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Membership != nil && len(c.ClusterSecret) == 0 {
 		errs = append(errs, errors.New("a cluster secret is required to talk to peers"))
+	}
+	if len(c.ClusterSecretAccepted) > 0 && len(c.ClusterSecret) == 0 {
+		errs = append(errs, errors.New("an accepted cluster secret needs the cluster secret this node signs with"))
 	}
 	switch _, gathers := c.Registerer.(prometheus.Gatherer); {
 	case c.DisableMetrics && (c.Registerer != nil || c.Gatherer != nil):

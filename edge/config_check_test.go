@@ -54,3 +54,17 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Errorf("Validate gave %d lines, want 3:\n%s", n, err)
 	}
 }
+
+// A secret accepted during a rotation needs the one the node signs with:
+// a node that could verify peers but not sign would be refused by all.
+func TestValidateAcceptedSecretNeedsTheSigningOne(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Origin, cfg.ClusterSecretAccepted = "http://o", []byte("accepted-secret-0123456789")
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "an accepted cluster secret needs the cluster secret this node signs with") {
+		t.Errorf("Validate: %v", err)
+	}
+	cfg.ClusterSecret = []byte("signing-secret-0123456789")
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate with both secrets: %v", err)
+	}
+}

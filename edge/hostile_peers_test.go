@@ -48,8 +48,24 @@ func sendPeer(t *testing.T, n *Node, auth *peerwire.Auth, method, uri string, bo
 	return resp.StatusCode(), string(resp.Body())
 }
 
-// Requests from outside the cluster, or from a member with other chunk
-// parameters, are refused with 401 or 409 and a reason, counted in
+// sendUnsigned sends a ping that states the chunk parameters params but
+// carries no signature.
+func sendUnsigned(t *testing.T, n *Node, params string) (int, string) {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + n.PeerAddr() + peerwire.PingPath)
+	req.Header.Set(peerwire.HdrCluster, params)
+	if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode(), string(resp.Body())
+}
+
+// Requests without credentials, with bad ones, or signed by a member with
+// other chunk parameters, are refused with 401 or (only the last) 409 and
+// a reason, counted in
 // edgecache_peer_refused_total and logged; the node serves clients as
 // before.
 func TestHostilePeerRequestsRefused(t *testing.T) {
@@ -68,16 +84,22 @@ func TestHostilePeerRequestsRefused(t *testing.T) {
 		status int
 		reason string
 	}{
-		{"unsigned", func() (int, string) {
+		{"no credentials at all", func() (int, string) {
 			return sendPeer(t, n, nil, "GET", peerwire.PingPath, nil)
-		}, 409, "other chunk parameters"},
+		}, 401, "unsigned request"},
 		{"unsigned with the cluster header", func() (int, string) {
-			req := fasthttp.AcquireRequest()
+			return sendUnsigned(t, n, good.Params())
+		}, 401, "unsigned request"},
+		{"unsigned with other chunk parameters", func() (int, string) {
+			return sendUnsigned(t, n, peerwire.ClusterParams(2*clusterChunk, 4, 2))
+		}, 401, "unsigned request"},
+		{"signed, garbage signature", func() (int, string) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
-			resp := fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI("http://" + n.PeerAddr() + peerwire.PingPath)
-			req.Header.Set(peerwire.HdrCluster, good.Params())
+			good.SignRequest(req, "127.0.0.1:1")
+			req.Header.Set(peerwire.HdrSig, "zz")
 			if err := fasthttp.DoTimeout(req, resp, waitBound); err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +251,7 @@ func TestHostilePeerFlood(t *testing.T) {
 					t.Errorf("flood request: %v", err)
 					return
 				}
-				if resp.StatusCode() == fasthttp.StatusConflict {
+				if resp.StatusCode() == fasthttp.StatusUnauthorized {
 					refused.Add(1)
 				}
 			}

@@ -112,8 +112,9 @@ func newNode(cfg Config, or originClient) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, serveErrors: make(chan error, 3),
 		origin: newOriginMeter(or, cfg.Now), ahead: newReadahead(), prefetch: newPrefetcher(),
 		status:    &statusState{started: cfg.Now(), every: cfg.StatusInterval},
-		adminAuth: newAdminAuth(cfg.ClusterSecret, cfg.Now),
-		auth:      peerwire.NewAuth(cfg.ClusterSecret, peerwire.ClusterParams(cfg.ChunkSize, cfg.DataShards, cfg.ParityShards), time.Minute, cfg.Now),
+		adminAuth: newAdminAuth(cfg.ClusterSecret, cfg.Now, cfg.acceptedSecrets()...),
+		auth: peerwire.NewAuth(cfg.ClusterSecret, peerwire.ClusterParams(cfg.ChunkSize, cfg.DataShards, cfg.ParityShards),
+			time.Minute, cfg.Now, cfg.acceptedSecrets()...),
 	}
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
 	n.viaName = "edgecache"

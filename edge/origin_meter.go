@@ -29,6 +29,7 @@ type originMeter struct {
 	// request the edge abandoned is neither), for the status page.
 	ok, failed atomic.Int64
 	lastOK     atomic.Int64 // unix nanoseconds of the last answer; 0: none yet
+	lastFailed atomic.Bool  // the last request that ended failed
 	mu         sync.Mutex
 	lastErr    string    // guarded by mu
 	lastErrAt  time.Time // guarded by mu
@@ -166,6 +167,7 @@ func (o *originMeter) record(op originOp, start time.Time, err error) {
 	case err == nil, errors.Is(err, origin.ErrNotFound), errors.Is(err, origin.ErrChanged):
 		o.ok.Add(1)
 		o.lastOK.Store(o.now().UnixNano())
+		o.lastFailed.Store(false)
 	case errors.Is(err, context.Canceled):
 		// The edge gave up (a client left, the node stops): nothing
 		// learned about the origin.
@@ -174,13 +176,14 @@ func (o *originMeter) record(op originOp, start time.Time, err error) {
 		o.mu.Lock()
 		o.lastErr, o.lastErrAt = err.Error(), o.now()
 		o.mu.Unlock()
+		o.lastFailed.Store(true)
 	}
 }
 
 // status returns the origin's URL (without credentials) and the last
 // failure and answer; the caller fills in the counts.
 func (o *originMeter) status(base string) OriginStatus {
-	s := OriginStatus{URL: base}
+	s := OriginStatus{URL: base, Failing: o.lastFailed.Load()}
 	if u, err := url.Parse(base); err == nil {
 		u.User = nil
 		s.URL = u.String()

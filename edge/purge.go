@@ -174,9 +174,10 @@ func (n *Node) serveAdminPurge(w http.ResponseWriter, r *http.Request) {
 var errAdminAuth = errors.New("admin request not authenticated")
 
 // newAdminAuth returns the signer and checker of admin requests: the peer
-// protocol's HMAC, timestamp and nonce checks, under their own label.
-func newAdminAuth(secret []byte, now func() time.Time) *peerwire.Auth {
-	return peerwire.NewAuth(secret, peerwire.AdminParams, time.Minute, now)
+// protocol's HMAC, timestamp and nonce checks, under their own label. It
+// signs with secret and accepts the accepted secrets too.
+func newAdminAuth(secret []byte, now func() time.Time, accepted ...[]byte) *peerwire.Auth {
+	return peerwire.NewAuth(secret, peerwire.AdminParams, time.Minute, now, accepted...)
 }
 
 // verifyAdmin checks an admin request's signature, clock and nonce with the

@@ -74,8 +74,14 @@ type CacheStatus struct {
 // request counts (metadata and chunk reads, retries inside one request
 // not separately); a 404 and a changed object are answers, not errors, and
 // a request the edge itself abandoned counts as neither.
+//
+// A failing origin does not make the edge unready: what the ring holds is
+// still served, and an unready edge would serve nothing at all.
 type OriginStatus struct {
-	URL            string     `json:"url"`                       // the origin, without any userinfo
+	URL string `json:"url"` // the origin, without any userinfo
+	// Failing: the last origin request that ended failed, and none has
+	// been answered since. The status page shows it at the top.
+	Failing        bool       `json:"failing"`
 	Requests       int64      `json:"requests"`                  // answered since start
 	Errors         int64      `json:"errors"`                    // failed since start
 	RecentRequests int64      `json:"recent_requests"`           // answered over History

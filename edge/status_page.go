@@ -72,6 +72,7 @@ type memberView struct {
 
 type pageView struct {
 	S           Status
+	Origin      originBanner
 	Refresh     int
 	Uptime      string
 	Members     []memberView
@@ -118,6 +119,7 @@ func buildPage(s Status) pageView {
 		Window:  formatAgo(time.Duration(float64(statusSamples) * s.SampleSeconds * float64(time.Second))),
 		Colours: map[string]string{"hit": colHit, "peer": colPeer, "origin": colOrigin, "error": colError, "ok": colOK, "fill": colFill},
 	}
+	v.Origin = originHealth(s, v.Window)
 
 	v.RingBar = chart{W: chartW, H: barH}
 	x := 0.0
@@ -167,6 +169,41 @@ func buildPage(s Status) pageView {
 		return []barPart{{h.OriginRequests, colOK, "answered"}, {h.OriginErrors, colError, "failed"}}
 	}, func(n int64) string { return strconv.FormatInt(n, 10) })
 	return v
+}
+
+// originBanner is the origin's health as the top of the page says it: an
+// operator must not have to scroll to learn that the origin is down while
+// the edge looks healthy (it stays ready: the cache still serves).
+type originBanner struct {
+	Class    string // ok, warn, bad or idle: the banner's colour
+	Headline string
+	Detail   string
+}
+
+// originHealth words the origin's health for the banner.
+func originHealth(s Status, window string) originBanner {
+	o := s.Origin
+	lastAnswer := "never answered since this edge started"
+	if o.LastSuccessAt != nil {
+		lastAnswer = "last answer " + formatAgo(s.Time.Sub(*o.LastSuccessAt)) + " ago"
+	}
+	lastError := ""
+	if o.LastErrorAt != nil {
+		lastError = "last error " + formatAgo(s.Time.Sub(*o.LastErrorAt)) + " ago: " + o.LastError
+	}
+	switch {
+	case o.Failing:
+		return originBanner{"bad", "Origin failing",
+			"Its last request failed (" + lastError + "); " + lastAnswer + ". This edge stays ready and serves what the ring " +
+				"holds; requests that need the origin fail with 502 or 504."}
+	case o.RecentErrors > 0:
+		return originBanner{"warn", fmt.Sprintf("Origin answering, %d failed in the last %s", o.RecentErrors, window),
+			strings.ToUpper(lastAnswer[:1]) + lastAnswer[1:] + "; " + lastError + "."}
+	case o.LastSuccessAt != nil:
+		return originBanner{"ok", "Origin answering", strings.ToUpper(lastAnswer[:1]) + lastAnswer[1:] + "; no failure in the last " + window + "."}
+	default:
+		return originBanner{"idle", "Origin not asked yet", "This edge has sent the origin no request since it started."}
+	}
 }
 
 // barPart is one coloured part of an interval's stacked bar.
@@ -263,12 +300,19 @@ svg { width: 100%; height: auto; display: block; background: #fff; border: 1px s
 .grid div b { display: block; font-size: 1.25em; }
 code { background: #eee; padding: 0 .25em; }
 footer { margin-top: 2em; color: #757575; }
+.banner { margin: .8em 0 0; padding: .5em .8em; border-radius: 4px; border-left: 6px solid; }
+.banner b { margin-right: .5em; }
+.banner.ok { background: #e8f5e9; border-color: #2e7d32; }
+.banner.warn { background: #fff8e1; border-color: #f9a825; }
+.banner.bad { background: #ffebee; border-color: #c62828; }
+.banner.idle { background: #eceff1; border-color: #78909c; }
 </style>
 </head>
 <body>
 <h1>edgecache edge {{with .S.Name}}{{.}} {{end}}<code>{{.S.Node}}</code></h1>
 <div class="sub">{{if .S.Ready}}<span class="ok">ready</span>{{else}}<span class="bad">not ready</span>{{end}}
  · up {{.Uptime}} · {{len .S.Members}} ring members · origin <code>{{.S.Origin.URL}}</code> · {{.S.Time.UTC.Format "2006-01-02 15:04:05 UTC"}}</div>
+<div class="banner {{.Origin.Class}}" id="origin-health"><b>{{.Origin.Headline}}</b>{{.Origin.Detail}} <a href="#origin">details</a></div>
 
 <h2>Ring</h2>
 <svg viewBox="0 0 {{.RingBar.W}} {{.RingBar.H}}" role="img" aria-label="share of keys led by each member">
@@ -307,7 +351,7 @@ footer { margin-top: 2em; color: #757575; }
 {{range .CacheBar.Rects}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Fill}}"><title>{{.Title}}</title></rect>{{end}}
 </svg>
 
-<h2>Origin</h2>
+<h2 id="origin">Origin</h2>
 <div class="grid">
 <div>answered (recent)<b>{{.S.Origin.RecentRequests}}</b></div>
 <div>failed (recent)<b{{if .S.Origin.RecentErrors}} class="bad"{{end}}>{{.S.Origin.RecentErrors}}</b></div>

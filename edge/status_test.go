@@ -250,3 +250,103 @@ func TestStatusOriginHealth(t *testing.T) {
 		t.Errorf("the page does not show the last origin error:\n%s", page)
 	}
 }
+
+// A dead origin is the first thing the status page says, above the ring
+// and the traffic, with its last error and last answer; /status.json says
+// it as "failing". The edge stays ready and serves what it holds: a
+// failing origin only fails what needs the origin.
+func TestStatusPageShowsADeadOriginFirst(t *testing.T) {
+	org := newTestOrigin(t)
+	org.put("/held.mp4", &testObject{data: []byte("cached before the origin died"), etag: `"h"`, modTime: confModTime, cacheControl: "max-age=3600"})
+	org.put("/other.mp4", &testObject{data: []byte("asked while the origin is down"), etag: `"o"`, modTime: confModTime})
+	var down atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "origin down", http.StatusServiceUnavailable)
+			return
+		}
+		org.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	n := startNode(t, front.URL, nil)
+	page := func() string {
+		t.Helper()
+		return string(do(t, http.MethodGet, "http://"+n.AdminAddr()+"/", nil).body)
+	}
+	banner := func(p string) string {
+		t.Helper()
+		start := strings.Index(p, `<div class="banner `)
+		ring := strings.Index(p, "<h2>Ring</h2>")
+		if start < 0 || ring < start {
+			t.Fatalf("no origin banner above the ring:\n%s", p)
+		}
+		end := strings.Index(p[start:], "</div>")
+		return p[start : start+end]
+	}
+
+	if b := banner(page()); !strings.Contains(b, `banner idle`) || !strings.Contains(b, "Origin not asked yet") {
+		t.Errorf("a fresh edge: %s", b)
+	}
+	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/held.mp4", nil); res.status != http.StatusOK {
+		t.Fatalf("held object: %d", res.status)
+	}
+	if b := banner(page()); !strings.Contains(b, `banner ok`) || !strings.Contains(b, "Origin answering") || !strings.Contains(b, "Last answer 0s ago") {
+		t.Errorf("after an answer: %s", b)
+	}
+
+	down.Store(true)
+	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/other.mp4", nil); res.status < 500 {
+		t.Fatalf("an object not held, origin down: %d", res.status)
+	}
+	if s := getStatus(t, n); !s.Origin.Failing || !strings.Contains(s.Origin.LastError, "503") || !s.Ready {
+		t.Errorf("origin down: failing %v, last error %q, ready %v; want failing, the 503, and ready", s.Origin.Failing, s.Origin.LastError, s.Ready)
+	}
+	b := banner(page())
+	for _, want := range []string{`banner bad`, "Origin failing", "503", "last answer 0s ago", "stays ready"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("origin down: the banner lacks %q: %s", want, b)
+		}
+	}
+	if res := do(t, http.MethodGet, "http://"+n.AdminAddr()+"/readyz", nil); res.status != http.StatusOK {
+		t.Errorf("/readyz with the origin down: %d, want 200: the edge still serves what it holds", res.status)
+	}
+	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/held.mp4", nil); res.status != http.StatusOK || string(res.body) != "cached before the origin died" {
+		t.Errorf("held object with the origin down: %d %q", res.status, res.body)
+	}
+
+	down.Store(false)
+	if res := do(t, http.MethodGet, "http://"+n.Addr()+"/other.mp4", nil); res.status != http.StatusOK {
+		t.Fatalf("origin back: %d", res.status)
+	}
+	if s := getStatus(t, n); s.Origin.Failing {
+		t.Errorf("origin back: still failing: %+v", s.Origin)
+	}
+	if b := banner(page()); strings.Contains(b, "failing") {
+		t.Errorf("origin back: %s", b)
+	}
+}
+
+// The banner's four states, from a Status: failing (the last request
+// failed), answering with recent failures, answering, not asked yet.
+func TestOriginHealthBanner(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ago := func(d time.Duration) *time.Time { at := now.Add(-d); return &at }
+	for _, tc := range []struct {
+		origin       OriginStatus
+		class, words string
+	}{
+		{OriginStatus{Failing: true, LastError: "connection refused", LastErrorAt: ago(2 * time.Second), LastSuccessAt: ago(90 * time.Second)},
+			"bad", "Origin failing: Its last request failed (last error 2s ago: connection refused); last answer 1m30s ago."},
+		{OriginStatus{Failing: true, LastError: "timeout", LastErrorAt: ago(time.Second)},
+			"bad", "never answered since this edge started"},
+		{OriginStatus{RecentErrors: 3, LastError: "timeout", LastErrorAt: ago(40 * time.Second), LastSuccessAt: ago(time.Second)},
+			"warn", "Origin answering, 3 failed in the last 5m00s: Last answer 1s ago; last error 40s ago: timeout."},
+		{OriginStatus{LastSuccessAt: ago(3 * time.Second)}, "ok", "Origin answering: Last answer 3s ago; no failure in the last 5m00s."},
+		{OriginStatus{}, "idle", "Origin not asked yet"},
+	} {
+		b := originHealth(Status{Time: now, Origin: tc.origin}, "5m00s")
+		if got := b.Headline + ": " + b.Detail; b.Class != tc.class || !strings.Contains(got, tc.words) {
+			t.Errorf("%+v: %s %q; want %s with %q", tc.origin, b.Class, got, tc.class, tc.words)
+		}
+	}
+}

@@ -46,6 +46,13 @@ type GossipConfig struct {
 	// it on every ring. The edge can derive it from the cluster secret.
 	// Default: none (plain gossip).
 	SecretKey []byte
+	// AcceptedKeys are further keys (16, 24 or 32 bytes each) that other
+	// members' gossip may be encrypted with; this member encrypts with
+	// SecretKey alone. A rotation of the key needs them: members that
+	// encrypt with the old key and members that encrypt with the new one
+	// must both be understood by those holding both. Requires SecretKey.
+	// Default: none.
+	AcceptedKeys [][]byte
 	// LeaveTimeout bounds how long Run waits, when its context ends, for
 	// the leave message to go out before shutting down. Default 1s.
 	LeaveTimeout time.Duration
@@ -100,10 +107,8 @@ func Gossip(cfg GossipConfig) (Source, error) {
 			return nil, fmt.Errorf("ring: gossip advertise address: %w", err)
 		}
 	}
-	switch len(cfg.SecretKey) {
-	case 0, 16, 24, 32:
-	default:
-		return nil, fmt.Errorf("ring: gossip secret key is %d bytes, want 16, 24 or 32", len(cfg.SecretKey))
+	if err := checkKeys(cfg.SecretKey, cfg.AcceptedKeys); err != nil {
+		return nil, err
 	}
 	if cfg.JoinRetry < 0 || cfg.LeaveTimeout < 0 {
 		return nil, fmt.Errorf("ring: gossip durations must not be negative")
@@ -119,7 +124,27 @@ func Gossip(cfg GossipConfig) (Source, error) {
 	}
 	cfg.Join = slices.Clone(cfg.Join)
 	cfg.SecretKey = slices.Clone(cfg.SecretKey)
+	cfg.AcceptedKeys = slices.Clone(cfg.AcceptedKeys)
 	return &gossipSource{cfg: cfg, log: orDiscard(cfg.Logger)}, nil
+}
+
+// checkKeys checks the sizes of the gossip keys: AES-128, -192 or -256.
+func checkKeys(primary []byte, accepted [][]byte) error {
+	if len(accepted) > 0 && len(primary) == 0 {
+		return fmt.Errorf("ring: gossip accepted keys need a secret key to encrypt with")
+	}
+	for i, k := range append([][]byte{primary}, accepted...) {
+		switch len(k) {
+		case 16, 24, 32:
+		case 0:
+			if i > 0 {
+				return fmt.Errorf("ring: gossip accepted key %d is empty", i)
+			}
+		default:
+			return fmt.Errorf("ring: gossip secret key is %d bytes, want 16, 24 or 32", len(k))
+		}
+	}
+	return nil
 }
 
 type gossipSource struct {
@@ -153,7 +178,14 @@ func (g *gossipSource) Run(ctx context.Context, updates chan<- []string) error {
 	if g.cfg.GossipAdvertise != "" {
 		conf.AdvertiseAddr, conf.AdvertisePort, _ = splitPort(g.cfg.GossipAdvertise)
 	}
-	conf.SecretKey = g.cfg.SecretKey
+	if len(g.cfg.SecretKey) > 0 {
+		// Encrypts with the secret key, decrypts with any of the keys.
+		keyring, err := memberlist.NewKeyring(g.cfg.AcceptedKeys, g.cfg.SecretKey)
+		if err != nil {
+			return fmt.Errorf("ring: gossip keys: %w", err)
+		}
+		conf.Keyring = keyring
+	}
 	conf.Delegate = metaDelegate(g.cfg.Advertise)
 	conf.Events = events
 	conf.Logger = log.New(logWriter{g.log}, "", 0)

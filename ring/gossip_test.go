@@ -50,9 +50,16 @@ func (n *gossipNode) members() []string {
 // and joining join.
 func startGossip(t *testing.T, i int, bind string, join []string) *gossipNode {
 	t.Helper()
+	return startGossipKeys(t, i, bind, join, nil)
+}
+
+// startGossipKeys is startGossip with encryption: keys[0] encrypts, every
+// key decrypts.
+func startGossipKeys(t *testing.T, i int, bind string, join []string, keys [][]byte) *gossipNode {
+	t.Helper()
 	n := &gossipNode{advertise: fmt.Sprintf("10.0.0.%d:7070", i), done: make(chan error, 1)}
 	started := make(chan string, 1)
-	src, err := Gossip(GossipConfig{
+	cfg := GossipConfig{
 		BindAddr:     bind,
 		Advertise:    n.advertise,
 		Join:         join,
@@ -61,7 +68,11 @@ func startGossip(t *testing.T, i int, bind string, join []string) *gossipNode {
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		tune:         fastGossip,
 		started:      func(addr string) { started <- addr },
-	})
+	}
+	if len(keys) > 0 {
+		cfg.SecretKey, cfg.AcceptedKeys = keys[0], keys[1:]
+	}
+	src, err := Gossip(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +207,44 @@ func TestGossipJoinRetry(t *testing.T) {
 	a.stop(t)
 }
 
+// TestGossipKeyRotation: a key is rotated in three rolling steps (accept
+// the new key, encrypt with it, drop the old one), and at every step a
+// member already moved and one not yet moved gossip with each other. A
+// member that holds only the old key cannot read one that encrypts with
+// the new key, which is why the new key is accepted everywhere before
+// anyone encrypts with it.
+func TestGossipKeyRotation(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	steps := [][2][][]byte{
+		{{oldKey}, {oldKey, newKey}},         // accept the new key
+		{{oldKey, newKey}, {newKey, oldKey}}, // encrypt with it
+		{{newKey, oldKey}, {newKey}},         // drop the old one
+	}
+	var nodes []*gossipNode
+	defer func() {
+		for _, n := range nodes {
+			n.cancel()
+		}
+	}()
+	for i, step := range steps {
+		before := startGossipKeys(t, 2*i+1, "127.0.0.1:0", nil, step[0])
+		after := startGossipKeys(t, 2*i+2, "127.0.0.1:0", []string{before.addr}, step[1])
+		nodes = append(nodes, before, after)
+	}
+	for i := range steps {
+		before, after := nodes[2*i], nodes[2*i+1]
+		want := []string{before.advertise, after.advertise}
+		waitFor(t, 5*time.Second, fmt.Sprintf("step %d: a member before and one after it see each other", i+1), func() bool {
+			return slices.Equal(before.members(), want) && slices.Equal(after.members(), want)
+		})
+	}
+	for _, n := range nodes {
+		n.stop(t)
+	}
+	nodes = nil
+}
+
 func TestGossipConfigErrors(t *testing.T) {
 	for _, cfg := range []GossipConfig{
 		{},
@@ -203,6 +252,9 @@ func TestGossipConfigErrors(t *testing.T) {
 		{Advertise: "a:1", BindAddr: "127.0.0.1"},
 		{Advertise: "a:1", GossipAdvertise: "host.example:7946"},
 		{Advertise: "a:1", SecretKey: []byte("short")},
+		{Advertise: "a:1", AcceptedKeys: [][]byte{make([]byte, 32)}},
+		{Advertise: "a:1", SecretKey: make([]byte, 32), AcceptedKeys: [][]byte{[]byte("short")}},
+		{Advertise: "a:1", SecretKey: make([]byte, 32), AcceptedKeys: [][]byte{nil}},
 		{Advertise: "a:1", JoinRetry: -time.Second},
 		{Advertise: "a:" + strings.Repeat("1", 600)},
 	} {

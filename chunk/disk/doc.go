@@ -20,8 +20,8 @@
 //
 // Every record is self-describing: its header carries its kind (a value,
 // or a tombstone for a key or a group), its key, its group, the lengths,
-// the store's id, a sequence number, an xxhash64 of the value and one of
-// the header (record.go has the byte layout).
+// the store's id, a sequence number, an XXH3-64 of the value and an
+// xxhash64 of the header (record.go has the byte layout).
 //
 // # Index
 //

@@ -1,6 +1,7 @@
 package disk_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -259,6 +260,66 @@ func TestSlowDevice(t *testing.T) {
 		}
 		close(stall)
 		synctest.Wait() // the I/O in flight ends, and the store with it
+	})
+}
+
+// TestLentBuffersOnASlowDevice races GetValue's deadline against reads
+// that end at that very instant, so that either side may win: whoever
+// loses, the buffer goes back to the pool once, never twice, so that two
+// values held at once never share one (-race also sees any buffer a
+// reader writes while its holder reads it).
+func TestLentBuffersOnASlowDevice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := disktest.New()
+		s := mustOpen(t, testConfig(fs))
+		defer mustClose(t, s)
+		want := map[string][]byte{}
+		for _, k := range []string{"a", "b", "c"} {
+			want[k] = value(k, 3*disk.BlockSize)
+			s.Put(k, "g", want[k])
+		}
+		mustFlush(t, s)
+		const delay = 50 * time.Millisecond
+		fs.Inject(func(op disktest.Op) error {
+			if op.Kind == disktest.OpRead {
+				time.Sleep(delay)
+			}
+			return nil
+		})
+		won, lost := 0, 0
+		for range 40 {
+			ctx, cancel := context.WithTimeout(context.Background(), delay)
+			v, err := s.GetValue(ctx, "a")
+			cancel()
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				lost++
+			case err != nil:
+				t.Fatalf("GetValue: %v", err)
+			case !bytes.Equal(v.Bytes(), want["a"]):
+				t.Fatalf("GetValue(a): %d bytes, not the %d put", len(v.Bytes()), len(want["a"]))
+			default:
+				won++
+				v.Release()
+			}
+		}
+		t.Logf("reads delivered %d times, deadlines won %d times", won, lost)
+		synctest.Wait() // readers whose callers left give their buffers back
+		var held []*disk.Value
+		for _, k := range []string{"a", "b", "c", "a"} {
+			v, err := s.GetValue(context.Background(), k)
+			if err != nil {
+				t.Fatalf("GetValue(%s): %v", k, err)
+			}
+			held = append(held, v)
+		}
+		for i, k := range []string{"a", "b", "c", "a"} {
+			if !bytes.Equal(held[i].Bytes(), want[k]) {
+				t.Errorf("value %d (%s) changed while held: a buffer was lent twice", i, k)
+			}
+			held[i].Release()
+			held[i].Release() // a second Release does nothing
+		}
 	})
 }
 

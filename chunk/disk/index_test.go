@@ -124,3 +124,30 @@ func TestAlignedBuf(t *testing.T) {
 		}
 	}
 }
+
+// TestBufClasses checks the read buffers' classes: a buffer holds the
+// record, wastes at most an eighth past sixteen blocks, fits a power of
+// two and its header block exactly, and gives its class back when put.
+func TestBufClasses(t *testing.T) {
+	prev := -1
+	for blocks := 1; blocks <= maxRegionSize/BlockSize; blocks++ {
+		c, size := bufClass(blocks)
+		switch {
+		case c < prev || c > prev+1 || c >= bufClasses:
+			t.Fatalf("%d blocks: class %d after %d, of %d", blocks, c, prev, bufClasses)
+		case size < blocks || blocks > 17 && (size-1)*8 > (blocks-1)*9:
+			t.Fatalf("%d blocks: a buffer of %d", blocks, size)
+		case (blocks-1)&(blocks-2) == 0 && size != blocks:
+			t.Fatalf("%d blocks (a power of two and a header): a buffer of %d", blocks, size)
+		}
+		if c2, size2 := bufClass(size); c2 != c || size2 != size {
+			t.Fatalf("%d blocks: class %d of %d, whose own class is %d of %d", blocks, c, size, c2, size2)
+		}
+		prev = c
+	}
+	p := getBuf(257)
+	if len(*p) != 257*BlockSize || !aligned(*p) {
+		t.Errorf("getBuf(257): %d bytes, aligned %v", len(*p), aligned(*p))
+	}
+	putBuf(p)
+}

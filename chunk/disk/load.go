@@ -20,6 +20,9 @@ func (s *Store) load() error {
 		s.rebuildIndex()
 		return nil
 	}
+	if err != nil && string(b[:4]) == superMagic && b[4] != formatVersion {
+		s.log.Warn("disk format changed: starting empty", "version", b[4], "want_version", formatVersion)
+	}
 	if err == nil {
 		s.log.Warn("disk layout changed: starting empty", "region_size", sb.regionSize, "regions", sb.regions,
 			"want_region_size", want.regionSize, "want_regions", want.regions)

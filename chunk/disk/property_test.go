@@ -32,6 +32,15 @@ type storeModel struct {
 	// since its last removal that was durable (a purge, or a removal
 	// followed by a flush or a clean close).
 	maybe map[string][][]byte
+	// held are the values GetValue lent and that are not yet released,
+	// with the bytes each had: a buffer lent twice would change under
+	// its holder.
+	held []heldValue
+}
+
+type heldValue struct {
+	v    *disk.Value
+	want []byte
 }
 
 var (
@@ -72,8 +81,33 @@ func (m *storeModel) Put(t *rapid.T) {
 func (m *storeModel) Get(t *rapid.T) {
 	k := rapid.SampledFrom(modelKeys).Draw(t, "key")
 	got, err := m.s.Get(context.Background(), k)
+	if err == nil {
+		m.check(t, k, got)
+	}
+}
+
+// GetValue is Get into a lent buffer, held until a later Release.
+func (m *storeModel) GetValue(t *rapid.T) {
+	k := rapid.SampledFrom(modelKeys).Draw(t, "key")
+	v, err := m.s.GetValue(context.Background(), k)
+	if err == nil {
+		m.check(t, k, v.Bytes())
+		m.held = append(m.held, heldValue{v, bytes.Clone(v.Bytes())})
+	}
+}
+
+func (m *storeModel) Release(t *rapid.T) {
+	if len(m.held) == 0 {
+		t.Skip("no value held")
+	}
+	i := rapid.IntRange(0, len(m.held)-1).Draw(t, "value")
+	m.held[i].v.Release()
+	m.held = slices.Delete(m.held, i, i+1)
+}
+
+// check fails unless got is what the model allows Get(k) to return.
+func (m *storeModel) check(t *rapid.T, k string, got []byte) {
 	switch {
-	case err != nil:
 	case m.fuzzy[k]:
 		if !slices.ContainsFunc(m.maybe[k], func(v []byte) bool { return bytes.Equal(v, got) }) {
 			t.Fatalf("after a crash Get(%s) returned %d bytes that were never put, or were purged", k, len(got))
@@ -137,8 +171,14 @@ func (m *storeModel) reopen(t *rapid.T) {
 	m.s = s
 }
 
-// Check runs after every action: the budget holds and no I/O failed.
+// Check runs after every action: the budget holds, no I/O failed, and
+// every value held is as it was lent.
 func (m *storeModel) Check(t *rapid.T) {
+	for i, h := range m.held {
+		if !bytes.Equal(h.v.Bytes(), h.want) {
+			t.Fatalf("held value %d changed: its buffer was lent again", i)
+		}
+	}
 	st := m.s.Stats()
 	if st.Bytes > m.cfg.Size || st.Off || st.WriteErrors+st.ReadErrors > 0 {
 		t.Fatalf("%d bytes of a %d budget, off %v, %d write and %d read errors",
@@ -147,9 +187,10 @@ func (m *storeModel) Check(t *rapid.T) {
 }
 
 // TestStoreAgainstModel is the property test: whatever the sequence, a
-// Get never returns bytes other than the model allows (never a wrong
-// value, never a removed or purged key, never an older value unless a
-// crash made it so), and the budget always holds.
+// Get or GetValue never returns bytes other than the model allows (never
+// a wrong value, never a removed or purged key, never an older value
+// unless a crash made it so), a value lent stays as lent until released,
+// and the budget always holds.
 func TestStoreAgainstModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		fs := disktest.New()

@@ -10,8 +10,13 @@ func (s *Store) readLoop() {
 	for {
 		select {
 		case req := <-s.reads:
-			v, err := s.read(req)
-			req.res <- readRes{v: v, err: err}
+			r := s.read(req)
+			req.res <- r
+			if !req.state.CompareAndSwap(reqWaiting, reqDone) && r.buf != nil {
+				// The caller gave up first: nobody else will give the
+				// buffer back. (It took nothing from the channel.)
+				putBuf(r.buf)
+			}
 		case <-s.quit:
 			return
 		}
@@ -20,10 +25,18 @@ func (s *Store) readLoop() {
 
 // read reads and checks the record req looked up: its checksums, its kind
 // and its key, so that bytes never reach a caller unless they are the
-// value stored under that key.
-func (s *Store) read(req *readReq) ([]byte, error) {
+// value stored under that key. A lending read's buffer is in the result
+// when it has a value, and back in its pool when it has none.
+func (s *Store) read(req *readReq) readRes {
 	start := s.cfg.Now()
-	buf := alignedBuf(int(req.e.blocks) * BlockSize)
+	var buf []byte
+	var lent *[]byte
+	if req.lend {
+		lent = getBuf(int(req.e.blocks))
+		buf = *lent
+	} else {
+		buf = alignedBuf(int(req.e.blocks) * BlockSize)
+	}
 	err := s.readAt(buf, int64(req.e.block)*BlockSize)
 	s.st.readLatency.observe(s.cfg.Now().Sub(start))
 	var h header
@@ -35,7 +48,10 @@ func (s *Store) read(req *readReq) ([]byte, error) {
 		s.readFailures.Store(0)
 		s.st.reads.Add(1)
 		s.st.readBytes.Add(uint64(len(buf)))
-		return v, nil
+		return readRes{v: v, buf: lent}
+	}
+	if lent != nil {
+		putBuf(lent)
 	}
 	s.mu.Lock()
 	reused := s.regions[s.regionOf(req.e.block)].seq0 != req.seq0
@@ -44,12 +60,12 @@ func (s *Store) read(req *readReq) ([]byte, error) {
 	case reused:
 		// The region was evicted and is being written again: the entry
 		// is gone, and what was read is newer bytes, not damage.
-		return nil, ErrNotFound
+		return readRes{err: ErrNotFound}
 	case err == nil:
 		// A sound record of another key: one that shares the hash.
-		return nil, ErrNotFound
+		return readRes{err: ErrNotFound}
 	}
-	return nil, s.readFailed(req, err)
+	return readRes{err: s.readFailed(req, err)}
 }
 
 // readFailed drops the entry of a record that failed to read (an I/O

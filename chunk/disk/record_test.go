@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 
 	"github.com/edgecache/edgecache/chunk"
 )
@@ -25,10 +26,10 @@ func record(kind byte, key, group string, seq uint64, v []byte) []byte {
 func TestRecordLayout(t *testing.T) {
 	v := []byte("value")
 	b := record(kindPut, "key", "grp", 9, v)
-	want := []byte("ECDR\x01\x01\x00\x03\x00\x03\x00\x00\x00\x00\x00\x05")
+	want := []byte("ECDR\x02\x01\x00\x03\x00\x03\x00\x00\x00\x00\x00\x05")
 	want = binary.BigEndian.AppendUint64(want, testStoreID)
 	want = binary.BigEndian.AppendUint64(want, 9)
-	want = binary.BigEndian.AppendUint64(want, xxhash.Sum64(v))
+	want = binary.BigEndian.AppendUint64(want, xxh3.Hash(v))
 	want = append(want, "keygrp"...)
 	want = binary.BigEndian.AppendUint64(want, xxhash.Sum64(want))
 	want = append(want, v...)
@@ -75,7 +76,7 @@ func TestParseRecordRejects(t *testing.T) {
 	}{
 		"empty":            {nil, testStoreID, errBadRecord},
 		"magic":            {mutate(good, 0, 'X'), testStoreID, errBadRecord},
-		"version":          {mutate(good, 4, 2), testStoreID, errBadRecord},
+		"version":          {mutate(good, 4, 1), testStoreID, errBadRecord},
 		"header checksum":  {mutate(good, recordKeyOff, 'K'), testStoreID, chunk.ErrCorrupt},
 		"value checksum":   {mutate(good, hl+1, 'X'), testStoreID, chunk.ErrCorrupt},
 		"another store":    {good, testStoreID + 1, errBadRecord},

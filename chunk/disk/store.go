@@ -28,8 +28,8 @@ var (
 // Store is a byte-bounded cache of values on one device, which survives
 // restarts: see the package documentation for its layout and guarantees.
 // Its methods are safe for concurrent use; none waits for I/O except Get
-// (bounded by its context), RemoveGroup, Flush and Close. Make one with
-// Open.
+// and GetValue (bounded by their context), RemoveGroup, Flush and Close.
+// Make one with Open.
 type Store struct {
 	cfg      Config
 	name     string
@@ -91,11 +91,23 @@ type readReq struct {
 	kh   uint64
 	e    entry
 	seq0 uint64 // the life of the record's region when the Get looked it up
-	res  chan readRes
+	lend bool   // read into a pooled buffer (GetValue), not a new one
+	// state settles who gives a pooled buffer back when the read ends
+	// and its caller is gone: reqWaiting until the reader delivers
+	// (reqDone) or the caller gives up (reqAbandoned), whichever is first.
+	state atomic.Int32
+	res   chan readRes // cap 1: the reader never waits on it
 }
+
+const (
+	reqWaiting = iota
+	reqDone
+	reqAbandoned
+)
 
 type readRes struct {
 	v   []byte
+	buf *[]byte // the pooled buffer v lies in, for a lending read
 	err error
 }
 
@@ -192,11 +204,50 @@ func (s *Store) Put(key, group string, value []byte) bool {
 // queued is the slice given to Put. Reading does not change what is
 // evicted first (the oldest region), so there is no Peek.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	req := &readReq{key: key, kh: hash(key)}
+	r, err := s.get(ctx, key, false)
+	return r.v, err
+}
+
+// Value is a value that GetValue read into a buffer the store lends.
+type Value struct {
+	v   []byte
+	buf *[]byte // nil once released, or for a value served from the queue
+}
+
+// Bytes returns the value. It is valid until Release; the caller must
+// not modify it.
+func (v *Value) Bytes() []byte { return v.v }
+
+// Release gives the value's buffer back to the store, for a later read
+// to reuse: neither Bytes nor any slice of it may be used afterwards. A
+// second Release does nothing. A Value never released is collected like
+// any garbage; it only costs the next read a new buffer.
+func (v *Value) Release() {
+	if v.buf != nil {
+		putBuf(v.buf)
+	}
+	v.v, v.buf = nil, nil
+}
+
+// GetValue is Get for callers that are done with a value once they have
+// sent or decoded it: the value is read into a buffer that Release gives
+// back, so that reads reuse buffers instead of allocating (and zeroing)
+// one each. Its errors and checks are Get's: no value reaches the caller
+// unless its record's checksums and key are right.
+func (s *Store) GetValue(ctx context.Context, key string) (*Value, error) {
+	r, err := s.get(ctx, key, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Value{v: r.v, buf: r.buf}, nil
+}
+
+func (s *Store) get(ctx context.Context, key string, lend bool) (readRes, error) {
+	req := &readReq{key: key, kh: hash(key), lend: lend}
 	s.mu.Lock()
 	if it := s.pending[req.kh]; it != nil && it.key == key {
 		s.mu.Unlock()
-		return it.value, nil
+		return readRes{v: it.value}, nil
 	}
 	e, ok := s.idx.get(req.kh)
 	if ok {
@@ -206,27 +257,33 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	s.mu.Unlock()
 	switch {
 	case closing:
-		return nil, ErrClosed
+		return readRes{}, ErrClosed
 	case !ok:
-		return nil, ErrNotFound
+		return readRes{}, ErrNotFound
 	case s.readsOff.Load():
-		return nil, ErrOff
+		return readRes{}, ErrOff
 	}
 	req.res = make(chan readRes, 1)
 	select {
 	case s.reads <- req:
 	case <-ctx.Done():
 		s.st.abandoned.Add(1)
-		return nil, ctx.Err()
+		return readRes{}, ctx.Err()
 	case <-s.quit:
-		return nil, ErrClosed
+		return readRes{}, ErrClosed
 	}
 	select {
 	case r := <-req.res:
-		return r.v, r.err
+		return r, r.err
 	case <-ctx.Done():
 		s.st.abandoned.Add(1)
-		return nil, ctx.Err()
+		if !req.state.CompareAndSwap(reqWaiting, reqAbandoned) {
+			// The reader delivered meanwhile: its buffer is ours to give back.
+			if r := <-req.res; r.buf != nil {
+				putBuf(r.buf)
+			}
+		}
+		return readRes{}, ctx.Err()
 	}
 }
 

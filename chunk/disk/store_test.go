@@ -225,3 +225,26 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFormatChangeStartsEmpty opens a store whose superblock has another
+// format version, as after an upgrade that changed the format: the store
+// starts empty and says why.
+func TestFormatChangeStartsEmpty(t *testing.T) {
+	fs := disktest.New()
+	s := mustOpen(t, testConfig(fs))
+	s.Put("k", "g", value("k", 10))
+	mustClose(t, s)
+	fs = fs.Restart()
+	fs.Corrupt(testFile, 4, 1) // the superblock's version byte
+	var logs logBuffer
+	cfg := testConfig(fs)
+	cfg.Logger = logs.logger()
+	s = mustOpen(t, cfg)
+	defer mustClose(t, s)
+	if s.Len() != 0 {
+		t.Errorf("%d entries survived a change of format", s.Len())
+	}
+	if !strings.Contains(logs.String(), "disk format changed") {
+		t.Errorf("no log line says why the store is empty:\n%s", logs.String())
+	}
+}

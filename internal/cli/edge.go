@@ -38,7 +38,7 @@ func (e *edgeFlags) register(f *flagSet, cfg *edge.Config) {
 	f.String(&e.join, "join", "gossip membership: comma-separated gossip addresses of existing members")
 	e.gossipListen = "0.0.0.0:7946"
 	f.Addr(&e.gossipListen, "gossip-listen", "gossip (memberlist) listener, with --join")
-	f.String(&e.secretFile, "cluster-secret-file", "file holding the cluster secret that authenticates peers (or set "+SecretEnv+")")
+	f.String(&e.secretFile, "cluster-secret-file", "file holding the cluster secret that authenticates peers (or set "+SecretEnv+"); during a rotation, two lines: the first signs, either is accepted")
 	f.String(&cfg.TLSCertFile, "tls-cert", "PEM certificate chain: the client listener speaks HTTPS only (with --tls-key)")
 	f.String(&cfg.TLSKeyFile, "tls-key", "PEM private key of --tls-cert")
 	f.String(&cfg.PeerTLSCertFile, "peer-tls-cert", "PEM certificate of this edge for mutual TLS between edges (with --peer-tls-key and --peer-tls-ca)")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,5 +51,52 @@ func TestMembershipProblems(t *testing.T) {
 	var cfg edge.Config
 	if err := configureMembership(&cfg, edgeFlags{join: "127.0.0.1:7946"}, nil); err == nil || !strings.Contains(err.Error(), "--join needs --advertise") {
 		t.Errorf("gossip without --advertise: %v", err)
+	}
+}
+
+// During a rotation the secret file (or EDGECACHE_CLUSTER_SECRET) holds
+// two secrets, one per line: the first signs, the second is accepted, for
+// peer and admin requests and, through the keys derived from them, for
+// gossip. White space around a line and empty lines do not count, so a
+// file and a variable holding the same text give the same secrets.
+func TestClusterSecretsOnePerLine(t *testing.T) {
+	const first, second = "the-secret-that-signs-0123", "the-secret-also-accepted-4567"
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte("\n  "+first+" \r\n\n"+second+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cfg edge.Config
+	if err := configureMembership(&cfg, edgeFlags{peers: "127.0.0.1:8081", secretFile: file}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if string(cfg.ClusterSecret) != first || string(cfg.ClusterSecretAccepted) != second {
+		t.Errorf("two lines: signs with %q, accepts %q", cfg.ClusterSecret, cfg.ClusterSecretAccepted)
+	}
+
+	t.Setenv(SecretEnv, first+"\n")
+	if err := configureMembership(&cfg, edgeFlags{peers: "127.0.0.1:8081"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if string(cfg.ClusterSecret) != first || cfg.ClusterSecretAccepted != nil {
+		t.Errorf("%s with a final newline: signs with %q, accepts %q", SecretEnv, cfg.ClusterSecret, cfg.ClusterSecretAccepted)
+	}
+
+	gc := gossipConfig("127.0.0.1:8081", edgeFlags{join: "127.0.0.1:7946"}, [][]byte{[]byte(first), []byte(second)}, nil)
+	if !bytes.Equal(gc.SecretKey, gossipKey([]byte(first))) || len(gc.AcceptedKeys) != 1 ||
+		!bytes.Equal(gc.AcceptedKeys[0], gossipKey([]byte(second))) || bytes.Equal(gc.SecretKey, gc.AcceptedKeys[0]) {
+		t.Errorf("gossip keys: encrypts with %x, accepts %x; want the keys of the first and the second secret", gc.SecretKey, gc.AcceptedKeys)
+	}
+
+	for content, want := range map[string]string{
+		first + "\n" + second + "\n" + first + "-third": "holds 3 cluster secrets",
+		first + "\nshort": "line 2 of --cluster-secret-file is 5 bytes",
+	} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := configureMembership(&cfg, edgeFlags{peers: "127.0.0.1:8081", secretFile: file}, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", content, err, want)
+		}
 	}
 }

@@ -40,13 +40,17 @@ func writeEffectiveConfig(w io.Writer, f *flagSet, cfg edge.Config, secretFile s
 		}
 		fmt.Fprintf(tw, "--%s=%s\t%s\n", fl.Name, value, source)
 	})
-	switch {
-	case len(cfg.ClusterSecret) == 0:
+	from := SecretEnv
+	if secretFile != "" {
+		from = "--cluster-secret-file"
+	}
+	if len(cfg.ClusterSecret) == 0 {
 		fmt.Fprintf(tw, "cluster secret: none\tpeers and purge disabled\n")
-	case secretFile != "":
-		fmt.Fprintf(tw, "cluster secret: <redacted>\t%d bytes from --cluster-secret-file\n", len(cfg.ClusterSecret))
-	default:
-		fmt.Fprintf(tw, "cluster secret: <redacted>\t%d bytes from %s\n", len(cfg.ClusterSecret), SecretEnv)
+	} else {
+		fmt.Fprintf(tw, "cluster secret: <redacted>\t%d bytes from %s\n", len(cfg.ClusterSecret), from)
+	}
+	if n := len(cfg.ClusterSecretAccepted); n > 0 {
+		fmt.Fprintf(tw, "cluster secret accepted: <redacted>\t%d bytes, line 2 of %s: accepted, never used to sign (a rotation)\n", n, from)
 	}
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		fmt.Fprintf(tw, "memory limit: %s\tenv GOMEMLIMIT\n", v)

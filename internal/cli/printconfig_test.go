@@ -90,6 +90,17 @@ func TestEdgePrintConfig(t *testing.T) {
 		t.Errorf("with a secret file: exit %d\n%s%s", code, out, errs)
 	}
 
+	// During a rotation the second secret is shown as accepted, redacted.
+	const accepted = "second-secret-that-must-not-print"
+	if err := os.WriteFile(file, []byte(fileSecret+"\n"+accepted+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCmd(t, []string{"edge", "--print-config", "--cluster-secret-file", file}, env)
+	if code != 0 || strings.Contains(out+errs, fileSecret) || strings.Contains(out+errs, accepted) ||
+		!regexp.MustCompile(`(?m)^cluster secret accepted: <redacted> +33 bytes, line 2 of --cluster-secret-file`).MatchString(out) {
+		t.Errorf("with two secrets: exit %d\n%s%s", code, out, errs)
+	}
+
 	// A configuration with problems is not printed: it would not start.
 	if code, out, errs := runCmd(t, []string{"edge", "--print-config", "--data-shards", "300"}, nil); code != 2 || out != "" || !strings.Contains(errs, "over the codec's limit") {
 		t.Errorf("--print-config of a bad configuration: exit %d\n%s%s", code, out, errs)

@@ -31,7 +31,7 @@ func runPurge(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	f := newFlagSet("purge", purgeSynopsis, stdout)
 	admin, secretFile, timeout := "http://127.0.0.1:8082", "", 30*time.Second
 	f.URL(&admin, "admin", "admin URL of any edge of the cluster")
-	f.String(&secretFile, "cluster-secret-file", "file holding the cluster secret (or set "+SecretEnv+")")
+	f.String(&secretFile, "cluster-secret-file", "file holding the cluster secret (or set "+SecretEnv+"); of two lines, the first signs")
 	f.Duration(&timeout, "timeout", "bound on the whole purge, every member included")
 	if err := f.parse(args, 1); err != nil {
 		return err
@@ -49,11 +49,11 @@ func runPurge(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if timeout <= 0 {
 		f.p.addf("--timeout must be positive")
 	}
-	secret, serr := clusterSecret(secretFile)
+	secrets, serr := clusterSecrets(secretFile)
 	switch {
 	case serr != nil:
 		f.p.addf("%v", serr)
-	case secret == nil:
+	case secrets == nil:
 		f.p.addf("a cluster secret is required to sign the purge (--cluster-secret-file or %s)", SecretEnv)
 	}
 	if err := f.problems(); err != nil {
@@ -65,7 +65,7 @@ func runPurge(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	target.Path = strings.TrimSuffix(target.Path, "/") + "/purge"
 	target.RawQuery = "path=" + url.QueryEscape(path)
-	res, err := purgeRequest(ctx, target.String(), secret, timeout, time.Now)
+	res, err := purgeRequest(ctx, target.String(), secrets[0], timeout, time.Now) // the first secret signs
 	if err != nil {
 		return err
 	}

@@ -10,28 +10,42 @@ import (
 // every peer and admin request, and derives the gossip key.
 const minSecretLen = 16
 
+// maxSecrets is how many cluster secrets an edge holds at once: the one it
+// signs with and, during a rotation, the other one it accepts.
+const maxSecrets = 2
+
 // SecretEnv holds the cluster secret when no file gives it. It is not a
 // flag's twin: secrets do not belong on command lines.
 const SecretEnv = "EDGECACHE_CLUSTER_SECRET"
 
-// clusterSecret reads the cluster secret from secretFile (surrounding
-// white space dropped) or else from EDGECACHE_CLUSTER_SECRET. It returns
-// nil when neither is set, and an error for an unreadable file or a secret
-// shorter than minSecretLen.
-func clusterSecret(secretFile string) ([]byte, error) {
-	secret := []byte(os.Getenv(SecretEnv))
+// clusterSecrets reads the cluster secrets from secretFile or else from
+// EDGECACHE_CLUSTER_SECRET: one per line, surrounding white space and
+// empty lines dropped. The first signs; a second, during a rotation, is
+// accepted too (docs/design.md, "Rotating the cluster secret"). It returns
+// nil when neither source is set, and an error for an unreadable file, more
+// than two secrets, or one shorter than minSecretLen.
+func clusterSecrets(secretFile string) ([][]byte, error) {
+	raw, from := []byte(os.Getenv(SecretEnv)), SecretEnv
 	if secretFile != "" {
 		b, err := os.ReadFile(secretFile)
 		if err != nil {
 			return nil, fmt.Errorf("--cluster-secret-file: %w", err)
 		}
-		secret = bytes.TrimSpace(b)
+		raw, from = b, "--cluster-secret-file"
 	}
-	if len(secret) > 0 && len(secret) < minSecretLen {
-		return nil, fmt.Errorf("the cluster secret is %d bytes; use at least %d (--cluster-secret-file or %s)", len(secret), minSecretLen, SecretEnv)
+	var secrets [][]byte
+	for line := range bytes.SplitSeq(raw, []byte("\n")) {
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			secrets = append(secrets, line)
+		}
 	}
-	if len(secret) == 0 {
-		return nil, nil
+	if len(secrets) > maxSecrets {
+		return nil, fmt.Errorf("%s holds %d cluster secrets, one per line; give one, or two during a rotation (the first signs)", from, len(secrets))
 	}
-	return secret, nil
+	for i, s := range secrets {
+		if len(s) < minSecretLen {
+			return nil, fmt.Errorf("the cluster secret on line %d of %s is %d bytes; use at least %d", i+1, from, len(s), minSecretLen)
+		}
+	}
+	return secrets, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +21,9 @@ const browserWait = 45 * time.Second
 
 // newBrowser starts a headless Chromium for the test and returns a tab's
 // context. The browser is stopped, and its profile removed, when the test
-// ends.
+// ends. Start the edges first: cleanups run last in, first out, so the
+// browser, which may hold a paused video's download open, is gone before
+// the edges drain their connections.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	exe := requireTool(t, "chromium", "chromium-browser", "google-chrome")
@@ -150,8 +155,8 @@ func playThenSeek(t *testing.T, tab context.Context, id string) {
 // is at the end of the file, so Chromium must fetch the tail with a range
 // request before the first frame, and the seek with another.
 func TestChromiumPlaysMP4ThroughEdge(t *testing.T) {
-	tab := newBrowser(t)
 	ring := startTestRing(t)
+	tab := newBrowser(t)
 	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
@@ -162,22 +167,84 @@ func TestChromiumPlaysMP4ThroughEdge(t *testing.T) {
 // player page's Media Source Extensions loader: master and media
 // playlists, init.mp4 and every .m4s segment come from a cold edge.
 func TestChromiumPlaysHLSThroughEdge(t *testing.T) {
-	tab := newBrowser(t)
 	ring := startTestRing(t)
+	tab := newBrowser(t)
 	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
 		t.Fatal(err)
 	}
+	waitAppended(t, tab)
+	playThenSeek(t, tab, "hls")
+}
+
+// waitAppended waits until the page's HLS loader has appended every
+// segment and returns what the page lists: one line per segment with its
+// X-Cache.
+func waitAppended(t *testing.T, tab context.Context) string {
+	t.Helper()
 	appended := `(() => {
 		const s = document.getElementById("hls-status");
-		return s.dataset.state === "appended" || s.dataset.state === "error" ? s.dataset.state : null;
+		return s && (s.dataset.state === "appended" || s.dataset.state === "error") ? s.dataset.state : null;
 	})()`
 	ctx, cancel := context.WithTimeout(tab, browserWait)
 	defer cancel()
 	state, err := chromedp.Run(ctx, chromedp.Poll[string](appended,
 		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(browserWait)))
+	status, _ := chromedp.Run(tab, chromedp.Text("#hls-status"))
 	if err != nil || state != "appended" {
-		status, _ := chromedp.Run(tab, chromedp.Text("#hls-status"))
 		t.Fatalf("HLS loader: state %q, %v; page says:\n%s", state, err, status)
 	}
-	playThenSeek(t, tab, "hls")
+	return status
+}
+
+// segmentCaches returns the X-Cache the page lists for each file the HLS
+// loader appended (init.mp4 and every segment), in order.
+func segmentCaches(t *testing.T, status string) (files, caches []string) {
+	t.Helper()
+	for line := range strings.SplitSeq(status, "\n") {
+		if m := segmentLine.FindStringSubmatch(line); m != nil {
+			files, caches = append(files, m[1]), append(caches, m[2])
+		}
+	}
+	if len(files) < 2 {
+		t.Fatalf("the page lists %d appended files:\n%s", len(files), status)
+	}
+	return files, caches
+}
+
+var segmentLine = regexp.MustCompile(`^(\S+\.(?:mp4|m4s))\s+\d+ B\s+X-Cache: (\S+)$`)
+
+// The player page promises that a reload turns the segments' MISS into
+// HIT. In a real browser the media's max-age would let the browser answer
+// the reload from its own cache, still showing the first load's MISS; the
+// page's loader must ask the edge, and the edge, holding every segment
+// now, must say HIT for each.
+func TestChromiumReloadShowsHits(t *testing.T) {
+	ring := startTestRing(t)
+	tab := newBrowser(t)
+	if err := chromedp.Do(tab, chromedp.Navigate(ring.Targets()[0]+media.PlayerPath)); err != nil {
+		t.Fatal(err)
+	}
+	files, first := segmentCaches(t, waitAppended(t, tab))
+	if !slices.Contains(first, "MISS") {
+		t.Fatalf("a cold ring's first load shows no MISS: %v %v", files, first)
+	}
+	originBefore := ring.OriginStats().Requests
+	if err := chromedp.Do(tab, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	again, second := segmentCaches(t, waitAppended(t, tab))
+	if !slices.Equal(again, files) {
+		t.Fatalf("the reload lists %v, the first load %v", again, files)
+	}
+	for i, c := range second {
+		if c != "HIT" {
+			t.Errorf("after a reload %s says X-Cache: %s (first load: %s), want HIT", files[i], c, first[i])
+		}
+	}
+	// A reload makes the browser revalidate the page itself (it sends
+	// "Cache-Control: max-age=0" for it), which an edge may pass to the
+	// origin; the media must cost the origin nothing.
+	if got := ring.OriginStats().Requests - originBefore; got > 1 {
+		t.Errorf("the reload cost the origin %d requests, want at most one, for the page itself", got)
+	}
 }

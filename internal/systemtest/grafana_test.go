@@ -81,6 +81,29 @@ func scrapeSeries(t *testing.T, url string, into series) {
 	}
 }
 
+// ringSeries runs a ring of two edges through a small workload (misses,
+// hits, chunks rebuilt from the other edge's shards, a 404) and returns
+// what their /metrics export.
+func ringSeries(t *testing.T) series {
+	t.Helper()
+	cluster := clustertest.Start(t, localcluster.Config{
+		Edges:  2,
+		Origin: origin.ServerConfig{Synthetic: true},
+		Edge:   func(_ int, cfg *edge.Config) { cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10 },
+	})
+	path := origin.SyntheticPath(300<<10, "dash.mp4")
+	for _, target := range append(cluster.Targets(), cluster.Targets()...) {
+		for _, p := range []string{path, "/not-synthetic.mp4"} {
+			testutil.Get(t, target+p, "bytes=1000-200000")
+		}
+	}
+	exported := series{}
+	for _, n := range cluster.Nodes() {
+		scrapeSeries(t, "http://"+n.AdminAddr()+"/metrics", exported)
+	}
+	return exported
+}
+
 // PromQL parts that are not metric names.
 var (
 	promString   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
@@ -191,24 +214,7 @@ func TestGrafanaDashboardMatchesMetrics(t *testing.T) {
 		t.Errorf("the dashboard needs a title and a uid (%q, %q) to be provisioned", dash.Title, dash.UID)
 	}
 
-	// A ring of two edges, after a small workload: misses, hits, chunks
-	// rebuilt from the other edge's shards, a 404.
-	cluster := clustertest.Start(t, localcluster.Config{
-		Edges:  2,
-		Origin: origin.ServerConfig{Synthetic: true},
-		Edge:   func(_ int, cfg *edge.Config) { cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10 },
-	})
-	path := origin.SyntheticPath(300<<10, "dash.mp4")
-	for _, target := range append(cluster.Targets(), cluster.Targets()...) {
-		for _, p := range []string{path, "/not-synthetic.mp4"} {
-			testutil.Get(t, target+p, "bytes=1000-200000")
-		}
-	}
-	exported := series{}
-	for _, n := range cluster.Nodes() {
-		scrapeSeries(t, "http://"+n.AdminAddr()+"/metrics", exported)
-	}
-
+	exported := ringSeries(t)
 	seenIDs := map[int]bool{}
 	queries := 0
 	for _, p := range flattenPanels(dash.Panels) {

@@ -25,6 +25,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -43,6 +44,12 @@ var k8sDir = filepath.Join(root, "k8s")
 // of a flag; the command's TestClusterSecretFromEnvironment proves it reads
 // them.
 var envOnly = map[string]bool{cli.SecretEnv: true}
+
+// notResources are the YAML files in k8s/ that are not Kubernetes objects
+// to apply, and what they are instead.
+var notResources = map[string]string{
+	"prometheus-rules.yaml": "a Prometheus rule file, loaded by Prometheus (prometheus_rules_test.go)",
+}
 
 // envPrefix starts every variable the edge reads.
 const envPrefix = "EDGECACHE_"
@@ -101,6 +108,8 @@ func decodeObject(doc []byte) (any, error) {
 		obj = &corev1.Service{}
 	case "apps/v1/DaemonSet":
 		obj = &appsv1.DaemonSet{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	default:
 		return nil, fmt.Errorf("kind %s %s: not one this test knows; add it to decodeObject", tm.APIVersion, tm.Kind)
 	}
@@ -138,6 +147,7 @@ type manifests struct {
 	configMaps map[string]*corev1.ConfigMap
 	services   map[string]*corev1.Service
 	daemonSet  *appsv1.DaemonSet
+	policies   []*networkingv1.NetworkPolicy
 }
 
 func loadManifests(t *testing.T) *manifests {
@@ -153,7 +163,7 @@ func loadManifests(t *testing.T) *manifests {
 	files, _ := filepath.Glob(filepath.Join(k8sDir, "*.yaml"))
 	for _, f := range files {
 		base := filepath.Base(f)
-		if base == "kustomization.yaml" {
+		if base == "kustomization.yaml" || notResources[base] != "" {
 			continue
 		}
 		if !slices.Contains(m.kust.Resources, base) {
@@ -182,6 +192,8 @@ func loadManifests(t *testing.T) *manifests {
 					t.Fatalf("%s: a second DaemonSet", res)
 				}
 				m.daemonSet = o
+			case *networkingv1.NetworkPolicy:
+				m.policies = append(m.policies, o)
 			default:
 				t.Fatalf("%s: unexpected %T", res, obj)
 			}
@@ -809,6 +821,9 @@ func TestKustomizeRenders(t *testing.T) {
 	}
 	if kinds["Service"] != 2 {
 		t.Errorf("rendered %d Services, want 2", kinds["Service"])
+	}
+	if kinds["NetworkPolicy"] != 3 {
+		t.Errorf("rendered %d NetworkPolicies, want 3 (client, peer, admin)", kinds["NetworkPolicy"])
 	}
 	if ds == nil {
 		t.Fatal("no DaemonSet rendered")

@@ -70,6 +70,19 @@ func TestStatusPageInChromium(t *testing.T) {
 	if !strings.Contains(text, "edgecache edge edge 1 "+nodes[0].Advertise()) {
 		t.Errorf("the rendered page does not name its edge:\n%.300s", text)
 	}
+	// The origin's health is the first thing on the screen, above the ring.
+	bannerBox, err := chromedp.Run(bctx, chromedp.Dimensions(chromedp.CSS("#origin-health")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringBox, err := chromedp.Run(bctx, chromedp.Dimensions(chromedp.CSS("h2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top := bannerBox.Content[1]; top > 200 || top > ringBox.Content[1] {
+		t.Errorf("the origin's health is drawn %v px down, the first section at %v: it must be at the top", top, ringBox.Content[1])
+	}
+
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)

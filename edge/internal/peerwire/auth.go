@@ -50,33 +50,38 @@ func ClusterParams(chunkSize int64, k, m int) string {
 	return fmt.Sprintf("v1;chunk=%d;k=%d;m=%d", chunkSize, k, m)
 }
 
-// Auth signs and checks requests under one secret and parameters.
+// Auth signs and checks requests under one set of parameters: it signs
+// with one secret and accepts requests signed with it or with the other
+// secrets it was given, so that a cluster can change its secret without
+// its members refusing each other (docs/design.md, "Rotating the cluster
+// secret").
 type Auth struct {
-	secret []byte
-	params string // ClusterParams, or AdminParams
-	skew   time.Duration
-	now    func() time.Time
+	secrets [][]byte // secrets[0] signs; each one verifies
+	params  string   // ClusterParams, or AdminParams
+	skew    time.Duration
+	now     func() time.Time
 
 	nonces nonceCache
 }
 
 // NewAuth returns the signer and checker of requests under secret and
-// params; a request is accepted within skew of now, once.
-func NewAuth(secret []byte, params string, skew time.Duration, now func() time.Time) *Auth {
+// params; a request is accepted within skew of now, once. Requests signed
+// with one of the accepted secrets pass too; Auth never signs with them.
+func NewAuth(secret []byte, params string, skew time.Duration, now func() time.Time, accepted ...[]byte) *Auth {
 	return &Auth{
-		secret: secret,
-		params: params,
-		skew:   skew,
-		now:    now,
-		nonces: nonceCache{skew: int64(skew / time.Second), buckets: map[int64]map[nonce]struct{}{}},
+		secrets: append([][]byte{secret}, accepted...),
+		params:  params,
+		skew:    skew,
+		now:     now,
+		nonces:  nonceCache{skew: int64(skew / time.Second), buckets: map[int64]map[nonce]struct{}{}},
 	}
 }
 
 // Params are the parameters this Auth signs and requires.
 func (a *Auth) Params() string { return a.params }
 
-func (a *Auth) mac(method, uri, ts, nonce, from []byte, body []byte) []byte {
-	h := hmac.New(sha256.New, a.secret)
+func (a *Auth) mac(secret, method, uri, ts, nonce, from []byte, body []byte) []byte {
+	h := hmac.New(sha256.New, secret)
 	for _, part := range [][]byte{method, uri, ts, nonce, from, []byte(a.params)} {
 		h.Write(part)
 		h.Write([]byte{0})
@@ -97,7 +102,7 @@ func (a *Auth) Sign(method, requestURI []byte, from string, body []byte, set fun
 	set(HdrNonce, nonce)
 	set(HdrCluster, a.params)
 	set(HdrFrom, from)
-	set(HdrSig, hex.EncodeToString(a.mac(method, requestURI, []byte(ts), []byte(nonce), []byte(from), body)))
+	set(HdrSig, hex.EncodeToString(a.mac(a.secrets[0], method, requestURI, []byte(ts), []byte(nonce), []byte(from), body)))
 }
 
 // SignRequest signs a fasthttp request, body included.
@@ -106,10 +111,15 @@ func (a *Auth) SignRequest(req *fasthttp.Request, from string) {
 }
 
 // Verify checks a received request, given its method, request URI, a
-// lookup of its headers and its body: parameters first, so that a
-// misconfigured peer learns why it is refused (ErrMismatch); then the
-// signature, the clock and the nonce (ErrAuth).
+// lookup of its headers and its body. A request without a signature is
+// refused as unauthenticated (ErrAuth), whatever else it carries. A signed
+// one has its parameters checked first, so that a misconfigured member
+// learns why it is refused (ErrMismatch); then the signature, under any
+// accepted secret, the clock and the nonce (ErrAuth).
 func (a *Auth) Verify(method, requestURI []byte, header func(name string) []byte, body []byte) error {
+	if len(header(HdrSig)) == 0 {
+		return fmt.Errorf("%w: unsigned request (only members of this cluster, signing with its secret, are answered)", ErrAuth)
+	}
 	if p := string(header(HdrCluster)); p != a.params {
 		return fmt.Errorf("%w: it has %q, this edge has %q", ErrMismatch, p, a.params)
 	}
@@ -122,7 +132,7 @@ func (a *Auth) Verify(method, requestURI []byte, header func(name string) []byte
 	if _, err := hex.Decode(n[:], nonceHex); err != nil {
 		return fmt.Errorf("%w: malformed nonce", ErrAuth)
 	}
-	if !hmac.Equal(sig, a.mac(method, requestURI, ts, nonceHex, from, body)) {
+	if !a.signedByAny(sig, method, requestURI, ts, nonceHex, from, body) {
 		return fmt.Errorf("%w: bad signature (is the cluster secret the same?)", ErrAuth)
 	}
 	sec, err := strconv.ParseInt(string(ts), 10, 64)
@@ -137,6 +147,19 @@ func (a *Auth) Verify(method, requestURI []byte, header func(name string) []byte
 		return fmt.Errorf("%w: replayed request", ErrAuth)
 	}
 	return nil
+}
+
+// signedByAny reports whether sig is the request's HMAC under one of the
+// accepted secrets. Every secret is tried, so that the time taken does not
+// say which one matched.
+func (a *Auth) signedByAny(sig, method, uri, ts, nonce, from, body []byte) bool {
+	ok := false
+	for _, secret := range a.secrets {
+		if hmac.Equal(sig, a.mac(secret, method, uri, ts, nonce, from, body)) {
+			ok = true
+		}
+	}
+	return ok
 }
 
 // VerifyRequest checks a fasthttp request as it was received.

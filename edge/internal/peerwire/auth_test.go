@@ -66,6 +66,69 @@ func TestPeerAuth(t *testing.T) {
 	}
 }
 
+// A request that carries no signature is unauthenticated (401 on the
+// wire), whatever chunk parameters it states or omits; only a signed
+// request of other parameters is a mismatch (409), which tells a
+// misconfigured member why it is refused.
+func TestPeerAuthUnsignedIsUnauthenticated(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := NewAuth([]byte("secret-0123456789"), ClusterParams(1<<20, 4, 2), time.Minute, func() time.Time { return now })
+	bare := &fasthttp.RequestCtx{}
+	bare.Request.SetRequestURI("http://peer" + PingPath)
+	if err := verify(a, bare); !errors.Is(err, ErrAuth) || errors.Is(err, ErrMismatch) {
+		t.Errorf("no credentials at all: %v, want ErrAuth", err)
+	}
+	for _, params := range []string{a.Params(), ClusterParams(1<<20, 6, 3)} {
+		unsigned := signedCtx(a, "GET", PingPath, nil)
+		unsigned.Request.Header.Del(HdrSig)
+		unsigned.Request.Header.Set(HdrCluster, params)
+		if err := verify(a, unsigned); !errors.Is(err, ErrAuth) || errors.Is(err, ErrMismatch) {
+			t.Errorf("unsigned, parameters %q: %v, want ErrAuth", params, err)
+		}
+	}
+	other := NewAuth([]byte("secret-0123456789"), ClusterParams(1<<20, 6, 3), time.Minute, func() time.Time { return now })
+	if err := verify(a, signedCtx(other, "GET", PingPath, nil)); !errors.Is(err, ErrMismatch) {
+		t.Errorf("signed, other parameters: %v, want ErrMismatch", err)
+	}
+}
+
+// During a rotation an Auth signs with its first secret and accepts the
+// others: members that sign with the old secret and members that sign
+// with the new one are both accepted by a member holding both, and a
+// member holding only one secret accepts only requests signed with it.
+func TestPeerAuthAcceptsAnotherSecret(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	params := ClusterParams(1<<20, 4, 2)
+	oldS, newS := []byte("old-secret-0123456789"), []byte("new-secret-0123456789")
+	oldOnly := NewAuth(oldS, params, time.Minute, clock)
+	newOnly := NewAuth(newS, params, time.Minute, clock)
+	oldFirst := NewAuth(oldS, params, time.Minute, clock, newS)
+	newFirst := NewAuth(newS, params, time.Minute, clock, oldS)
+	for _, tc := range []struct {
+		name             string
+		signer, verifier *Auth
+		ok               bool
+	}{
+		{"old only to old first", oldOnly, oldFirst, true},
+		{"old first to old only", oldFirst, oldOnly, true},
+		{"old first to new first", oldFirst, newFirst, true},
+		{"new first to old first", newFirst, oldFirst, true},
+		{"new first to new only", newFirst, newOnly, true},
+		{"new only to new first", newOnly, newFirst, true},
+		{"new first to old only", newFirst, oldOnly, false},
+		{"old only to new only", oldOnly, newOnly, false},
+	} {
+		err := verify(tc.verifier, signedCtx(tc.signer, "PUT", ShardsPath, []byte("frame")))
+		if tc.ok && err != nil {
+			t.Errorf("%s: refused: %v", tc.name, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrAuth) {
+			t.Errorf("%s: %v, want ErrAuth", tc.name, err)
+		}
+	}
+}
+
 // The replay cache forgets a nonce once its request would be refused as
 // expired anyway, so that it holds only the last two minutes of requests.
 func TestNonceCacheForgetsExpired(t *testing.T) {
@@ -133,7 +196,7 @@ func FuzzPeerAuthVerify(f *testing.F) {
 		}
 		rh := &ctx.Request.Header
 		got, _ := hex.DecodeString(string(rh.Peek(HdrSig)))
-		want := a.mac(rh.Method(), ctx.Request.URI().RequestURI(), rh.Peek(HdrTime), rh.Peek(HdrNonce), rh.Peek(HdrFrom), body)
+		want := a.mac(a.secrets[0], rh.Method(), ctx.Request.URI().RequestURI(), rh.Peek(HdrTime), rh.Peek(HdrNonce), rh.Peek(HdrFrom), body)
 		sec, err := strconv.ParseInt(string(rh.Peek(HdrTime)), 10, 64)
 		switch {
 		case string(rh.Peek(HdrCluster)) != a.Params():
