@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/ring"
 )
 
@@ -284,6 +285,7 @@ func (c *Config) Validate() error {
 	if c.MaxRanges < 1 {
 		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))
 	}
+	errs = append(errs, refusable(c.RefuseMethods)...)
 	errs = append(errs, listenerConflicts(c.Listen, c.PeerListen, c.AdminListen)...)
 	if total := c.DataShards + c.ParityShards; total > chunk.MaxShards {
 		errs = append(errs, fmt.Errorf("%d data + %d parity shards = %d shards, over the codec's limit of %d (Reed-Solomon over GF(2^8))",
@@ -368,4 +370,20 @@ func sameListener(a, b string) bool {
 	}
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return wild(ha) || wild(hb) || strings.EqualFold(ha, hb)
+}
+
+// refusable reports the RefuseMethods entries that cannot be refused: a
+// method is a token (RFC 9110 §9.1), and GET and HEAD are what the cache
+// serves, so refusing them would leave nothing to cache.
+func refusable(methods []string) []error {
+	var errs []error
+	for _, m := range methods {
+		switch {
+		case m == "GET" || m == "HEAD":
+			errs = append(errs, fmt.Errorf("refused method %s: GET and HEAD are what the cache serves", m))
+		case !httpcache.IsToken(m):
+			errs = append(errs, fmt.Errorf("refused method %q is not an HTTP method token", m))
+		}
+	}
+	return errs
 }

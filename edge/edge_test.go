@@ -166,6 +166,14 @@ func TestMethodsAndBadPaths(t *testing.T) {
 			t.Errorf("%s: status %d Allow %q body %q", m, res.status, res.header.Get("Allow"), res.body)
 		}
 	}
+	// The operator's own list replaces the default one.
+	strict := startNode(t, org.URL(), func(c *Config) { c.RefuseMethods = []string{"DELETE", "PUT"} })
+	for m, want := range map[string]int{http.MethodDelete: 405, http.MethodPut: 405, http.MethodTrace: 200, http.MethodPost: 200} {
+		res := do(t, m, "http://"+strict.Addr()+"/a.ts", nil)
+		if res.status != want || (want == 405 && res.header.Get("Allow") != "GET, HEAD, POST, PATCH, OPTIONS") {
+			t.Errorf("refusing DELETE and PUT, %s: status %d Allow %q; want %d", m, res.status, res.header.Get("Allow"), want)
+		}
+	}
 	res := do(t, http.MethodGet, "http://"+n.Addr()+"/missing", nil)
 	if res.status != http.StatusNotFound {
 		t.Errorf("missing object: %d", res.status)
