@@ -450,24 +450,54 @@ func TestRelayAndInvalidation(t *testing.T) {
 	}
 }
 
-// A malformed origin answer is a 502, and nothing of it is stored.
+// A malformed origin answer is a 502, and nothing of it is stored; a
+// header too large to store but within bounds passes, unstored.
 func TestBadOriginAnswerIs502(t *testing.T) {
 	org := testorigin.New(t)
-	org.Set("/short", testorigin.Route{Handler: func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, _ := w.(http.Hijacker).Hijack()
-		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nCache-Control: max-age=60\r\n\r\nonly this")
-		buf.Flush()
-		conn.(*net.TCPConn).CloseWrite()
-		conn.Close()
-	}})
+	raw := func(answer string) testorigin.Route {
+		return testorigin.Route{Handler: func(w http.ResponseWriter, r *http.Request) {
+			conn, buf, _ := w.(http.Hijacker).Hijack()
+			buf.WriteString(answer)
+			buf.Flush()
+			conn.(*net.TCPConn).CloseWrite()
+			conn.Close()
+		}}
+	}
+	const cc = "Cache-Control: max-age=60\r\n"
+	bad := map[string]string{
+		"/short":       "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n" + cc + "\r\nonly this",
+		"/two-lengths": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n" + cc + "\r\nhello!",
+		"/status-line": "HTTP/1.1 2OO OK\r\nContent-Length: 5\r\n" + cc + "\r\nhello",
+		"/bad-chunks":  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + cc + "\r\nzz\r\nhello\r\n0\r\n\r\n",
+		"/flood":       "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n" + cc + strings.Repeat("X-Flood: "+strings.Repeat("f", 1000)+"\r\n", 80) + "\r\nhello",
+	}
+	for path, answer := range bad {
+		org.Set(path, raw(answer))
+	}
+	big := http.Header{"Cache-Control": {"max-age=60"}, "X-Big": {strings.Repeat("b", 20<<10)}}
+	org.Set("/big-header", testorigin.Route{Body: []byte("fine"), Header: big})
 	n := startNode(t, org.URL(), nil)
-	for range 2 {
-		if res := getFrom(t, n, "/short", nil); res.status != http.StatusBadGateway {
-			t.Errorf("a body shorter than its Content-Length: %d, want 502", res.status)
+	for path := range bad {
+		for range 2 {
+			if res := getFrom(t, n, path, nil); res.status != http.StatusBadGateway {
+				t.Errorf("%s: %d, want 502", path, res.status)
+			}
+		}
+		if n.eng.HasObject(path) {
+			t.Errorf("%s: something of a broken answer was stored", path)
 		}
 	}
-	if n.eng.HasObject("/short") || n.eng.Store().Len() != 0 {
-		t.Error("something of a broken answer was stored")
+	if n.eng.Store().Len() != 0 {
+		t.Error("chunks of broken answers were stored")
+	}
+	for range 2 {
+		res := getFrom(t, n, "/big-header", nil)
+		if res.status != 200 || string(res.body) != "fine" || len(res.header.Get("X-Big")) != 20<<10 {
+			t.Errorf("a 20 KiB header: %d %q", res.status, res.body)
+		}
+	}
+	if org.Count("/big-header") != 2 {
+		t.Errorf("a response with a 20 KiB header was stored: the origin was asked %d times, want 2", org.Count("/big-header"))
 	}
 }
 
