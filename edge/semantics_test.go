@@ -456,7 +456,11 @@ func TestBadOriginAnswerIs502(t *testing.T) {
 	org := testorigin.New(t)
 	raw := func(answer string) testorigin.Route {
 		return testorigin.Route{Handler: func(w http.ResponseWriter, r *http.Request) {
-			conn, buf, _ := w.(http.Hijacker).Hijack()
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("hijacking the origin's connection: %v", err)
+				return
+			}
 			buf.WriteString(answer)
 			buf.Flush()
 			conn.(*net.TCPConn).CloseWrite()

@@ -175,6 +175,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Unwrap lets http.NewResponseController reach the connection, for
+// handlers that hijack it to write a raw answer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
 func (c *countingWriter) Flush() {
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {
 		f.Flush()

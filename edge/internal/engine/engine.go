@@ -65,7 +65,7 @@ type Engine struct {
 	fence   *Fence
 	fills   singleflight.Group
 	repairs chan struct{} // bounds repairs in flight
-	bg      sync.WaitGroup
+	bg      background
 	stats   counters
 
 	ctx  context.Context // fills and placements run under it; ends with Close
@@ -104,8 +104,39 @@ func New(cfg Config, org Origin, peers Peers, c *Cluster) (*Engine, error) {
 // Close abandons the fills in flight. It does not wait for them.
 func (e *Engine) Close() { e.stop() }
 
-// Settle waits until no placement or repair is in flight.
-func (e *Engine) Settle() { e.bg.Wait() }
+// Settle waits until no placement or repair is in flight. Work may start
+// while it waits (a fill another member asked for): it returns at a moment
+// when none runs.
+func (e *Engine) Settle() { e.bg.wait() }
+
+// background counts the work the engine runs in the background. Unlike a
+// sync.WaitGroup, it may be waited on while work starts, as the tests
+// of a live cluster do.
+type background struct {
+	mu   sync.Mutex
+	n    int
+	idle *sync.Cond
+}
+
+func (b *background) add(d int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n += d
+	if b.n == 0 && b.idle != nil {
+		b.idle.Broadcast()
+	}
+}
+
+func (b *background) wait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.idle == nil {
+		b.idle = sync.NewCond(&b.mu)
+	}
+	for b.n > 0 {
+		b.idle.Wait()
+	}
+}
 
 // Cluster is the engine's view of its cluster.
 func (e *Engine) Cluster() *Cluster { return e.cluster }

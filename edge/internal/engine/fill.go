@@ -217,9 +217,9 @@ func (e *Engine) repair(key chunk.Key, data []byte, owners []string, missing []i
 // background runs f on its own goroutine, counted so that tests and a
 // graceful stop can wait for placements and repairs to settle.
 func (e *Engine) background(f func()) {
-	e.bg.Add(1)
+	e.bg.add(1)
 	go func() {
-		defer e.bg.Done()
+		defer e.bg.add(-1)
 		f()
 	}()
 }
