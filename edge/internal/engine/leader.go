@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -131,6 +132,34 @@ func (e *Engine) askObjectLeader(ctx context.Context, req *Request, gen uint64) 
 		return e.fromLeader(req, a, gen), true, nil
 	}
 	return nil, false, nil
+}
+
+// askKeepers asks the other keepers of req's key for a copy they hold,
+// when this node leads the key and holds none: a leader new to the ring
+// (a node that joined, or came back empty) takes the response its
+// predecessor shared instead of asking the origin again. A keeper answers
+// from what it stores only (only-if-cached, stale or not), so it never
+// asks anyone itself; a request that wants the origin's word (no-cache)
+// skips this. The copy is published here, its age rebased on this clock.
+func (e *Engine) askKeepers(ctx context.Context, req *Request, gen uint64) *Object {
+	if e.cluster.Alone() || !e.leadsObject(req.Key) || req.directives().NoCache || req.PragmaNoCache {
+		return nil
+	}
+	cached := NewRequest(req.Key, append(req.Header.All(), httpcache.Field{Name: "Cache-Control", Value: "only-if-cached, max-stale"}),
+		req.Header.Client())
+	for _, addr := range e.objectKeepers(req.Key) {
+		if addr == e.cluster.Self() || e.cluster.IsSuspect(addr) || ctx.Err() != nil {
+			continue
+		}
+		a, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, cached) })
+		if err != nil || a.Object == nil || a.Pass || a.Object.Pass {
+			continue // not held there (504), or a keeper that failed: the next one, then the origin
+		}
+		o := a.Object.Copy()
+		o.Fresh.InitialAge, o.Fresh.ResponseTime = a.Age, e.now()
+		return e.publish(o, gen)
+	}
+	return nil
 }
 
 // fromLeader takes in what an object's leader answered: the object (its

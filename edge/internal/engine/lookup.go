@@ -169,6 +169,16 @@ func (e *Engine) refresh(req *Request, old *Object, forward bool) (*outcome, err
 			return out, err
 		}
 	}
+	if old == nil {
+		// A copy a keeper holds is as good as this node's own: served if
+		// fresh, else revalidated rather than fetched whole.
+		if kept := e.askKeepers(ctx, req, gen); kept != nil {
+			if r, ok := e.usable(kept, req, e.now()); ok && !r.Stale {
+				return &outcome{obj: kept}, nil
+			}
+			old = kept
+		}
+	}
 	return e.fetchFirst(req, old, gen)
 }
 
