@@ -26,7 +26,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, r engine.Result, isHead boo
 	size := o.Meta.Size
 	if o.Status != http.StatusOK {
 		b := newBody(n, o)
-		b.fetched = r.Fetched
+		b.fetched = r.Fetched && !r.Revalidated
 		b.addRange(0, size)
 		return n.serveBody(ctx, r, b, size, isHead, x)
 	}
@@ -51,7 +51,7 @@ func (n *Node) serveObject(ctx *fasthttp.RequestCtx, r engine.Result, isHead boo
 		}
 	}
 	b := newBody(n, o)
-	b.fetched = r.Fetched
+	b.fetched = r.Fetched && !r.Revalidated
 	var length int64
 	switch len(ranges) {
 	case 0:
@@ -204,11 +204,13 @@ func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, r engine.Result, src 
 	h.Add("Via", n.via)
 	h.Set(hdrXCache, src.String())
 	status := append(buf[:0], "edgecache; "...)
-	switch src {
-	case engine.SourceHit:
+	switch {
+	case src == engine.SourceHit:
 		status = append(status, "hit"...)
-	case engine.SourcePeer:
+	case src == engine.SourcePeer:
 		status = append(status, "hit; detail=peer"...)
+	case r.Revalidated:
+		status = append(status, "fwd=stale; fwd-status=304; stored"...)
 	default:
 		status = append(status, "fwd=miss; stored"...)
 	}

@@ -383,6 +383,17 @@ func TestStaleAndRevalidation(t *testing.T) {
 	if res := getFrom(t, n, "/r", nil); res.header.Get("X-Refreshed") != "yes" {
 		t.Errorf("the 304's fields were not stored: %v", res.header)
 	}
+	// Stale beyond stale-while-revalidate: revalidated before the answer,
+	// which says the origin was asked, though its bytes are the stored ones.
+	clock.Advance(40 * time.Second)
+	before := n.Stats()
+	res := getFrom(t, n, "/r", nil)
+	after := n.Stats()
+	if res.header.Get("X-Cache") != "MISS" || !strings.Contains(res.header.Get("Cache-Status"), "fwd=stale; fwd-status=304") ||
+		after.SentOrigin != before.SentOrigin || after.SentHit != before.SentHit+4 {
+		t.Errorf("revalidated: X-Cache %q, Cache-Status %q, bytes from the origin +%d, from memory +%d; want MISS, fwd-status=304, +0, +4",
+			res.header.Get("X-Cache"), res.header.Get("Cache-Status"), after.SentOrigin-before.SentOrigin, after.SentHit-before.SentHit)
+	}
 	clock.Advance(40 * time.Second) // stale beyond stale-while-revalidate
 	mode.Store("down")
 	if res := getFrom(t, n, "/r", nil); res.status != 200 || string(res.body) != "body" {

@@ -203,11 +203,11 @@ func (e *Engine) refreshed(req *Request, old *Object, f *origin.First, sent, got
 	if !d.Store {
 		e.objects.drop(old)
 		n.gen = gen
-		return &outcome{obj: n, fetched: true}
+		return &outcome{obj: n, fetched: true, revalidated: true}
 	}
 	e.publish(n, gen)
 	e.shareObject(n)
-	return &outcome{obj: n, fetched: true}
+	return &outcome{obj: n, fetched: true, revalidated: true}
 }
 
 // passMarker marks key as not stored for a while.

@@ -182,7 +182,7 @@ func (e *Engine) fromLeader(req *Request, a MetaAnswer, gen uint64) *outcome {
 	if len(a.Head) == e.ChunkLen(o, 0) && o.Meta.Size > 0 {
 		e.keep(o, ChunkEntry(o.ChunkKey(0)), a.Head)
 	}
-	return &outcome{obj: o, fetched: a.Fetched}
+	return &outcome{obj: o, fetched: a.Fetched, revalidated: a.Revalidated}
 }
 
 // MetaFor answers another member that asks this node, as the object's
@@ -192,7 +192,7 @@ func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) 
 	if err != nil {
 		return MetaAnswer{}, err
 	}
-	a := MetaAnswer{Fetched: r.Fetched, Pass: r.Pass}
+	a := MetaAnswer{Fetched: r.Fetched, Revalidated: r.Revalidated, Pass: r.Pass}
 	switch {
 	case r.Answer != nil && (r.Answer.Whole() || r.Answer.Windowed()):
 		// Whole, or the window of a longer body whose rest the asker
@@ -209,7 +209,7 @@ func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) 
 		// object to the member that asked for it, whose client is waiting,
 		// before its shards are placed. A later lookup gets the object
 		// alone, and the chunk from its shards if its client wants it.
-		if b, ok := e.store.Peek(ChunkEntry(r.Object.ChunkKey(0))); ok && r.Fetched && !r.Object.Pass {
+		if b, ok := e.store.Peek(ChunkEntry(r.Object.ChunkKey(0))); ok && r.Fetched && !r.Revalidated && !r.Object.Pass {
 			a.Head = b
 		}
 	}

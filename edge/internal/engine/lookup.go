@@ -23,6 +23,8 @@ type outcome struct {
 	answer  *Answer // the starter's own answer, never shared
 	pass    bool    // relay the request to the origin
 	fetched bool    // the origin was asked
+	// revalidated: it answered 304, so the body is the stored one
+	revalidated bool
 }
 
 // Lookup finds what answers req: a stored object that may answer it, or
@@ -99,7 +101,7 @@ func (e *Engine) settle(ctx context.Context, req *Request, out *outcome, started
 		if out.obj.Pass {
 			return Result{Object: out.obj, Pass: true, Fetched: out.fetched}, nil
 		}
-		return Result{Object: out.obj, Stale: out.stale, Fetched: out.fetched}, nil
+		return Result{Object: out.obj, Stale: out.stale, Fetched: out.fetched, Revalidated: out.revalidated}, nil
 	case retried:
 		return Result{Pass: true}, nil
 	}

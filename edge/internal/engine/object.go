@@ -210,6 +210,9 @@ type Result struct {
 	Pass bool
 	// Fetched: the origin was asked on this lookup's behalf.
 	Fetched bool
+	// Revalidated: the origin answered that asking with 304, so no byte
+	// of the body came with it.
+	Revalidated bool
 }
 
 // Answer is an origin answer for one request, not stored.

@@ -83,6 +83,8 @@ type MetaAnswer struct {
 	Pass bool
 	// Fetched: the leader asked the origin for this answer.
 	Fetched bool
+	// Revalidated: the origin answered 304; the body is the stored one.
+	Revalidated bool
 }
 
 // ErrEnough is what a ShardSink returns once the rebuild it feeds no

@@ -276,7 +276,7 @@ func (c *Client) Meta(addr string, req *engine.Request) (engine.MetaAnswer, erro
 // metaAnswerFrom is the engine's view of a decoded metadata answer; raw
 // is copied, since it aliases a response fasthttp reuses.
 func metaAnswerFrom(m peerwire.MetaAnswer, raw []byte) engine.MetaAnswer {
-	a := engine.MetaAnswer{Age: time.Duration(m.Age), Pass: m.Pass, Fetched: m.Fetched}
+	a := engine.MetaAnswer{Age: time.Duration(m.Age), Pass: m.Pass, Fetched: m.Fetched, Revalidated: m.Revalidated}
 	if m.Object != nil {
 		a.Object = objectFrom(m.Object)
 	}

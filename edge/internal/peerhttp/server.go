@@ -148,7 +148,7 @@ func (s *Server) serveMeta(ctx *fasthttp.RequestCtx) {
 		upstream(ctx, err)
 		return
 	}
-	msg := peerwire.MetaAnswer{Age: int64(a.Age), Pass: a.Pass, Fetched: a.Fetched}
+	msg := peerwire.MetaAnswer{Age: int64(a.Age), Pass: a.Pass, Fetched: a.Fetched, Revalidated: a.Revalidated}
 	var raw []byte
 	if a.Object != nil {
 		msg.Object = objectMessage(a.Object)

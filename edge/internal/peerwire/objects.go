@@ -119,7 +119,9 @@ type MetaAnswer struct {
 	Answer  *Answer `json:"answer,omitempty"`
 	Pass    bool    `json:"pass,omitempty"`
 	Fetched bool    `json:"fetched,omitempty"`
-	Raw     string  `json:"raw,omitempty"`
+	// Revalidated: the origin answered 304; the body is the stored one.
+	Revalidated bool   `json:"revalidated,omitempty"`
+	Raw         string `json:"raw,omitempty"`
 }
 
 // EncodeMetaAnswer lays out a metadata answer and its raw bytes.
