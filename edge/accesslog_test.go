@@ -95,7 +95,7 @@ func TestAccessLogLines(t *testing.T) {
 		{"HEAD", "/v.ts?x=%22", nil, 200, "miss"},
 		{"GET", "/nothing.ts", nil, 404, "none"},
 		{"GET", "/v.ts", http.Header{"Range": {"bytes=99999-"}}, 416, "none"},
-		{"BREW", "/v.ts", nil, 405, "none"},
+		{"TRACE", "/v.ts", nil, 405, "none"},
 	}
 	var bodies []int
 	for _, c := range calls {

@@ -62,6 +62,9 @@ type body struct {
 	length int64                    // the body's length, as announced
 	scrap  []byte                   // backing store of literal spans
 	x      exchange                 // the request's record, ended with the body
+	// fetched: the lookup for this response asked the origin, and the
+	// object's first chunk came with its answer.
+	fetched bool
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(body) }}
@@ -135,8 +138,10 @@ const headChunks = 2
 // prepare starts the window and waits for the first chunks, so that an
 // origin failure can still become a clean 502/504 instead of a cut body.
 // It returns the worst source the response will report: exact for the
-// chunks it waited for, and for later ones HIT only if they are in memory
-// now, else MISS (the node's counters by source are exact).
+// chunks it waited for, and for later ones what the node knows without
+// asking anyone: HIT if they are in memory now, else PEER, never MISS,
+// which only an origin request made for this response may claim (the
+// node's counters by source are exact).
 func (b *body) prepare() (engine.Source, error) {
 	if len(b.needs) == 0 {
 		return engine.SourceHit, nil
@@ -157,16 +162,27 @@ func (b *body) prepare() (engine.Source, error) {
 		worst = max(worst, b.slots[i].src)
 	}
 	for i := head; i < sent; i++ {
-		s := engine.SourceOrigin
-		switch {
-		case i < b.started && b.slots[i].async == nil:
+		s := engine.SourcePeer
+		switch f := b.slots[i].async; {
+		case i < b.started && f == nil:
 			s = b.slots[i].src
-		case i >= b.started && b.o.Storable() && b.n.eng.Holds(b.o.ChunkKey(b.needs[i])):
+		case i < b.started && isDone(f.done):
+			s = f.src // a fetch that has ended: its source is known
+		case i >= b.started && b.n.eng.Holds(b.o.ChunkKey(b.needs[i])):
 			s = engine.SourceHit
 		}
 		worst = max(worst, s)
 	}
 	return worst, nil
+}
+
+func isDone(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // startWindow starts the fetches of slots [from, from+readahead].
@@ -182,6 +198,9 @@ func (b *body) start(i int) {
 	if b.o.Storable() {
 		if data, ok := b.n.eng.Cached(b.o.ChunkKey(idx)); ok {
 			s.data, s.src = data, engine.SourceHit
+			if idx == 0 && b.fetched {
+				s.src = engine.SourceOrigin // it came with this request's lookup
+			}
 			return
 		}
 	}
@@ -324,6 +343,8 @@ func (b *body) Read(p []byte) (int, error) {
 	b.pending = b.pending[n:]
 	return n, nil
 }
+
+func (b *body) adopt(x exchange) { b.x = x }
 
 // CloseWithError is how fasthttp ends the body, once it has written it
 // (err nil) or given up (err says why). It ends the request's record and

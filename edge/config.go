@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/ring"
 )
 
@@ -114,11 +115,26 @@ type Config struct {
 	MaxRanges int
 	// MetaEntries caps the objects whose metadata is kept. Default 65536.
 	MetaEntries int
-	// DefaultTTL is the freshness of a response whose origin says nothing
-	// about it and gives no Last-Modified. Default 1 minute.
+	// DefaultTTL is the heuristic freshness (RFC 9111 §4.2.2) of a
+	// heuristically cacheable 2xx or 3xx response that gives neither
+	// explicit freshness nor Last-Modified. Default 0: none, so that such
+	// a response is stored only if it can be revalidated, and revalidated
+	// on every use.
 	DefaultTTL time.Duration
-	// NegativeTTL is how long an origin 404 is remembered. Default 10 s.
+	// NegativeTTL is the same for a 4xx or 5xx response (404, 410...): how
+	// long an origin's "not found" that says nothing of its freshness is
+	// remembered. Default 10 s.
 	NegativeTTL time.Duration
+	// ShareSetCookie stores responses that set cookies and serves them to
+	// everyone. Default false: a cookie is usually one user's, so such
+	// responses pass to the client that caused them.
+	ShareSetCookie bool
+	// RefuseMethods are the request methods answered with 405 instead of
+	// being relayed to the origin. Default CONNECT and TRACE.
+	RefuseMethods []string
+	// MaxBodySize caps the body of a relayed request (a POST, a PUT):
+	// more is refused with 413. Default 64 MiB.
+	MaxBodySize int64
 	// FillTimeout bounds one chunk fill, retries included. Default 30 s.
 	FillTimeout time.Duration
 	// OriginTimeout bounds one origin request attempt. Default 10 s.
@@ -209,8 +225,9 @@ func DefaultConfig() Config {
 		PrefetchSegments: 3,
 		MaxRanges:        64,
 		MetaEntries:      65536,
-		DefaultTTL:       time.Minute,
 		NegativeTTL:      10 * time.Second,
+		RefuseMethods:    []string{"CONNECT", "TRACE"},
+		MaxBodySize:      64 << 20,
 		FillTimeout:      30 * time.Second,
 		OriginTimeout:    10 * time.Second,
 		OriginRetries:    2,
@@ -268,6 +285,7 @@ func (c *Config) Validate() error {
 	if c.MaxRanges < 1 {
 		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))
 	}
+	errs = append(errs, refusable(c.RefuseMethods)...)
 	errs = append(errs, listenerConflicts(c.Listen, c.PeerListen, c.AdminListen)...)
 	if total := c.DataShards + c.ParityShards; total > chunk.MaxShards {
 		errs = append(errs, fmt.Errorf("%d data + %d parity shards = %d shards, over the codec's limit of %d (Reed-Solomon over GF(2^8))",
@@ -303,8 +321,8 @@ func (c *Config) positive() []error {
 	}{
 		{"hedge delay", int64(c.HedgeDelay)}, {"peer timeout", int64(c.PeerTimeout)},
 		{"peer dial timeout", int64(c.PeerDialTimeout)}, {"suspect period", int64(c.SuspectFor)},
-		{"meta entries", int64(c.MetaEntries)}, {"default TTL", int64(c.DefaultTTL)},
-		{"negative TTL", int64(c.NegativeTTL)}, {"fill timeout", int64(c.FillTimeout)},
+		{"meta entries", int64(c.MetaEntries)}, {"max body size", c.MaxBodySize},
+		{"fill timeout", int64(c.FillTimeout)},
 		{"origin timeout", int64(c.OriginTimeout)}, {"read timeout", int64(c.ReadTimeout)},
 		{"write timeout", int64(c.WriteTimeout)}, {"idle timeout", int64(c.IdleTimeout)},
 		{"max conns", int64(c.MaxConns)}, {"max header bytes", int64(c.MaxHeaderBytes)},
@@ -316,8 +334,9 @@ func (c *Config) positive() []error {
 			errs = append(errs, fmt.Errorf("%s must be positive (start from DefaultConfig)", f.name))
 		}
 	}
-	if c.ParityShards < 0 || c.OriginRetries < 0 || c.ReadaheadNext < 0 || c.PrefetchSegments < 0 {
-		errs = append(errs, errors.New("parity shards, origin retries, readahead-next and prefetch-playlists may not be negative"))
+	if c.ParityShards < 0 || c.OriginRetries < 0 || c.ReadaheadNext < 0 || c.PrefetchSegments < 0 ||
+		c.DefaultTTL < 0 || c.NegativeTTL < 0 {
+		errs = append(errs, errors.New("parity shards, origin retries, readahead-next, prefetch-playlists, default TTL and negative TTL may not be negative"))
 	}
 	return errs
 }
@@ -351,4 +370,20 @@ func sameListener(a, b string) bool {
 	}
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return wild(ha) || wild(hb) || strings.EqualFold(ha, hb)
+}
+
+// refusable reports the RefuseMethods entries that cannot be refused: a
+// method is a token (RFC 9110 §9.1), and GET and HEAD are what the cache
+// serves, so refusing them would leave nothing to cache.
+func refusable(methods []string) []error {
+	var errs []error
+	for _, m := range methods {
+		switch {
+		case m == "GET" || m == "HEAD":
+			errs = append(errs, fmt.Errorf("refused method %s: GET and HEAD are what the cache serves", m))
+		case !httpcache.IsToken(m):
+			errs = append(errs, fmt.Errorf("refused method %q is not an HTTP method token", m))
+		}
+	}
+	return errs
 }

@@ -16,8 +16,14 @@ type exchange struct {
 	status int
 	method methodClass
 	cache  cacheResult
-	body   *body       // the streamed body that ends the request; nil: it ends with the handler
+	body   streamed    // the streamed body that ends the request; nil: it ends with the handler
 	line   *accessLine // the access log line, begun when the headers are ready
+}
+
+// streamed is a response body that ends its request's record when
+// fasthttp closes it (CloseWithError).
+type streamed interface {
+	adopt(x exchange)
 }
 
 // recording reports whether requests are timed at all: with neither
@@ -26,6 +32,7 @@ func (n *Node) recording() bool { return n.metrics != nil || n.access != nil }
 
 // serveClient answers one player request (serveRequest) and records it.
 func (n *Node) serveClient(ctx *fasthttp.RequestCtx) {
+	n.captureBase(ctx)
 	var x exchange
 	if n.recording() {
 		x.start = n.now()
@@ -45,7 +52,7 @@ func (n *Node) serveClient(ctx *fasthttp.RequestCtx) {
 		x.line = n.access.begin(ctx, &x)
 	}
 	if x.body != nil {
-		x.body.x = x // ended by the body's CloseWithError
+		x.body.adopt(x) // ended by the body's CloseWithError
 		return
 	}
 	n.endExchange(&x, int64(len(ctx.Response.Body())), true)

@@ -17,31 +17,36 @@ import (
 
 // Reasons a client request is refused for how it is framed.
 const (
-	reasonBody    = "a GET or HEAD request carries no body"
-	reasonChunked = "a GET or HEAD request carries no body: Transfer-Encoding is refused"
-	reasonObsFold = "obsolete header line folding is refused (RFC 9112 §5.2)"
+	reasonBody     = "a GET or HEAD request carries no body"
+	reasonChunked  = "a GET or HEAD request carries no body: Transfer-Encoding is refused"
+	reasonObsFold  = "obsolete header line folding is refused (RFC 9112 §5.2)"
+	reasonBothLens = "a request with both Content-Length and Transfer-Encoding is refused (RFC 9112 §6.1)"
+	reasonTE       = "a Transfer-Encoding other than chunked is refused"
+	reasonTwoLens  = "a request with more than one Content-Length is refused"
 )
 
 // framingProblem says why a client request must be refused for its framing,
-// or returns "". A player's GET or HEAD has no body; one that announces a
-// body, chunked or not, or folds a header line, is where request smuggling
-// lives: a proxy in front of the edge that frames the same bytes
+// or returns "". Request smuggling lives in framing that two parsers could
+// read apart: a proxy in front of the edge that frames the same bytes
 // differently would make the edge read part of one request as the next.
-// The edge does not guess: it refuses the request and closes the
-// connection, so that nothing after it on that connection is ever read as
-// a request. A Content-Length of 0 is harmless and allowed.
-func framingProblem(h *fasthttp.RequestHeader) string {
-	switch cl := h.ContentLength(); {
-	case cl == -1:
+// So the edge refuses folded header lines, a Content-Length beside a
+// Transfer-Encoding, two Content-Lengths, and any coding but chunked, and
+// a GET or HEAD that announces a body at all (a player's never does);
+// bodyAllowed is false for those. It does not guess: it refuses the request
+// and closes the connection, so that nothing after it on that connection
+// is ever read as a request. A Content-Length of 0 is harmless and
+// allowed.
+func framingProblem(h *fasthttp.RequestHeader, bodyAllowed bool) string {
+	if cl := h.ContentLength(); !bodyAllowed && cl == -1 {
 		return reasonChunked
-	case cl > 0:
+	} else if !bodyAllowed && cl > 0 {
 		return reasonBody
 	}
 	// Once it has read an empty chunked body, fasthttp forgets the
 	// Transfer-Encoding (the length is 0); the raw headers remember it.
 	// fasthttp also joins folded lines into one value, as RFC 9112 allows,
 	// but a proxy that does not would see other headers than the edge.
-	const te = "transfer-encoding"
+	lens, codings := 0, 0
 	for raw := h.RawHeaders(); len(raw) > 0; {
 		line := raw
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -52,11 +57,33 @@ func framingProblem(h *fasthttp.RequestHeader) string {
 		switch {
 		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
 			return reasonObsFold
-		case len(line) > len(te) && line[len(te)] == ':' && httpsem.EqualFoldASCII(line[:len(te)], te):
-			return reasonChunked
+		case hasFieldName(line, "transfer-encoding"):
+			if !bodyAllowed {
+				return reasonChunked
+			}
+			codings++
+			if v := bytes.TrimSpace(line[len("transfer-encoding:"):]); !httpsem.EqualFoldASCII(v, "chunked") {
+				return reasonTE
+			}
+		case hasFieldName(line, "content-length"):
+			lens++
 		}
 	}
+	switch {
+	case codings > 0 && lens > 0:
+		return reasonBothLens
+	case codings > 1:
+		return reasonTE
+	case lens > 1:
+		return reasonTwoLens
+	}
 	return ""
+}
+
+// hasFieldName reports whether a raw header line is a field named name
+// (lower case).
+func hasFieldName(line []byte, name string) bool {
+	return len(line) > len(name) && line[len(name)] == ':' && httpsem.EqualFoldASCII(line[:len(name)], name)
 }
 
 // requestError is the status and reason for a request fasthttp could not

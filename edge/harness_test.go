@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/forward"
 )
 
 // testObject is one object of a test origin.
@@ -31,6 +34,7 @@ type testOrigin struct {
 	ranges  map[string]int // "path range" -> GETs with that Range
 	gets    int
 	heads   int
+	last    string // the method of the last request
 	srv     *httptest.Server
 }
 
@@ -58,6 +62,7 @@ func (o *testOrigin) put(path string, obj *testObject) {
 func (o *testOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	obj := o.objects[r.URL.Path]
+	o.last = r.Method
 	if r.Method == http.MethodHead {
 		o.heads++
 	} else {
@@ -87,6 +92,13 @@ func (o *testOrigin) counts() (gets, heads int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.gets, o.heads
+}
+
+// lastMethod is the method of the last request the origin saw.
+func (o *testOrigin) lastMethod() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.last
 }
 
 // rangeGets returns how many GETs asked for each Range of path.
@@ -177,6 +189,13 @@ func randomBytes(r *rand.Rand, n int) []byte {
 		b[i] = byte(r.Uint32())
 	}
 	return b
+}
+
+// lookupObject looks key up on n as a request without fields would, and
+// returns the stored object found.
+func lookupObject(n *Node, ctx context.Context, key string) (*engine.Object, error) {
+	r, err := n.eng.Lookup(ctx, engine.NewRequest(key, nil, forward.Client{}))
+	return r.Object, err
 }
 
 // logCapture is a slog.Handler that keeps every message, for tests that

@@ -462,7 +462,7 @@ func ledBy(t *testing.T, c *testCluster, org *testOrigin, addr string, chunks in
 	for i := range 200 {
 		path := fmt.Sprintf("/bad-%d.mp4", i)
 		data := putMovie(org, path, chunks)
-		o, err := c.nodes[0].eng.Lookup(context.Background(), path)
+		o, err := lookupObject(c.nodes[0], context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}

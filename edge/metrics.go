@@ -95,21 +95,24 @@ func codeClassLabel(i int) string { return fmt.Sprintf("%dxx", i+2) }
 type originOp uint8
 
 const (
-	originStat       originOp = iota // HEAD for an object's metadata
-	originRevalidate                 // conditional HEAD of a stale object
-	originChunk                      // ranged GET of one chunk
+	originFirst  originOp = iota // GET of an object's first window: what it is now, and its first chunk
+	originChunk                  // ranged GET of one chunk
+	originStream                 // GET of a body from an offset on, cut into chunks as it comes
+	originRelay                  // a client's request relayed unstored
 	numOriginOps
 )
 
 // String is the label value.
 func (o originOp) String() string {
 	switch o {
-	case originStat:
-		return "stat"
-	case originRevalidate:
-		return "revalidate"
-	default:
+	case originFirst:
+		return "first"
+	case originChunk:
 		return "chunk"
+	case originStream:
+		return "stream"
+	default:
+		return "relay"
 	}
 }
 
@@ -180,6 +183,7 @@ const (
 	peerMeta
 	peerPing
 	peerPurge
+	peerObject
 	peerOther
 	numPeerOps
 )
@@ -199,6 +203,8 @@ func peerOpOf(op string) peerOp {
 		return peerPing
 	case "purge":
 		return peerPurge
+	case "object":
+		return peerObject
 	default:
 		return peerOther
 	}
@@ -219,6 +225,8 @@ func (p peerOp) String() string {
 		return "ping"
 	case peerPurge:
 		return "purge"
+	case peerObject:
+		return "object"
 	default:
 		return "other"
 	}

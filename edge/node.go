@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/edgecache/edgecache/chunk"
 	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/edge/internal/peerhttp"
 	"github.com/edgecache/edgecache/edge/internal/peerwire"
 	"github.com/edgecache/edgecache/origin"
@@ -47,6 +50,14 @@ type Node struct {
 	// Background work a response starts and does not wait for.
 	ahead    *readahead
 	prefetch *prefetcher
+
+	// What every answer says of the node: Via's name and value, and the
+	// methods it relays (Allow of a 405).
+	viaName, via, allowed string
+	// base is a response header as the client listener makes it, the
+	// starting point of answers that replay fields (render.go).
+	base     fasthttp.ResponseHeader
+	baseOnce sync.Once
 
 	// Listeners and lifecycle.
 	servers
@@ -95,7 +106,7 @@ func New(cfg Config) (*Node, error) {
 // newNode builds a node over the origin or, binding its listeners last
 // but one and registering its metrics last, so that a node that fails to
 // start leaves no listener open and the registry as it was.
-func newNode(cfg Config, or engine.Origin) (*Node, error) {
+func newNode(cfg Config, or originClient) (*Node, error) {
 	// serveErrors has room for the Serve result of every listener, so
 	// that none blocks once Run has returned (with two, the third leaked).
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, serveErrors: make(chan error, 3),
@@ -106,6 +117,9 @@ func newNode(cfg Config, or engine.Origin) (*Node, error) {
 			time.Minute, cfg.Now, cfg.acceptedSecrets()...),
 	}
 	n.baseCtx, n.stopBase = context.WithCancel(context.Background())
+	n.viaName = "edgecache"
+	n.via = "1.1 " + n.viaName
+	n.allowed = allowedMethods(cfg.RefuseMethods)
 	var err error
 	n.tls, err = loadTLS(&cfg, func(remote string, why error) {
 		n.stats.peerRefused.Add(1)
@@ -197,11 +211,39 @@ func (n *Node) buildEngine() error {
 	n.eng, err = engine.New(engine.Config{
 		ChunkSize: cfg.ChunkSize, DataShards: cfg.DataShards, ParityShards: cfg.ParityShards,
 		CacheSize: cfg.CacheSize, HotShare: cfg.HotShare, MetaEntries: cfg.MetaEntries,
-		NegativeTTL: cfg.NegativeTTL, FillTimeout: cfg.FillTimeout, PeerTimeout: cfg.PeerTimeout,
+		FillTimeout: cfg.FillTimeout, PeerTimeout: cfg.PeerTimeout,
 		HedgeDelay: cfg.HedgeDelay, PurgeMemory: cfg.WriteTimeout + cfg.FillTimeout,
-		Freshness: freshness(cfg.DefaultTTL), Now: cfg.Now, Logger: n.log,
+		Policy: httpcache.Policy{DefaultTTL: cfg.DefaultTTL, NegativeTTL: cfg.NegativeTTL,
+			MaxHeuristic: maxHeuristic, ShareSetCookie: cfg.ShareSetCookie},
+		Via: n.viaName, Now: cfg.Now, Logger: n.log,
 	}, n.origin, n.peers, n.cluster)
 	return err
+}
+
+// maxHeuristic caps the freshness guessed from Last-Modified when the
+// origin gives none, as RFC 9111 §4.2.2 suggests (10% of the age, bounded).
+const maxHeuristic = 24 * time.Hour
+
+// allowedMethods lists, for the Allow field of a 405, the common methods
+// the edge answers or relays.
+func allowedMethods(refused []string) string {
+	var out []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		if !slices.Contains(refused, m) {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// refused reports whether the operator refuses method m.
+func (n *Node) refused(m []byte) bool {
+	for _, r := range n.cfg.RefuseMethods {
+		if string(m) == r {
+			return true
+		}
+	}
+	return false
 }
 
 // pingTimeout is how long a slow leader gets to answer a ping before it
@@ -209,15 +251,6 @@ func (n *Node) buildEngine() error {
 // busy (a saturated CPU answers in tens of milliseconds) must not be
 // abandoned: that would fetch the chunk from the origin twice.
 func pingTimeout(hedge time.Duration) time.Duration { return max(hedge, time.Second) }
-
-// freshness derives the engine's policy for an origin's answer from its
-// headers (policyFor), with defaultTTL when they say nothing.
-func freshness(defaultTTL time.Duration) func(origin.Meta, time.Time) engine.Policy {
-	return func(m origin.Meta, now time.Time) engine.Policy {
-		p := policyFor(m.CacheControl, m.Expires, m.Date, m.LastModified, now, defaultTTL)
-		return engine.Policy{NoStore: p.noStore, TTL: p.ttl, StaleIfError: p.staleIfError}
-	}
-}
 
 // peerServer is the peer listener's server: other edges only.
 func (n *Node) peerServer() *fasthttp.Server {
@@ -244,18 +277,25 @@ func (n *Node) peerServer() *fasthttp.Server {
 func (n *Node) clientServer() *fasthttp.Server {
 	cfg := n.cfg
 	return &fasthttp.Server{
-		Handler:                       n.serveClient,
-		ErrorHandler:                  n.clientRequestError,
-		Name:                          "edgecache",
-		ReadTimeout:                   cfg.ReadTimeout,
-		WriteTimeout:                  cfg.WriteTimeout,
-		IdleTimeout:                   cfg.IdleTimeout,
-		Concurrency:                   cfg.MaxConns,
-		ReadBufferSize:                cfg.MaxHeaderBytes,
-		WriteBufferSize:               cfg.WriteBufferSize,
-		MaxRequestBodySize:            1 << 10, // GET and HEAD carry no body
-		DisablePreParseMultipartForm:  true,
-		NoDefaultContentType:          true,
+		Handler:         n.serveClient,
+		ErrorHandler:    n.clientRequestError,
+		Name:            "edgecache",
+		ReadTimeout:     cfg.ReadTimeout,
+		WriteTimeout:    cfg.WriteTimeout,
+		IdleTimeout:     cfg.IdleTimeout,
+		Concurrency:     cfg.MaxConns,
+		ReadBufferSize:  cfg.MaxHeaderBytes,
+		WriteBufferSize: cfg.WriteBufferSize,
+		// Relayed requests (POST, PUT...) stream their bodies to the
+		// origin: fasthttp buffers up to this much and streams beyond it;
+		// Config.MaxBodySize is enforced as the body is read. Streaming
+		// keeps a connection's 8 KiB read buffer between its requests.
+		StreamRequestBody:            true,
+		MaxRequestBodySize:           64 << 10,
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		// Stored responses keep their Date (see render.go).
+		NoDefaultDate:                 true,
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
 		Logger:                        fasthttpLogger{n.log},

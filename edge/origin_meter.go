@@ -3,6 +3,8 @@ package edge
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -19,7 +21,7 @@ import (
 // the metrics (requests, errors by kind, latency by op). It adds a few
 // atomic adds per origin request, never anything per hit.
 type originMeter struct {
-	inner   engine.Origin
+	inner   originClient
 	now     func() time.Time
 	metrics *metrics // nil with DisableMetrics
 
@@ -37,43 +39,100 @@ type originMeter struct {
 	chunks, chunkBytes, chunkErrors atomic.Int64
 }
 
-func newOriginMeter(inner engine.Origin, now func() time.Time) *originMeter {
+func newOriginMeter(inner originClient, now func() time.Time) *originMeter {
 	return &originMeter{inner: inner, now: now}
 }
 
-// Stat is the origin's Stat, counted as op "stat".
-func (o *originMeter) Stat(ctx context.Context, path string) (origin.Meta, error) {
-	start := o.now()
-	m, err := o.inner.Stat(ctx, path)
-	o.record(originStat, start, err)
-	return m, err
+// originClient is what the node needs of its origin: the engine's reads,
+// and Fetch to relay what the cache does not answer. *origin.Client is
+// one.
+type originClient interface {
+	engine.Origin
+	Fetch(ctx context.Context, req origin.Request) (*origin.Response, error)
 }
 
-// Revalidate is the origin's Revalidate, counted as op "revalidate".
-func (o *originMeter) Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error) {
+// First is the origin's First, counted as op "first", its head bytes
+// added to the origin's egress.
+func (o *originMeter) First(ctx context.Context, path string, header http.Header, window int64, old *origin.Meta) (*origin.First, error) {
 	start := o.now()
-	m, changed, err := o.inner.Revalidate(ctx, path, old)
-	o.record(originRevalidate, start, err)
-	return m, changed, err
+	f, err := o.inner.First(ctx, path, header, window, old)
+	if err == nil {
+		o.record(originFirst, start, serverFailure(f.Status))
+	} else {
+		o.record(originFirst, start, err)
+	}
+	if err == nil {
+		o.addBytes(int64(len(f.Head)))
+		if f.Rest != nil {
+			f.Rest = &countingBody{rc: f.Rest, m: o}
+		}
+	}
+	return f, err
 }
 
 // ReadRange is the origin's ReadRange, counted as op "chunk", its bytes
 // added to the origin's egress.
-func (o *originMeter) ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error {
+func (o *originMeter) ReadRange(ctx context.Context, path string, m origin.Meta, header http.Header, off int64, dst []byte) error {
 	o.chunks.Add(1)
 	start := o.now()
-	err := o.inner.ReadRange(ctx, path, m, off, dst)
+	err := o.inner.ReadRange(ctx, path, m, header, off, dst)
 	o.record(originChunk, start, err)
 	if err != nil {
 		o.chunkErrors.Add(1)
 		return err
 	}
-	o.chunkBytes.Add(int64(len(dst)))
-	if o.metrics != nil {
-		o.metrics.originBytes.Add(float64(len(dst)))
-	}
+	o.addBytes(int64(len(dst)))
 	return nil
 }
+
+// Stream is the origin's Stream, counted as op "stream"; its bytes are
+// added to the origin's egress as they are read.
+func (o *originMeter) Stream(ctx context.Context, path string, m origin.Meta, header http.Header, off int64) (io.ReadCloser, error) {
+	start := o.now()
+	rc, err := o.inner.Stream(ctx, path, m, header, off)
+	o.record(originStream, start, err)
+	if err != nil {
+		return nil, err
+	}
+	return &countingBody{rc: rc, m: o}, nil
+}
+
+// Fetch is the origin's Fetch, for relays, counted as op "relay"; its
+// body's bytes are origin egress too (and, as sent, Stats.RelayedBytes).
+func (o *originMeter) Fetch(ctx context.Context, req origin.Request) (*origin.Response, error) {
+	start := o.now()
+	resp, err := o.inner.Fetch(ctx, req)
+	if err == nil {
+		o.record(originRelay, start, serverFailure(resp.Status))
+	} else {
+		o.record(originRelay, start, err)
+	}
+	if err == nil {
+		resp.Body = &countingBody{rc: resp.Body, m: o}
+	}
+	return resp, err
+}
+
+func (o *originMeter) addBytes(n int64) {
+	o.chunkBytes.Add(n)
+	if o.metrics != nil {
+		o.metrics.originBytes.Add(float64(n))
+	}
+}
+
+// countingBody adds what is read of an origin body to its egress.
+type countingBody struct {
+	rc io.ReadCloser
+	m  *originMeter
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.m.addBytes(int64(n))
+	return n, err
+}
+
+func (c *countingBody) Close() error { return c.rc.Close() }
 
 // CloseIdleConnections passes Node.Close's request on to the origin
 // client, so that a stopped node holds none of the origin's sockets.
@@ -89,6 +148,15 @@ func (o *originMeter) retries() int64 {
 		return c.Stats().Retries
 	}
 	return 0
+}
+
+// serverFailure is how an answer of status counts for the origin's health:
+// a 5xx is the origin failing, though the edge relays it as an answer.
+func serverFailure(status int) error {
+	if status >= 500 {
+		return &origin.StatusError{Code: status}
+	}
+	return nil
 }
 
 func (o *originMeter) record(op originOp, start time.Time, err error) {

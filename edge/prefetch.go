@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/forward"
 	"github.com/edgecache/edgecache/edge/internal/playlist"
 )
 
@@ -53,8 +55,12 @@ func (n *Node) prefetchPlaylist(key string, body []byte) {
 			if !ok {
 				continue
 			}
-			o, err := n.eng.Lookup(ctx, k)
-			if err != nil || !o.Storable() || o.Meta.Size <= 0 {
+			r, err := n.eng.Lookup(ctx, engine.NewRequest(k, nil, forward.Client{}))
+			if r.Answer != nil {
+				r.Answer.Close() // not stored: nothing to warm
+			}
+			o := r.Object
+			if err != nil || o == nil || r.Pass || o.Meta.Size <= 0 {
 				continue
 			}
 			chunks := min((o.Meta.Size+n.cfg.ChunkSize-1)/n.cfg.ChunkSize, prefetchChunksPerRef)

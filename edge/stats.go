@@ -15,6 +15,8 @@ type counters struct {
 	readaheadNext      atomic.Int64
 	readaheadDropped   atomic.Int64
 	playlistPrefetches atomic.Int64
+	invalidations      atomic.Int64
+	relayedBytes       atomic.Int64
 }
 
 // Stats is a snapshot of a node's counters since it started.
@@ -40,6 +42,10 @@ type Stats struct {
 	ReadaheadNext      int64 // chunk fetches started for a sequential player's next request (joining one already running included)
 	ReadaheadDropped   int64 // such fetches not started because aheadInFlight were running
 	PlaylistPrefetches int64 // objects a playlist named that were warmed as it passed through
+	OriginLookups      int64 // requests to the origin for what an object is now (with its first chunk)
+	OriginStreams      int64 // requests to the origin for a body from an offset on, cut into chunks as it came
+	Invalidations      int64 // keys dropped after a successful unsafe request (RFC 9111 §4.4)
+	RelayedBytes       int64 // body bytes of answers relayed unstored (other methods, responses not stored)
 	RingMembers        int   // members of the current ring
 	Suspects           int   // peers skipped for failing recently
 }
@@ -71,6 +77,10 @@ func (n *Node) Stats() Stats {
 		ReadaheadNext:      n.stats.readaheadNext.Load(),
 		ReadaheadDropped:   n.stats.readaheadDropped.Load(),
 		PlaylistPrefetches: n.stats.playlistPrefetches.Load(),
+		OriginLookups:      es.OriginLookups,
+		OriginStreams:      es.Streams,
+		Invalidations:      n.stats.invalidations.Load(),
+		RelayedBytes:       n.stats.relayedBytes.Load(),
 		RingMembers:        n.cluster.Ring().Len(),
 		Suspects:           n.cluster.Suspects(),
 	}

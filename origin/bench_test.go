@@ -50,7 +50,7 @@ func BenchmarkReadRange_1MiB(b *testing.B) {
 	b.SetBytes(int64(len(dst)))
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := c.ReadRange(ctx, p, m, int64(i%1024)<<20, dst); err != nil {
+		if err := c.ReadRange(ctx, p, m, nil, int64(i%1024)<<20, dst); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -44,7 +44,7 @@ func TestClientAgainstReferenceServer(t *testing.T) {
 	}
 	for _, r := range [][2]int{{0, 1}, {0, 1 << 16}, {12345, 4096}, {len(f.video) - 7, 7}, {0, len(f.video)}} {
 		dst := make([]byte, r[1])
-		if err := c.ReadRange(ctx, "/video.mp4", m, int64(r[0]), dst); err != nil {
+		if err := c.ReadRange(ctx, "/video.mp4", m, nil, int64(r[0]), dst); err != nil {
 			t.Fatalf("ReadRange(%d, %d): %v", r[0], r[1], err)
 		}
 		if !bytes.Equal(dst, f.video[r[0]:r[0]+r[1]]) {
@@ -60,18 +60,18 @@ func TestClientAgainstReferenceServer(t *testing.T) {
 	}
 	got, want := make([]byte, 1<<20), make([]byte, 1<<20)
 	SyntheticFill(want, size, "s.mp4", 17)
-	if err := c.ReadRange(ctx, sp, sm, 17, got); err != nil || !bytes.Equal(got, want) {
+	if err := c.ReadRange(ctx, sp, sm, nil, 17, got); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("ReadRange(synthetic): %v", err)
 	}
 
 	if _, err := c.Stat(ctx, "/missing.mp4"); !errors.Is(err, ErrNotFound) || HTTPStatus(err) != 404 {
 		t.Errorf("Stat(missing) = %v, want ErrNotFound", err)
 	}
-	if err := c.ReadRange(ctx, "/video.mp4", m, m.Size-1, make([]byte, 2)); err == nil {
+	if err := c.ReadRange(ctx, "/video.mp4", m, nil, m.Size-1, make([]byte, 2)); err == nil {
 		t.Error("ReadRange past the end succeeded")
 	}
 	before := c.Stats().Requests
-	if err := c.ReadRange(ctx, "/video.mp4", m, 5, nil); err != nil || c.Stats().Requests != before {
+	if err := c.ReadRange(ctx, "/video.mp4", m, nil, 5, nil); err != nil || c.Stats().Requests != before {
 		t.Errorf("empty ReadRange: %v, %d requests", err, c.Stats().Requests-before)
 	}
 }
@@ -85,7 +85,7 @@ func TestClientEmptyObjects(t *testing.T) {
 		if err != nil || m.Size != 0 || m.ETag == "" {
 			t.Errorf("Stat(%s) = %+v, %v", p, m, err)
 		}
-		if err := c.ReadRange(context.Background(), p, m, 0, nil); err != nil {
+		if err := c.ReadRange(context.Background(), p, m, nil, 0, nil); err != nil {
 			t.Errorf("ReadRange(%s, empty) = %v", p, err)
 		}
 	}
@@ -206,7 +206,7 @@ func TestRevalidate(t *testing.T) {
 		t.Fatalf("Revalidate(changed) = %+v, %v, %v", got, changed, err)
 	}
 	// The old version can no longer be read, whatever the range.
-	if err := c.ReadRange(ctx, "/video.mp4", old, 0, make([]byte, 3)); !errors.Is(err, ErrChanged) {
+	if err := c.ReadRange(ctx, "/video.mp4", old, nil, 0, make([]byte, 3)); !errors.Is(err, ErrChanged) {
 		t.Errorf("ReadRange(old version) = %v, want ErrChanged", err)
 	}
 }
@@ -232,7 +232,7 @@ func TestRevalidateWithLastModifiedOnly(t *testing.T) {
 	}
 	// Without an ETag, If-Range carries the date, and the read succeeds.
 	dst := make([]byte, 3)
-	if err := c.ReadRange(context.Background(), "/x", m, 1, dst); err != nil || string(dst) != "ell" {
+	if err := c.ReadRange(context.Background(), "/x", m, nil, 1, dst); err != nil || string(dst) != "ell" {
 		t.Errorf("ReadRange = %q, %v", dst, err)
 	}
 }
@@ -294,7 +294,7 @@ func TestConnectionReuse(t *testing.T) {
 	}
 	dst := make([]byte, 8192)
 	for i := range 100 {
-		if err := c.ReadRange(ctx, p, m, int64(i)*8192, dst); err != nil {
+		if err := c.ReadRange(ctx, p, m, nil, int64(i)*8192, dst); err != nil {
 			t.Fatal(err)
 		}
 		// Error answers with small bodies must not cost a connection either.

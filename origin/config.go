@@ -125,13 +125,20 @@ func (c *Config) validate() (*url.URL, error) {
 func (c *Config) transport() *http.Transport {
 	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   c.MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   c.ConnectTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            d.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConnsPerHost:    c.MaxIdleConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    c.ConnectTimeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: MaxResponseHeader,
 	}
 }
+
+// MaxResponseHeader bounds an origin answer's header: more is a bad
+// answer. net/http's own bound is 10 MiB, which an origin (or whatever
+// answers in its place) could make every miss buffer; a CDN's is tens of
+// kilobytes (Varnish's http_resp_size is 32 KiB).
+const MaxResponseHeader = 64 << 10

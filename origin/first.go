@@ -84,12 +84,12 @@ func (c *Client) first(ctx context.Context, path string, h http.Header, window i
 		return f, nil
 	}
 	buf := make([]byte, window)
-	n, err := io.ReadFull(resp.Body, buf)
+	n, err := readUpTo(resp.Body, buf)
 	f.Head = buf[:n]
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
+	case err == io.EOF:
 		resp.Body.Close()
-		f.Size = int64(n) // net/http fails a body shorter than its Content-Length
+		f.Size = int64(n)
 	case err != nil:
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: reading the first %d bytes: %w", ErrBadResponse, window, err)
@@ -99,6 +99,23 @@ func (c *Client) first(ctx context.Context, path string, h http.Header, window i
 		f.Rest = resp.Body
 	}
 	return f, nil
+}
+
+// readUpTo fills buf from r, and returns io.EOF only for a body that
+// ended cleanly before buf was full. io.ReadFull cannot tell that end
+// from a cut one: net/http reports a body shorter than its Content-Length,
+// or a broken chunked body, as io.ErrUnexpectedEOF, and ReadFull says the
+// same of any short body.
+func readUpTo(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // window reads a 206 that must hold bytes [0, n) of the object, n at most

@@ -141,7 +141,7 @@ func TestReadRangeRefusesLies(t *testing.T) {
 			defer hs.Close()
 			c := newClient(t, hs.URL, nil)
 			dst := make([]byte, lieLen)
-			err := c.ReadRange(context.Background(), "/x", lieMeta, lieOff, dst)
+			err := c.ReadRange(context.Background(), "/x", lieMeta, nil, lieOff, dst)
 			if err == nil {
 				t.Fatal("ReadRange accepted the lie")
 			}
@@ -171,7 +171,7 @@ func TestReadRangeAcceptsWholeObject200(t *testing.T) {
 	}))
 	defer hs.Close()
 	dst := make([]byte, len(lieContent))
-	if err := newClient(t, hs.URL, nil).ReadRange(context.Background(), "/x", lieMeta, 0, dst); err != nil || !bytes.Equal(dst, lieContent) {
+	if err := newClient(t, hs.URL, nil).ReadRange(context.Background(), "/x", lieMeta, nil, 0, dst); err != nil || !bytes.Equal(dst, lieContent) {
 		t.Fatalf("ReadRange(whole object from a 200) = %v", err)
 	}
 }
@@ -193,7 +193,7 @@ func TestReadRangeSendsValidators(t *testing.T) {
 	} {
 		// The weak-ETag Meta fails the ETag comparison on purpose: what
 		// matters here is what was sent.
-		_ = c.ReadRange(context.Background(), "/x", tc.m, lieOff, make([]byte, lieLen))
+		_ = c.ReadRange(context.Background(), "/x", tc.m, nil, lieOff, make([]byte, lieLen))
 		if got.Load() != tc.want {
 			t.Errorf("request headers %q, want %q", got.Load(), tc.want)
 		}
@@ -212,7 +212,7 @@ func TestRetryThenSuccess(t *testing.T) {
 	defer hs.Close()
 	c := newClient(t, hs.URL, func(cfg *Config) { cfg.Backoff = time.Microsecond })
 	dst := make([]byte, lieLen)
-	if err := c.ReadRange(context.Background(), "/x", lieMeta, lieOff, dst); err != nil {
+	if err := c.ReadRange(context.Background(), "/x", lieMeta, nil, lieOff, dst); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(dst, lieContent[lieOff:lieOff+lieLen]) {
@@ -228,7 +228,7 @@ func TestNoRetries(t *testing.T) {
 	hs := httptest.NewServer(countingHandler(&n, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
 	defer hs.Close()
 	c := newClient(t, hs.URL, func(cfg *Config) { cfg.Retries = -1 })
-	if err := c.ReadRange(context.Background(), "/x", lieMeta, 0, make([]byte, 1)); HTTPStatus(err) != 502 || n.Load() != 1 {
+	if err := c.ReadRange(context.Background(), "/x", lieMeta, nil, 0, make([]byte, 1)); HTTPStatus(err) != 502 || n.Load() != 1 {
 		t.Errorf("err = %v after %d requests, want a 502 after 1", err, n.Load())
 	}
 }
@@ -295,7 +295,7 @@ func TestReadRangeTransportFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			url, n := rawOrigin(t, tt.respond)
 			c := newClient(t, url, nil)
-			err := c.ReadRange(context.Background(), "/x", lieMeta, lieOff, make([]byte, lieLen))
+			err := c.ReadRange(context.Background(), "/x", lieMeta, nil, lieOff, make([]byte, lieLen))
 			if err == nil {
 				t.Fatal("ReadRange succeeded")
 			}
@@ -362,7 +362,7 @@ func TestStallIsTimeout(t *testing.T) {
 			cfg.Timeout = 50 * time.Millisecond
 			cfg.Retries = 1
 		})
-		err := c.ReadRange(context.Background(), "/x", lieMeta, lieOff, make([]byte, lieLen))
+		err := c.ReadRange(context.Background(), "/x", lieMeta, nil, lieOff, make([]byte, lieLen))
 		if !errors.Is(err, ErrTimeout) || HTTPStatus(err) != 504 {
 			t.Errorf("headFirst=%v: err = %v, want ErrTimeout", headFirst, err)
 		}
@@ -377,7 +377,7 @@ func TestCallerCancellation(t *testing.T) {
 	c := newClient(t, url, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.ReadRange(ctx, "/x", lieMeta, lieOff, make([]byte, lieLen)) }()
+	go func() { done <- c.ReadRange(ctx, "/x", lieMeta, nil, lieOff, make([]byte, lieLen)) }()
 	<-arrived
 	cancel()
 	err := <-done
@@ -413,7 +413,7 @@ func TestBackoffHonoursContext(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.ReadRange(ctx, "/x", lieMeta, lieOff, make([]byte, lieLen)) }()
+	go func() { done <- c.ReadRange(ctx, "/x", lieMeta, nil, lieOff, make([]byte, lieLen)) }()
 	<-arrived
 	cancel() // the client is now waiting out its first backoff
 	select {

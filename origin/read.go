@@ -9,7 +9,9 @@ import (
 )
 
 // ReadRange reads into dst exactly the len(dst) bytes at offset off of the
-// version of the object at path that m describes. m must come from Stat or
+// version of the object at path that m describes, sending the fields of
+// header (those of the request that selected the version, so that every
+// part comes from the same representation). m must come from Stat or
 // Revalidate, and [off, off+len(dst)) must lie within m.Size.
 //
 // The request carries Range and If-Range (m.ETag when it is strong, else
@@ -23,7 +25,7 @@ import (
 // other mismatch is ErrBadResponse.
 //
 // On error, dst holds garbage. len(dst) == 0 returns nil without a request.
-func (c *Client) ReadRange(ctx context.Context, path string, m Meta, off int64, dst []byte) error {
+func (c *Client) ReadRange(ctx context.Context, path string, m Meta, header http.Header, off int64, dst []byte) error {
 	if len(dst) == 0 {
 		return nil
 	}
@@ -40,6 +42,9 @@ func (c *Client) ReadRange(ctx context.Context, path string, m Meta, off int64, 
 	rangeValue := "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(end, 10)
 	ifr := ifRange(m)
 	setHeader := func(h http.Header) {
+		for k, v := range header {
+			h[k] = v
+		}
 		h.Set("Range", rangeValue)
 		if ifr != "" {
 			h.Set("If-Range", ifr)

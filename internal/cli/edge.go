@@ -28,7 +28,7 @@ type edgeFlags struct {
 // register points the flags at cfg, whose values are the defaults.
 func (e *edgeFlags) register(f *flagSet, cfg *edge.Config) {
 	f.URL(&cfg.Origin, "origin", "origin base URL, e.g. http://origin.example:9000 (required)")
-	f.Addr(&cfg.Listen, "listen", "client listener address (players; GET and HEAD only)")
+	f.Addr(&cfg.Listen, "listen", "client listener address (players and browsers; GET and HEAD are cached, other methods relayed)")
 	f.Addr(&cfg.AdminListen, "admin-listen", "admin listener address (status page /, /status.json, POST /purge, /healthz, /readyz, /metrics)")
 	f.Addr(&cfg.PeerListen, "peer-listen", "peer listener address (other edges only; authenticated)")
 	f.Addr(&cfg.Advertise, "advertise", "peer address other edges reach this one at (default: the peer listener's)")
@@ -55,8 +55,11 @@ func (e *edgeFlags) register(f *flagSet, cfg *edge.Config) {
 	f.Int(&cfg.PrefetchSegments, "prefetch-playlists", "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
 	f.Int(&cfg.ReadaheadNext, "readahead-next", "chunks past a sequential range request's end fetched for the player's next request (0: off)")
 	f.Int(&cfg.MaxRanges, "max-ranges", "most ranges one request may ask for (more get 416)")
-	f.Duration(&cfg.DefaultTTL, "default-ttl", "freshness of responses whose origin gives no Cache-Control, Expires or Last-Modified")
-	f.Duration(&cfg.NegativeTTL, "negative-ttl", "how long an origin 404 is remembered")
+	f.Duration(&cfg.DefaultTTL, "default-ttl", "freshness of 2xx/3xx responses whose origin gives no Cache-Control, Expires or Last-Modified (0: stored only if they can be revalidated, and revalidated on each use)")
+	f.Duration(&cfg.NegativeTTL, "negative-ttl", "freshness of 4xx/5xx responses whose origin says nothing of it (a 404, a 410)")
+	f.Bool(&cfg.ShareSetCookie, "share-set-cookie", "store responses that set cookies and serve them to every client, instead of passing them to the client that caused them")
+	f.List(&cfg.RefuseMethods, "refuse-methods", "comma-separated request methods answered 405 instead of relayed to the origin (GET and HEAD are always served)")
+	f.Size(&cfg.MaxBodySize, "max-body-size", "largest request body relayed to the origin (a POST, a PUT); larger is 413")
 	f.Duration(&cfg.OriginTimeout, "origin-timeout", "timeout of one origin request attempt")
 	f.Int(&cfg.OriginRetries, "origin-retries", "retries of a failed idempotent origin read")
 	f.Duration(&cfg.ShutdownGrace, "shutdown-grace", "how long responses in flight may finish after SIGTERM")

@@ -24,6 +24,9 @@ func TestEdgeConfigProblemMessages(t *testing.T) {
 		{[]string{"--cache-size", "1MiB", "--chunk-size", "4MiB"}, "cache size 1048576 bytes is smaller than one chunk (4194304 bytes"},
 		{[]string{"--listen", ":9000", "--peer-listen", "0.0.0.0:9000"}, "the client listener (:9000) and the peer listener (0.0.0.0:9000) would bind the same port"},
 		{[]string{"--peer-listen", "127.0.0.1:9001", "--admin-listen", "127.0.0.1:9001"}, "the peer listener (127.0.0.1:9001) and the admin listener (127.0.0.1:9001) would bind the same port"},
+		{[]string{"--refuse-methods", "TRACE,GET"}, "refused method GET: GET and HEAD are what the cache serves"},
+		{[]string{"--refuse-methods", "PUT,DE LETE"}, `refused method "DE LETE" is not an HTTP method token`},
+		{[]string{"--max-body-size", "0"}, "max body size must be positive"},
 	} {
 		code, _, errs := runCmd(t, append([]string{"edge", "--origin", testOrigin}, c.args...), nil)
 		if code != 2 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "edgecache edge: ") || !strings.Contains(errs, c.want) {
@@ -58,7 +61,8 @@ func TestEdgePrintConfig(t *testing.T) {
 		"EDGECACHE_ORIGIN": testOrigin}
 	// The listeners are the defaults: were an edge started, they could
 	// clash with anything on this machine; printing binds nothing.
-	code, out, errs := runCmd(t, []string{"edge", "--print-config", "--chunk-size", "2MiB", "--peers", "10.0.0.1:8081,10.0.0.2:8081"}, env)
+	code, out, errs := runCmd(t, []string{"edge", "--print-config", "--chunk-size", "2MiB", "--peers", "10.0.0.1:8081,10.0.0.2:8081",
+		"--refuse-methods", "CONNECT, TRACE,PATCH", "--share-set-cookie"}, env)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -71,6 +75,10 @@ func TestEdgePrintConfig(t *testing.T) {
 		`(?m)^--peers=10\.0\.0\.1:8081,10\.0\.0\.2:8081 +command line$`,
 		`(?m)^cluster secret: <redacted> +30 bytes from EDGECACHE_CLUSTER_SECRET$`,
 		`(?m)^memory limit: 1536MiB +cache size`,
+		`(?m)^--refuse-methods=CONNECT,TRACE,PATCH +command line$`,
+		`(?m)^--share-set-cookie=true +command line$`,
+		`(?m)^--max-body-size=64MiB +default$`,
+		`(?m)^--default-ttl=0s +default$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("the configuration does not match %s:\n%s", re, out)

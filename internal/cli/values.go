@@ -137,6 +137,13 @@ func (f *flagSet) AddrList(p *string, name, usage string) {
 	}), identity}, name, usage)
 }
 
+// List registers comma-separated words, such as HTTP methods; --help and
+// --print-config show them comma-separated, so they parse back alike.
+func (f *flagSet) List(p *[]string, name, usage string) {
+	f.Var(scalar[[]string]{p, func(v string) ([]string, error) { return splitList(v), nil },
+		func(l []string) string { return strings.Join(l, ",") }}, name, usage)
+}
+
 func identity(s string) string { return s }
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
 func parseInt(v string) (int, error) {

@@ -43,6 +43,7 @@ type Request struct {
 	Method, Path string
 	Header       http.Header
 	Body         []byte
+	Sent         int64 // body bytes the origin wrote in answer, once it has
 }
 
 // Origin is a running test origin.
@@ -97,24 +98,22 @@ func (o *Origin) BodyBytes(path string) int64 {
 	var n int64
 	for _, r := range o.requests {
 		if r.Path == path {
-			n += sent(r)
+			n += r.Sent
 		}
 	}
-	return n
-}
-
-// sent is the body bytes the origin wrote for a recorded request, noted in
-// its copy of the request's fields.
-func sent(r Request) int64 {
-	n, _ := strconv.ParseInt(r.Header.Get("X-Testorigin-Sent"), 10, 64)
 	return n
 }
 
 func (o *Origin) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	path := r.URL.RequestURI()
+	// Recorded as it arrives, so that a request the edge is still reading
+	// the answer of is counted; the bytes sent are noted when it ends.
+	h := r.Header.Clone()
 	o.mu.Lock()
 	route, ok := o.routes[path]
+	i := len(o.requests)
+	o.requests = append(o.requests, Request{Method: r.Method, Path: path, Header: h, Body: body})
 	o.mu.Unlock()
 	cw := &countingWriter{ResponseWriter: w}
 	switch {
@@ -125,10 +124,8 @@ func (o *Origin) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		route.answer(cw, r)
 	}
-	h := r.Header.Clone()
-	h.Set("X-Testorigin-Sent", strconv.FormatInt(cw.n, 10))
 	o.mu.Lock()
-	o.requests = append(o.requests, Request{Method: r.Method, Path: path, Header: h, Body: body})
+	o.requests[i].Sent = cw.n
 	o.mu.Unlock()
 }
 
@@ -177,6 +174,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Unwrap lets http.NewResponseController reach the connection, for
+// handlers that hijack it to write a raw answer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (c *countingWriter) Flush() {
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {

@@ -8,11 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/edgecache/edgecache/chunk"
-	"github.com/edgecache/edgecache/origin"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 )
 
 // Config configures an engine. Every field is required: the edge's Config
@@ -28,8 +27,6 @@ type Config struct {
 	HotShare  float64
 	// MetaEntries caps the objects whose metadata is kept.
 	MetaEntries int
-	// NegativeTTL is how long an origin 404 is remembered.
-	NegativeTTL time.Duration
 	// FillTimeout bounds one chunk fill and one metadata lookup.
 	FillTimeout time.Duration
 	// PeerTimeout bounds a shard read.
@@ -41,9 +38,11 @@ type Config struct {
 	// longer than any object looked up before it may still be used to
 	// fill.
 	PurgeMemory time.Duration
-	// Freshness derives what a response's headers allow a shared cache to
-	// do with it (RFC 9111).
-	Freshness func(m origin.Meta, now time.Time) Policy
+	// Policy is the operator's part of the caching rules (RFC 9111 leaves
+	// heuristics and cookies to the cache).
+	Policy httpcache.Policy
+	// Via names this node in the Via field of its origin requests.
+	Via string
 	// Now dates objects and suspicions.
 	Now func() time.Time
 	// Logger receives the engine's logs.
@@ -61,11 +60,12 @@ type Engine struct {
 	cluster *Cluster
 	codec   *chunk.Codec
 	objects *objects
+	streams streams
 	store   *Store
 	fence   *Fence
 	fills   singleflight.Group
 	repairs chan struct{} // bounds repairs in flight
-	bg      sync.WaitGroup
+	bg      background
 	stats   counters
 
 	ctx  context.Context // fills and placements run under it; ends with Close
@@ -79,8 +79,8 @@ const maxRepairs = 64
 // New builds an engine that reaches the origin through org and the other
 // members of c through peers.
 func New(cfg Config, org Origin, peers Peers, c *Cluster) (*Engine, error) {
-	if cfg.Freshness == nil || cfg.Now == nil || cfg.Logger == nil {
-		return nil, errors.New("engine: Freshness, Now and Logger are required")
+	if cfg.Now == nil || cfg.Logger == nil || cfg.Via == "" {
+		return nil, errors.New("engine: Now, Logger and Via are required")
 	}
 	codec, err := chunk.NewCodec(cfg.DataShards, cfg.ParityShards)
 	if err != nil {
@@ -90,24 +90,53 @@ func New(cfg Config, org Origin, peers Peers, c *Cluster) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := lru.New[string, *Object](cfg.MetaEntries)
+	objs, err := newObjects(cfg.MetaEntries)
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, now: cfg.Now, origin: org, peers: peers, cluster: c, codec: codec,
 		store: store, fence: NewFence(cfg.Now, cfg.PurgeMemory), repairs: make(chan struct{}, maxRepairs)}
 	e.ctx, e.stop = context.WithCancel(context.Background())
-	e.objects = &objects{cache: cache, origin: org, now: cfg.Now, freshness: cfg.Freshness,
-		negativeTTL: cfg.NegativeTTL, timeout: cfg.FillTimeout, fence: e.fence,
-		coalesced: func() { e.stats.coalesced.Add(1) }, remote: e.remoteObject, leads: e.leadsObject}
+	e.objects = objs
 	return e, nil
 }
 
 // Close abandons the fills in flight. It does not wait for them.
 func (e *Engine) Close() { e.stop() }
 
-// Settle waits until no placement or repair is in flight.
-func (e *Engine) Settle() { e.bg.Wait() }
+// Settle waits until no placement or repair is in flight. Work may start
+// while it waits (a fill another member asked for): it returns at a moment
+// when none runs.
+func (e *Engine) Settle() { e.bg.wait() }
+
+// background counts the work the engine runs in the background. Unlike a
+// sync.WaitGroup, it may be waited on while work starts, as the tests
+// of a live cluster do.
+type background struct {
+	mu   sync.Mutex
+	n    int
+	idle *sync.Cond
+}
+
+func (b *background) add(d int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n += d
+	if b.n == 0 && b.idle != nil {
+		b.idle.Broadcast()
+	}
+}
+
+func (b *background) wait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.idle == nil {
+		b.idle = sync.NewCond(&b.mu)
+	}
+	for b.n > 0 {
+		b.idle.Wait()
+	}
+}
 
 // Cluster is the engine's view of its cluster.
 func (e *Engine) Cluster() *Cluster { return e.cluster }
@@ -135,6 +164,9 @@ type counters struct {
 	shardsCorrupt atomic.Int64
 	hedges        atomic.Int64
 	repairs       atomic.Int64
+	originLookups atomic.Int64
+	originChunks  atomic.Int64
+	streams       atomic.Int64
 }
 
 // Stats are the engine's counters since it started.
@@ -145,6 +177,9 @@ type Stats struct {
 	ShardsCorrupt int64 // shards found corrupt or inconsistent
 	Hedges        int64 // shard reads that asked more owners after the hedge delay
 	Repairs       int64 // shards re-encoded and pushed back after a read found them missing
+	OriginLookups int64 // requests to the origin for what an object is now (its first chunk with it)
+	OriginChunks  int64 // ranged requests to the origin for one chunk
+	Streams       int64 // requests to the origin for a body from an offset to its end, cut into chunks
 }
 
 // Stats returns the engine's counters.
@@ -156,5 +191,8 @@ func (e *Engine) Stats() Stats {
 		ShardsCorrupt: e.stats.shardsCorrupt.Load(),
 		Hedges:        e.stats.hedges.Load(),
 		Repairs:       e.stats.repairs.Load(),
+		OriginLookups: e.stats.originLookups.Load(),
+		OriginChunks:  e.stats.originChunks.Load(),
+		Streams:       e.stats.streams.Load(),
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/edgecache/edgecache/chunk"
-	"github.com/edgecache/edgecache/origin"
 )
 
 // Source says where the bytes of a chunk came from. The order matters: a
@@ -47,9 +46,7 @@ type fillResult struct {
 // others, and its result is kept.
 func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Source, error) {
 	if !o.Storable() {
-		// Nothing of it may be kept or shared between clients.
-		b, err := e.readOrigin(ctx, o, idx)
-		return b, SourceOrigin, err
+		return nil, SourceOrigin, fmt.Errorf("chunk %d of %s: a pass marker has no body", idx, o.Key)
 	}
 	key := o.ChunkKey(idx)
 	if b, ok := e.store.Get(ChunkEntry(key)); ok {
@@ -90,18 +87,24 @@ func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
 		e.keep(o, ChunkEntry(key), data)
 		return fillResult{data, SourcePeer}, nil
 	}
+	if !o.Piecewise || key.Index == 0 {
+		// The first chunk came with the lookup, at the object's leader,
+		// which keeps it; and a body read as one stream is read there
+		// too. Either is filled at the object's leader.
+		owners = e.cluster.objectOwners(o.Key, e.codec.Total())
+	}
 	return e.fillFromLeader(o, key, owners)
 }
 
-// FillAsLeader fills chunk key of the version meta describes for another
-// member, which asks this node as (or in place of) the chunk's leader, so
-// that concurrent fills from the whole cluster meet here and the origin
-// sees one request per chunk. ErrOutside: the object has no such chunk.
-func (e *Engine) FillAsLeader(key chunk.Key, meta origin.Meta) ([]byte, Source, error) {
-	o := e.objects.newObject(key.Object, meta, e.now())
-	if key.Index < 0 || key.Index*e.cfg.ChunkSize >= meta.Size {
+// FillAsLeader fills chunk key of object o for another member, which asks
+// this node as (or in place of) the chunk's leader, so that concurrent
+// fills from the whole cluster meet here and the origin sees one request
+// per chunk. ErrOutside: the object has no such chunk.
+func (e *Engine) FillAsLeader(key chunk.Key, o *Object) ([]byte, Source, error) {
+	if o.Pass || key.Object != o.Key || key.Version != o.Version || key.Index < 0 || key.Index*e.cfg.ChunkSize >= o.Meta.Size {
 		return nil, SourceOrigin, ErrOutside
 	}
+	o.gen = e.fence.Epoch()
 	r, err := e.leadFill(o, key)
 	return r.data, r.src, err
 }
@@ -124,13 +127,8 @@ func (e *Engine) leadFill(o *Object, key chunk.Key) (fillResult, error) {
 		if err != nil {
 			return fillResult{}, err
 		}
-		// A purge that overtook this fill forbids keeping or placing it.
-		if e.keep(o, ChunkEntry(key), b) && !e.cluster.Alone() {
-			e.background(func() {
-				if !e.overtaken(o) {
-					e.placeShards(key, b)
-				}
-			})
+		if o.Piecewise {
+			e.keepAndPlace(o, key.Index, b) // a stream keeps what it cuts itself
 		}
 		return fillResult{b, SourceOrigin}, nil
 	})
@@ -138,6 +136,20 @@ func (e *Engine) leadFill(o *Object, key chunk.Key) (fillResult, error) {
 		return fillResult{}, err
 	}
 	return v.(fillResult), nil
+}
+
+// keepAndPlace keeps chunk idx of o, fetched from the origin by this
+// node, and places its shards on their owners in the background, unless a
+// purge overtook the lookup of o: then nothing of it is kept or placed.
+func (e *Engine) keepAndPlace(o *Object, idx int64, data []byte) {
+	key := o.ChunkKey(idx)
+	if e.keep(o, ChunkEntry(key), data) && !e.cluster.Alone() {
+		e.background(func() {
+			if !e.overtaken(o) {
+				e.placeShards(key, data)
+			}
+		})
+	}
 }
 
 // placeShards encodes a chunk and sends each shard to its owner, keeping
@@ -205,17 +217,22 @@ func (e *Engine) repair(key chunk.Key, data []byte, owners []string, missing []i
 // background runs f on its own goroutine, counted so that tests and a
 // graceful stop can wait for placements and repairs to settle.
 func (e *Engine) background(f func()) {
-	e.bg.Add(1)
+	e.bg.add(1)
 	go func() {
-		defer e.bg.Done()
+		defer e.bg.add(-1)
 		f()
 	}()
 }
 
-// readOrigin reads chunk idx of o from the origin into a new buffer.
+// readOrigin reads chunk idx of o from the origin: as a range of its own
+// when o may be read in pieces, else from the one stream of its body.
 func (e *Engine) readOrigin(ctx context.Context, o *Object, idx int64) ([]byte, error) {
+	if !o.Piecewise {
+		return e.streamChunk(ctx, o, idx)
+	}
 	b := make([]byte, e.ChunkLen(o, idx))
-	if err := e.origin.ReadRange(ctx, o.Key, o.Meta, idx*e.cfg.ChunkSize, b); err != nil {
+	e.stats.originChunks.Add(1)
+	if err := e.origin.ReadRange(ctx, o.Key, o.Meta, o.Fetch, idx*e.cfg.ChunkSize, b); err != nil {
 		return nil, fmt.Errorf("chunk %d of %s: %w", idx, o.Key, err)
 	}
 	return b, nil

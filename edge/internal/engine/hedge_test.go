@@ -60,11 +60,9 @@ func newRig(t *testing.T) *rig {
 	for _, e := range r.members {
 		any = e
 	}
-	o, err := any.Lookup(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.obj, r.key, r.data = o, o.ChunkKey(0), data[:enginetest.ChunkSize]
+	o := enginetest.Get(t, any, path).Object
+	// Chunk 1: chunk 0 comes with the lookup, from the object's leader.
+	r.obj, r.key, r.data = o, o.ChunkKey(1), data[enginetest.ChunkSize:]
 	r.owners = any.Cluster().ShardOwners(r.key.Hash(), 6)
 	return r
 }
@@ -76,7 +74,7 @@ func (r *rig) at(addr string) *engine.Engine { return r.members[addr] }
 // owners, and waits for the placement.
 func (r *rig) place(t *testing.T) {
 	leader := r.at(r.owners[0])
-	if _, _, err := leader.Chunk(t.Context(), r.obj, 0); err != nil {
+	if _, _, err := leader.Chunk(t.Context(), r.obj, r.key.Index); err != nil {
 		t.Fatal(err)
 	}
 	leader.Settle()
@@ -276,7 +274,7 @@ func TestRebuildRepairsAMissingShard(t *testing.T) {
 func (r *rig) readAtNonLeader(t *testing.T) ([]byte, engine.Source, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	got, src, err := r.at(r.owners[5]).Chunk(context.Background(), r.obj, 0)
+	got, src, err := r.at(r.owners[5]).Chunk(context.Background(), r.obj, r.key.Index)
 	if err != nil || !bytes.Equal(got, r.data) {
 		t.Fatalf("read: %v, identical=%v", err, bytes.Equal(got, r.data))
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/forward"
 )
 
 // fillFromLeader asks the chunk's leader to fill it; when the leader is
@@ -47,7 +49,7 @@ func (e *Engine) fillFromLeader(o *Object, key chunk.Key, owners []string) (fill
 func (e *Engine) askLeader(o *Object, key chunk.Key, addr string) (r fillResult, done bool, err error) {
 	want := e.ChunkLen(o, key.Index)
 	r, err = patient(e, "fill", addr, func() (fillResult, error) {
-		data, src, err := e.peers.Fill(addr, key, o.Meta, want)
+		data, src, err := e.peers.Fill(addr, key, o, want)
 		return fillResult{data, src}, err
 	})
 	var pe *PeerError
@@ -108,32 +110,148 @@ func (e *Engine) leadsObject(key string) bool {
 	return len(owners) == 1 && owners[0] == e.cluster.Self()
 }
 
-// remoteObject asks an object's leader what the object is now, so that the
-// origin sees one metadata request per object for the cluster. ok is false
+// askObjectLeader asks the object's leader what req's key is now, so
+// that the origin sees one request per object for the cluster. ok is false
 // when this node leads, or no leader answered: then it asks the origin.
-func (e *Engine) remoteObject(_ context.Context, key string) (*Object, bool, error) {
-	if e.cluster.Alone() {
-		return nil, false, nil
-	}
-	for _, addr := range e.cluster.objectOwners(key, 2) {
+func (e *Engine) askObjectLeader(ctx context.Context, req *Request, gen uint64) (out *outcome, ok bool, err error) {
+	for _, addr := range e.objectKeepers(req.Key) {
 		if addr == e.cluster.Self() {
 			return nil, false, nil
 		}
-		if e.cluster.IsSuspect(addr) {
+		if e.cluster.IsSuspect(addr) || ctx.Err() != nil {
 			continue
 		}
-		r, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, key) })
+		a, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, req) })
 		var pe *PeerError
 		switch {
 		case errors.As(err, &pe):
 			continue
 		case err != nil:
-			return nil, true, fmt.Errorf("object %s via leader %s: %w", key, addr, err)
-		case !r.Found:
-			return e.objects.negative(key, r.Fetched), true, nil
-		default:
-			return e.objects.newObject(key, r.Meta, r.Fetched), true, nil
+			return nil, true, fmt.Errorf("object %s via leader %s: %w", req.Key, addr, err)
 		}
+		return e.fromLeader(req, a, gen), true, nil
 	}
 	return nil, false, nil
+}
+
+// askKeepers asks the other keepers of req's key for a copy they hold,
+// when this node leads the key and holds none: a leader new to the ring
+// (a node that joined, or came back empty) takes the response its
+// predecessor shared instead of asking the origin again. A keeper answers
+// from what it stores only (only-if-cached, stale or not), so it never
+// asks anyone itself; a request that wants the origin's word (no-cache)
+// skips this. The copy is published here, its age rebased on this clock.
+func (e *Engine) askKeepers(ctx context.Context, req *Request, gen uint64) *Object {
+	if e.cluster.Alone() || !e.leadsObject(req.Key) || req.directives().NoCache || req.PragmaNoCache {
+		return nil
+	}
+	cached := NewRequest(req.Key, append(req.Header.All(), httpcache.Field{Name: "Cache-Control", Value: "only-if-cached, max-stale"}),
+		req.Header.Client())
+	for _, addr := range e.objectKeepers(req.Key) {
+		if addr == e.cluster.Self() || e.cluster.IsSuspect(addr) || ctx.Err() != nil {
+			continue
+		}
+		a, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, cached) })
+		if err != nil || a.Object == nil || a.Pass || a.Object.Pass {
+			continue // not held there (504), or a keeper that failed: the next one, then the origin
+		}
+		o := a.Object.Copy()
+		o.Fresh.InitialAge, o.Fresh.ResponseTime = a.Age, e.now()
+		return e.publish(o, gen)
+	}
+	return nil
+}
+
+// fromLeader takes in what an object's leader answered: the object (its
+// age rebased on this node's clock, as an Age field would be) and its
+// first chunk, kept here; or an answer or a pass for this request.
+func (e *Engine) fromLeader(req *Request, a MetaAnswer, gen uint64) *outcome {
+	switch {
+	case a.Answer != nil:
+		e.restOf(a.Answer, req.Key, forward.Header(req.Header.All(), forward.Fill, req.Header.Client(), e.cfg.Via))
+		return &outcome{answer: a.Answer, fetched: a.Fetched}
+	case a.Object == nil:
+		return &outcome{pass: true, fetched: a.Fetched}
+	}
+	o := a.Object.Copy()
+	o.Fresh.InitialAge, o.Fresh.ResponseTime = a.Age, e.now()
+	e.publish(o, gen)
+	if a.Pass || o.Pass {
+		return &outcome{obj: o, pass: true, fetched: a.Fetched}
+	}
+	if len(a.Head) == e.ChunkLen(o, 0) && o.Meta.Size > 0 {
+		e.keep(o, ChunkEntry(o.ChunkKey(0)), a.Head)
+	}
+	return &outcome{obj: o, fetched: a.Fetched, revalidated: a.Revalidated}
+}
+
+// MetaFor answers another member that asks this node, as the object's
+// leader, what req's key is now.
+func (e *Engine) MetaFor(ctx context.Context, req *Request) (MetaAnswer, error) {
+	r, err := e.LookupLocal(ctx, req)
+	if err != nil {
+		return MetaAnswer{}, err
+	}
+	a := MetaAnswer{Fetched: r.Fetched, Revalidated: r.Revalidated, Pass: r.Pass}
+	switch {
+	case r.Answer != nil && (r.Answer.Whole() || r.Answer.Windowed()):
+		// Whole, or the window of a longer body whose rest the asker
+		// fetches itself.
+		a.Answer = r.Answer
+	case r.Answer != nil:
+		// A body sent whole and too long to carry here (an origin that
+		// ignores Range): the asker relays the request itself.
+		r.Answer.Close()
+		a.Pass = true
+	case r.Object != nil:
+		a.Object, a.Age = r.Object, r.Object.Fresh.Age(e.now())
+		// The first chunk came with the origin's answer: it goes with the
+		// object to the member that asked for it, whose client is waiting,
+		// before its shards are placed. A later lookup gets the object
+		// alone, and the chunk from its shards if its client wants it.
+		if b, ok := e.store.Peek(ChunkEntry(r.Object.ChunkKey(0))); ok && r.Fetched && !r.Revalidated && !r.Object.Pass {
+			a.Head = b
+		}
+	}
+	return a, nil
+}
+
+// objectKeepers are the members that hold a key's objects: its leader,
+// and the m owners after it, which the leader gives a copy of each object
+// it stores (shareObject), so that the key is answered without the origin
+// while up to m of them are lost, as its chunks are.
+func (e *Engine) objectKeepers(key string) []string {
+	return e.cluster.objectOwners(key, e.codec.Parity()+1)
+}
+
+// shareObject gives the other keepers of o's key a copy of o, in the
+// background: a keeper that misses it looks the key up itself.
+func (e *Engine) shareObject(o *Object) {
+	if e.cluster.Alone() {
+		return
+	}
+	for _, addr := range e.objectKeepers(o.Key) {
+		if addr == e.cluster.Self() {
+			continue
+		}
+		e.background(func() {
+			if err := e.peers.PushObject(addr, o, o.Fresh.Age(e.now())); err != nil {
+				e.cluster.Blame(err)
+				e.log.Debug("object copy not given", "peer", addr, "key", o.Key, "err", err)
+			}
+		})
+	}
+}
+
+// AdoptObject keeps o, a copy of an object its key's leader stored, its
+// age rebased on this node's clock. A copy of a key this node purged
+// recently is refused: it may have been made before the purge, and epochs
+// of two members' purges do not compare (this node looks the key up
+// itself if it needs it).
+func (e *Engine) AdoptObject(o *Object, age time.Duration) {
+	if o.Pass {
+		return
+	}
+	o.Fresh.InitialAge, o.Fresh.ResponseTime = age, e.now()
+	e.publish(o, 0) // epoch 0: any purge remembered refuses it
 }

@@ -1,246 +1,381 @@
 package engine
 
 import (
-	"context"
-	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/flight"
+	"github.com/edgecache/edgecache/edge/internal/forward"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/origin"
 )
 
-// Policy is what a response's headers allow a shared cache to do with it
-// (Config.Freshness derives it).
-type Policy struct {
-	// NoStore: stream the bytes, never keep them (no-store, private).
-	NoStore bool
-	// TTL is how long the response stays fresh from the time it was
-	// fetched; 0 means it must be revalidated before every use.
-	TTL time.Duration
-	// StaleIfError is how long past TTL a stale copy may be served when
-	// the origin fails (RFC 5861).
-	StaleIfError time.Duration
-}
-
-// Object is what the engine knows of one version of one object. It is
-// immutable once published in the metadata cache: a revalidation publishes
-// a new one, so a response in flight keeps a consistent view. Its fields
+// Object is one stored response of the origin: one version of one
+// variant of one URL, with everything needed to answer from it (status,
+// fields, size) and to read its body a chunk at a time. It is immutable
+// once published in the metadata cache: a revalidation publishes a new
+// one, so that a response in flight keeps a consistent view. Its fields
 // must not be changed.
 type Object struct {
-	Key      string // the cache key and the path asked of the origin
-	Meta     origin.Meta
-	Version  string // chunk version; "" when the origin gives no validator
-	Policy   Policy
-	Fetched  time.Time // when the origin last vouched for it
-	NotFound bool      // a cached 404
-
-	// Header values formatted once, so that a hit formats nothing.
-	LastModified string // Meta.LastModified as an HTTP date; "" without one
-	ContentType  string // the origin's, else guessed from the key
+	// Key is the primary cache key: the path and query asked of the origin.
+	Key string
+	// Variant names which of Key's responses this is, when they vary
+	// (httpcache.VariantKey); 0 otherwise.
+	Variant uint64
+	// Status is the status the edge answers with: 200 for the window of
+	// a 206 that the origin sent for a whole object.
+	Status int
+	// Header holds the end-to-end fields replayed on every answer, Date
+	// included (added when the origin sent none).
+	Header httpcache.Fields
+	// Meta holds the body's size and validators, for ranged reads and
+	// revalidation.
+	Meta origin.Meta
+	// Version names this version in its chunks' keys (chunk.Key).
+	Version string
+	// Fetch holds the request fields sent with every later read of the
+	// body, so that each part comes from the same representation.
+	Fetch http.Header
+	// Fresh is its lifetime and age.
+	Fresh httpcache.Freshness
+	// Vary lists the request fields that select among Key's responses.
+	Vary []string
+	// Ranges: the origin serves ranges of it. Piecewise reports that each
+	// chunk may be read as a range of its own (Ranges and a strong ETag,
+	// so that parts cannot mix versions); otherwise the body is read as
+	// one stream, at the object's leader, cut into chunks as it flows.
+	Ranges, Piecewise bool
+	// Shareable: it may answer requests that carry credentials.
+	Shareable bool
+	// Pass marks Key as not stored for a while (its responses were not
+	// storable): requests relay to the origin instead of waiting for each
+	// other. Such an Object has no body.
+	Pass bool
 
 	// gen is the purge epoch when the lookup that made this object began:
 	// a purge of its key after that forbids keeping anything of it.
 	gen uint64
+	// rendered is what Rendering built, an *any; set atomically. A copy
+	// of an Object must start without it (fresh).
+	rendered unsafe.Pointer
 }
 
-// Storable reports whether the object's chunks may be kept. Without a
-// validator, chunks fetched at different times might come from different
-// versions, so they are streamed but never stored.
-func (o *Object) Storable() bool { return !o.Policy.NoStore && o.Version != "" }
+// Rendering returns what build makes of the object, built once per object
+// and kept with it: the edge's answer header, ready to copy onto each
+// answer. build must depend on nothing but the object; two callers at
+// once may both build, and one result is kept.
+func (o *Object) Rendering(build func(*Object) any) any {
+	if p := atomic.LoadPointer(&o.rendered); p != nil {
+		return *(*any)(p)
+	}
+	v := build(o)
+	atomic.StorePointer(&o.rendered, unsafe.Pointer(&v))
+	return v
+}
 
-// Fresh reports whether the object may be used at now without asking the
-// origin.
-func (o *Object) Fresh(now time.Time) bool { return now.Before(o.Fetched.Add(o.Policy.TTL)) }
+// Copy returns a copy of o to change before it is published, without
+// what was rendered of o.
+func (o *Object) Copy() *Object {
+	c := *o
+	c.rendered = nil
+	return &c
+}
 
-// ExpiresAt is when the object stops being fresh.
-func (o *Object) ExpiresAt() time.Time { return o.Fetched.Add(o.Policy.TTL) }
+// Storable reports whether the object's chunks may be kept.
+func (o *Object) Storable() bool { return !o.Pass }
 
 // ChunkKey names chunk idx of this version of the object.
 func (o *Object) ChunkKey(idx int64) chunk.Key {
 	return chunk.Key{Object: o.Key, Version: o.Version, Index: idx}
 }
 
-// objects caches object metadata: the answer to "what is this path now"
-// that every request needs before it can name a chunk. Lookups of one path
-// share one origin round trip, and a stale entry is revalidated once per
+// ContentType is the stored Content-Type, "" without one.
+func (o *Object) ContentType() string { return o.Header.Get("Content-Type") }
+
+// Fetched is when the origin last vouched for the object.
+func (o *Object) Fetched() time.Time { return o.Fresh.ResponseTime }
+
+// versionOf names a version in chunk keys: its validators (a minted time
+// when it has none, so that versions never mix), and its variant.
+func versionOf(m origin.Meta, variant uint64, fetched time.Time) string {
+	v := chunk.Version(m.ETag, m.LastModified, m.Size)
+	if v == "" {
+		v = "t:" + strconv.FormatInt(fetched.UnixNano(), 36) + ":" + strconv.FormatInt(m.Size, 10)
+	}
+	if variant != 0 {
+		v += "|v:" + strconv.FormatUint(variant, 36)
+	}
+	return v
+}
+
+// Request is what a lookup needs of the client request it serves.
+type Request struct {
+	// Key is the primary cache key; it may alias a request buffer.
+	Key string
+	// Header gives the request's fields: by name for Vary (on every
+	// lookup of an object that varies), all of them on a miss.
+	Header RequestHeader
+	// Directives is the request's Cache-Control, nil without one.
+	Directives *httpcache.Directives
+	// PragmaNoCache: "Pragma: no-cache" without Cache-Control.
+	PragmaNoCache bool
+	// Credentials: the request carries Authorization.
+	Credentials bool
+}
+
+// NewRequest makes a lookup's request of a key and a request's fields,
+// deriving what the lookup reads of them (directives, credentials).
+func NewRequest(key string, h httpcache.Fields, client forward.Client) *Request {
+	r := &Request{Key: key, Header: FieldsHeader{Fields: h, From: client}, Credentials: h.Has("Authorization")}
+	if cc := h.Values("Cache-Control"); len(cc) > 0 {
+		d := httpcache.ParseCacheControl(cc)
+		r.Directives = &d
+	} else {
+		r.PragmaNoCache = PragmaNoCache(h.Values("Pragma"))
+	}
+	return r
+}
+
+// PragmaNoCache reports whether Pragma lines hold no-cache, which a
+// request without Cache-Control means as Cache-Control: no-cache (RFC 9111
+// §5.4).
+func PragmaNoCache(lines []string) bool {
+	for _, l := range lines {
+		for _, tok := range strings.Split(l, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "no-cache") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RequestHeader is a request's fields, and its client.
+type RequestHeader interface {
+	// Values returns every line of the field name.
+	Values(name string) []string
+	// All returns every field, in a slice the caller may keep.
+	All() httpcache.Fields
+	// Client is what the origin is told of the client (Via,
+	// X-Forwarded-*).
+	Client() forward.Client
+}
+
+// FieldsHeader is a RequestHeader of fields already copied.
+type FieldsHeader struct {
+	Fields httpcache.Fields
+	From   forward.Client
+}
+
+// Values is RequestHeader's.
+func (h FieldsHeader) Values(name string) []string { return h.Fields.Values(name) }
+
+// All is RequestHeader's.
+func (h FieldsHeader) All() httpcache.Fields { return h.Fields }
+
+// Client is RequestHeader's.
+func (h FieldsHeader) Client() forward.Client { return h.From }
+
+// directives returns the request's Cache-Control, or none.
+func (r *Request) directives() *httpcache.Directives {
+	if r.Directives != nil {
+		return r.Directives
+	}
+	return &noDirectives
+}
+
+var noDirectives = httpcache.ParseCacheControl(nil)
+
+// Result is what a lookup found for a request: exactly one of a stored
+// Object to answer from, an Answer for this request alone, or Pass.
+type Result struct {
+	Object *Object
+	// Stale: Object is stale, served within stale-while-revalidate (it is
+	// being revalidated) or stale-if-error (the origin failed).
+	Stale bool
+	// Answer is an origin answer that may not be stored or shared: it is
+	// this request's alone. The caller writes it and closes it.
+	Answer *Answer
+	// Pass: relay the request to the origin as it is, and its answer
+	// back (the key's responses are not stored for now).
+	Pass bool
+	// Fetched: the origin was asked on this lookup's behalf.
+	Fetched bool
+	// Revalidated: the origin answered that asking with 304, so no byte
+	// of the body came with it.
+	Revalidated bool
+}
+
+// Answer is an origin answer for one request, not stored.
+type Answer struct {
+	Status int
+	Header httpcache.Fields // end-to-end, as received
+	Size   int64            // -1 when unknown: the body ends when Rest does
+	Head   []byte           // the start of the body
+	Rest   io.ReadCloser    // the rest of the body, open, or nil (see Open)
+
+	// more opens the rest of the body when the origin sent only a window
+	// of it: one more request, made only by whoever sends the body.
+	more func() (io.ReadCloser, error)
+	once sync.Once
+}
+
+// Open makes Rest the rest of the body when the origin sent only its
+// first window (one more origin request, checked to be the same
+// version); it does nothing when Head and Rest already hold it all.
+func (a *Answer) Open() error {
+	if a.Rest != nil || int64(len(a.Head)) >= a.Size || a.more == nil {
+		return nil
+	}
+	rest, err := a.more()
+	if err != nil {
+		return err
+	}
+	a.Rest = rest
+	return nil
+}
+
+// Whole reports whether Head is the whole body.
+func (a *Answer) Whole() bool { return a.Rest == nil && int64(len(a.Head)) == a.Size }
+
+// Windowed reports whether Head is the first window of a longer body that
+// Open can fetch the rest of.
+func (a *Answer) Windowed() bool { return a.Rest == nil && int64(len(a.Head)) < a.Size }
+
+// Close releases the rest of the body, if any.
+func (a *Answer) Close() {
+	a.once.Do(func() {
+		if a.Rest != nil {
+			a.Rest.Close()
+		}
+	})
+}
+
+// entry is what the metadata cache holds for one primary key: the object
+// when the key's responses do not vary, else its variants. Entries are
+// replaced, never changed, so readers need no lock.
+type entry struct {
+	obj      *Object            // the object, or the Pass marker; nil when it varies
+	vary     []string           // the latest response's Vary
+	variants map[uint64]*Object // by variant key, at most maxVariants
+}
+
+// maxVariants bounds the responses kept for one URL: a request field with
+// many values (a cookie, a user agent) named in Vary must not fill the
+// cache with one URL.
+const maxVariants = 32
+
+// objects caches object metadata: the answer to "what is this URL now"
+// that every request needs before it can name a chunk. Lookups of one key
+// share one origin request, and a stale entry is revalidated once per
 // object, not once per chunk or per request.
 type objects struct {
-	cache       *lru.Cache[string, *Object]
-	flights     singleflight.Group
-	origin      Origin
-	now         func() time.Time
-	freshness   func(origin.Meta, time.Time) Policy
-	negativeTTL time.Duration
-	timeout     time.Duration
-	coalesced   func() // counts a lookup that joined another's flight
-	// remote asks the object's leader when that is another node; ok is
-	// false when there is none to ask (this node leads, or the leaders
-	// failed), and the origin is asked instead.
-	remote func(ctx context.Context, key string) (o *Object, ok bool, err error)
-	// leads reports whether this node is the object's leader.
-	leads func(key string) bool
-	// fence refuses entries of lookups that a purge overtook.
-	fence *Fence
+	cache   *lru.Cache[string, *entry]
+	mu      sync.Mutex // serializes replacing entries
+	flights flight.Group[flightKey, *outcome]
 }
 
-// Lookup returns the current object for key. key may alias a request
-// buffer: it is copied before anything keeps it. When the cache has no
-// fresh entry, the object's leader is asked first, so that the origin sees
-// one metadata request per object for the whole cluster. A cached 404 is
-// returned with ErrNotFoundCached.
-func (e *Engine) Lookup(ctx context.Context, key string) (*Object, error) {
-	return e.objects.get(ctx, key, true)
+// flightKey names a lookup that others may join: one per key and variant
+// (when known), never shared across credentials, and apart for requests
+// that demand the origin's word and for a leader's own lookups.
+type flightKey struct {
+	key      string
+	variant  uint64
+	creds    uint64 // a hash of the credentials; 0 without
+	validate bool   // the request demands validation (no-cache)
+	local    bool   // a leader's lookup, which never forwards
 }
 
-// LookupLocal is Lookup for a peer that asks this node as the object's
-// leader: it never forwards, so differing ring views cannot make two
-// leaders ask each other in a circle.
-func (e *Engine) LookupLocal(ctx context.Context, key string) (*Object, error) {
-	return e.objects.get(ctx, key, false)
+func newObjects(entries int) (*objects, error) {
+	c, err := lru.New[string, *entry](entries)
+	if err != nil {
+		return nil, err
+	}
+	return &objects{cache: c}, nil
 }
 
-// Invalidate drops o if it is still the current entry for its key: the
-// origin showed that the version it describes is gone.
-func (e *Engine) Invalidate(o *Object) {
-	if cur, ok := e.objects.cache.Peek(o.Key); ok && cur == o {
-		e.objects.cache.Remove(o.Key)
+// find returns the object req selects, if one is cached, fresh or not.
+func (c *objects) find(req *Request) *Object {
+	e, ok := c.cache.Get(req.Key)
+	if !ok {
+		return nil
 	}
+	if e.obj != nil {
+		return e.obj
+	}
+	return e.variants[httpcache.VariantKey(e.vary, req.Header.Values)]
 }
 
-// Objects is how many objects' metadata is cached.
-func (e *Engine) Objects() int { return e.objects.cache.Len() }
-
-// HasObject reports whether key's metadata is cached, fresh or not.
-func (e *Engine) HasObject(key string) bool { return e.objects.cache.Contains(key) }
-
-func (c *objects) get(ctx context.Context, key string, forward bool) (*Object, error) {
-	if o, ok := c.cache.Get(key); ok && o.Fresh(c.now()) {
-		if o.NotFound {
-			return o, ErrNotFoundCached
-		}
-		return o, nil
+// put publishes o, replacing the response it selects for.
+func (c *objects) put(o *Object) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(o.Vary) == 0 || o.Pass {
+		c.cache.Add(o.Key, &entry{obj: o})
+		return
 	}
-	key = strings.Clone(key)
-	if forward && c.leads(key) {
-		forward = false // share the flight of peers asking this node as leader
-	}
-	flight := "o:" + key
-	if forward {
-		flight = "f:" + key
-	}
-	ch := c.flights.DoChan(flight, func() (any, error) { return c.refresh(key, forward) })
-	select {
-	case r := <-ch:
-		if r.Shared {
-			c.coalesced()
-		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		o := r.Val.(*Object)
-		if o.NotFound {
-			return o, ErrNotFoundCached
-		}
-		return o, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// refresh finds out what key is now: from the object's leader when forward
-// is set and the leader is another node, else from the origin, revalidating
-// the entry it replaces when there is one. It runs detached from any one
-// client's context so that a client going away does not fail the others
-// waiting on it.
-func (c *objects) refresh(key string, forward bool) (*Object, error) {
-	// What this lookup learns may be kept only if no purge of key comes
-	// between now and then: the answer could predate the purge.
-	gen := c.fence.Epoch()
-	now := c.now()
-	if o, ok := c.cache.Get(key); ok && o.Fresh(now) {
-		return o, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	if forward {
-		if o, ok, err := c.remote(ctx, key); ok {
-			if err != nil {
-				return nil, err
+	old, _ := c.cache.Peek(o.Key)
+	e := &entry{vary: o.Vary, variants: map[uint64]*Object{}}
+	if old != nil && old.obj == nil && sameFields(old.vary, o.Vary) {
+		for k, v := range old.variants {
+			if len(e.variants) < maxVariants-1 {
+				e.variants[k] = v
 			}
-			return c.store(o, gen), nil
 		}
 	}
-	if old, had := c.cache.Peek(key); had && !old.NotFound {
-		return c.revalidate(ctx, old, now, gen)
-	}
-	m, err := c.origin.Stat(ctx, key)
-	if errors.Is(err, origin.ErrNotFound) {
-		return c.store(c.negative(key, now), gen), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return c.store(c.newObject(key, m, now), gen), nil
+	e.variants[o.Variant] = o
+	c.cache.Add(o.Key, e)
 }
 
-// revalidate asks the origin whether old, a stale entry, is still current.
-func (c *objects) revalidate(ctx context.Context, old *Object, now time.Time, gen uint64) (*Object, error) {
-	m, _, err := c.origin.Revalidate(ctx, old.Key, old.Meta)
-	if err != nil {
-		if errors.Is(err, origin.ErrNotFound) {
-			return c.store(c.negative(old.Key, now), gen), nil
+// drop removes o if it is still what its key holds for its variant.
+func (c *objects) drop(o *Object) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.cache.Peek(o.Key)
+	switch {
+	case !ok:
+	case e.obj == o:
+		c.cache.Remove(o.Key)
+	case e.obj == nil && e.variants[o.Variant] == o:
+		n := &entry{vary: e.vary, variants: map[uint64]*Object{}}
+		for k, v := range e.variants {
+			if v != o {
+				n.variants[k] = v
+			}
 		}
-		if now.Before(old.ExpiresAt().Add(old.Policy.StaleIfError)) {
-			return old, nil // RFC 5861 stale-if-error
-		}
-		return nil, err
+		c.cache.Add(o.Key, n)
 	}
-	return c.store(c.newObject(old.Key, m, now), gen), nil
 }
 
-// store publishes o, a new object that a lookup begun at purge epoch gen
-// produced, unless its key was purged since: then o is only returned to
-// the lookup's waiters, who asked before the purge.
-func (c *objects) store(o *Object, gen uint64) *Object {
-	o.gen = gen
-	c.fence.Admit(o.Key, gen, func() { c.cache.Add(o.Key, o) })
-	return o
-}
-
-func (c *objects) negative(key string, now time.Time) *Object {
-	return &Object{Key: key, Fetched: now, NotFound: true, Policy: Policy{TTL: c.negativeTTL}, gen: c.fence.Epoch()}
-}
-
-func (c *objects) newObject(key string, m origin.Meta, now time.Time) *Object {
-	o := &Object{
-		Key:         key,
-		Meta:        m,
-		Version:     chunk.Version(m.ETag, m.LastModified, m.Size),
-		Policy:      c.freshness(m, now),
-		Fetched:     now,
-		ContentType: m.ContentType,
-		gen:         c.fence.Epoch(),
-	}
-	if !m.LastModified.IsZero() {
-		o.LastModified = m.LastModified.UTC().Format(http.TimeFormat)
-	}
-	if o.ContentType == "" {
-		o.ContentType = origin.ContentType(key)
-	}
-	return o
-}
-
-// forget drops key's entry and any lookup of it in flight, so that later
-// requests do not join it; it reports whether an entry was held.
+// forget drops key's entry, every variant, and any lookup of it in
+// flight, so that later requests do not join it; it reports whether an
+// entry was held.
 func (c *objects) forget(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	_, had := c.cache.Peek(key)
 	c.cache.Remove(key)
-	c.flights.Forget("o:" + key)
-	c.flights.Forget("f:" + key)
+	c.flights.Forget(func(k flightKey) bool { return k.key == key })
 	return had
+}
+
+func sameFields(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -12,13 +14,14 @@ import (
 
 // Origin is what the engine needs of an origin; *origin.Client is one.
 type Origin interface {
-	// Stat asks what the object at path is now.
-	Stat(ctx context.Context, path string) (origin.Meta, error)
-	// Revalidate asks whether old is still the object at path; it returns
-	// the current metadata either way.
-	Revalidate(ctx context.Context, path string, old origin.Meta) (origin.Meta, bool, error)
+	// First asks for the object at path with one request carrying header
+	// and a Range for its first window bytes (revalidating old when it is
+	// not nil), and returns the answer whatever its status.
+	First(ctx context.Context, path string, header http.Header, window int64, old *origin.Meta) (*origin.First, error)
 	// ReadRange reads len(dst) bytes at off of the version m describes.
-	ReadRange(ctx context.Context, path string, m origin.Meta, off int64, dst []byte) error
+	ReadRange(ctx context.Context, path string, m origin.Meta, header http.Header, off int64, dst []byte) error
+	// Stream opens the version m describes from off to its end.
+	Stream(ctx context.Context, path string, m origin.Meta, header http.Header, off int64) (io.ReadCloser, error)
 }
 
 // Peers is what the engine needs of the other members of its cluster,
@@ -38,14 +41,16 @@ type Peers interface {
 	Shards(addr string, key chunk.Key, maxFrames, shardLen int, sink ShardSink) (bad int, err error)
 	// PushShard stores one shard frame on member addr.
 	PushShard(addr string, frame []byte) error
+	// PushObject gives member addr, an owner of o's key after its leader,
+	// a copy of o, age as the leader sees it, so that it can answer for
+	// the key when the leader is lost.
+	PushObject(addr string, o *Object, age time.Duration) error
 	// Fill asks member addr, the chunk's leader, for the chunkLen bytes of
-	// chunk key of the version meta describes: from its memory
-	// (SourcePeer) or from the origin, which it asks once for the whole
-	// cluster (SourceOrigin).
-	Fill(addr string, key chunk.Key, meta origin.Meta, chunkLen int) ([]byte, Source, error)
-	// Meta asks member addr, the object's leader, what the object at key
-	// is now.
-	Meta(addr, key string) (MetaAnswer, error)
+	// chunk key of object o: from its memory (SourcePeer) or from the
+	// origin, which it asks once for the whole cluster (SourceOrigin).
+	Fill(addr string, key chunk.Key, o *Object, chunkLen int) ([]byte, Source, error)
+	// Meta asks member addr, the object's leader, what answers req.
+	Meta(addr string, req *Request) (MetaAnswer, error)
 	// Ping checks that member addr answers at all.
 	Ping(addr string) error
 }
@@ -63,11 +68,23 @@ type ShardSink interface {
 	Progress(n int)
 }
 
-// MetaAnswer is an object leader's answer about an object.
+// MetaAnswer is an object leader's answer to a lookup (Engine.MetaFor).
 type MetaAnswer struct {
-	Found   bool        // false: the origin said 404 (remembered as such)
-	Meta    origin.Meta // the object's metadata, when found
-	Fetched time.Time   // when the origin last vouched for the answer
+	// Object is the stored object that answers the request, or the key's
+	// Pass marker; nil with Answer, or with Pass alone.
+	Object *Object
+	// Age is Object's age at the leader when it answered.
+	Age time.Duration
+	// Head is Object's first chunk, when the leader held it.
+	Head []byte
+	// Answer is a whole origin answer for the asker's request alone.
+	Answer *Answer
+	// Pass: the asker relays its request to the origin.
+	Pass bool
+	// Fetched: the leader asked the origin for this answer.
+	Fetched bool
+	// Revalidated: the origin answered 304; the body is the stored one.
+	Revalidated bool
 }
 
 // ErrEnough is what a ShardSink returns once the rebuild it feeds no

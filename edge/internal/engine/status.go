@@ -8,10 +8,6 @@ import (
 	"github.com/edgecache/edgecache/origin"
 )
 
-// ErrNotFoundCached: the origin said 404 recently; the edge answers 404
-// without asking again until the negative entry expires.
-var ErrNotFoundCached = errors.New("not found at origin (cached)")
-
 // ErrOutside is a fill request for a chunk the object does not have.
 var ErrOutside = errors.New("chunk index outside the object")
 
@@ -24,8 +20,8 @@ func StatusFor(err error) (int, string) {
 	switch {
 	case errors.As(err, &ue):
 		return ue.Status, ue.Reason
-	case errors.Is(err, ErrNotFoundCached):
-		return http.StatusNotFound, "not found at the origin"
+	case errors.Is(err, ErrNotCached):
+		return http.StatusGatewayTimeout, "not cached, and the request said only-if-cached"
 	case errors.As(err, &se) && se.Err == nil && se.Code >= 400 && se.Code < 500:
 		// The origin refused (401, 403, 451...): the player should see
 		// the origin's answer, not a gateway failure.

@@ -74,10 +74,14 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (v V,
 	}
 }
 
-// Forget makes later callers of key start a call of their own instead of
-// joining the one running (a purge overtook it).
-func (g *Group[K, V]) Forget(key K) {
+// Forget makes later callers of the keys match selects start a call of
+// their own instead of joining the one running (a purge overtook it).
+func (g *Group[K, V]) Forget(match func(K) bool) {
 	g.mu.Lock()
-	delete(g.calls, key)
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	for k := range g.calls {
+		if match(k) {
+			delete(g.calls, k)
+		}
+	}
 }

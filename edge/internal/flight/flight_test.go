@@ -75,7 +75,7 @@ func TestDoGiveUpAndForget(t *testing.T) {
 		if err := <-gaveUp; !errors.Is(err, context.Canceled) {
 			t.Errorf("the starter that gave up: %v", err)
 		}
-		g.Forget("k")
+		g.Forget(func(k string) bool { return k == "k" })
 		if _, started, _ := g.Do(context.Background(), "k", func() (int, error) { return 1, nil }); !started {
 			t.Error("after Forget a caller joined the old call")
 		}

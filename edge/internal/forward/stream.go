@@ -137,6 +137,14 @@ func (s *Stream) Wait(ctx context.Context, idx int64) ([]byte, error) {
 	}
 }
 
+// Next is the index of the chunk the stream is cutting: Wait for an
+// earlier one returns ErrPassed.
+func (s *Stream) Next() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
 // Done is closed when the stream has ended, whole or not.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 

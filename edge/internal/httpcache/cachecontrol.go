@@ -235,6 +235,17 @@ func skipOWS(s string, i int) int {
 	return i
 }
 
+// IsToken reports whether s is a token (RFC 9110 §5.6.2), the form of a
+// method, a directive's name and a field's name.
+func IsToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // isTokenChar reports whether c may appear in a token (RFC 9110 §5.6.2).
 func isTokenChar(c byte) bool {
 	switch {

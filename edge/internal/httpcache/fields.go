@@ -33,6 +33,10 @@ func (f Fields) Get(name string) string {
 	return ""
 }
 
+// All returns the fields themselves, so that Fields serves where the edge
+// asks for a request's fields lazily.
+func (f Fields) All() Fields { return f }
+
 // Has reports whether a line named name is present.
 func (f Fields) Has(name string) bool {
 	for _, x := range f {

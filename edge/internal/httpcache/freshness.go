@@ -40,6 +40,13 @@ type Decision struct {
 	// Vary lists the request fields, lower case and sorted, that select
 	// this response among the variants of its URL.
 	Vary []string
+	// Shareable: the response may answer requests with credentials too
+	// (public, s-maxage or must-revalidate, RFC 9111 §3.5).
+	Shareable bool
+	// ByRequest: Store is false because of the request (its credentials or
+	// its no-store), not the response, so another request may store the
+	// same response.
+	ByRequest bool
 }
 
 // Freshness is a stored response's lifetime and age (RFC 9111 §4.2) and
@@ -88,9 +95,11 @@ func (p Policy) Evaluate(req Request, status int, h Fields, requestTime, respons
 	vary, star := ParseVary(h.Values("Vary"))
 	d.Vary = vary
 	cc, targeted := effectiveDirectives(h)
+	d.Shareable = cc.Public || cc.SMaxAge != Absent || cc.MustRevalidate
 	why := p.refusal(req, status, h, cc, targeted, star)
 	if why != "" {
 		d.Reason = why
+		d.ByRequest = why == reasonRequestNoStore || why == reasonCredentials
 		return d
 	}
 	d.Store = true
@@ -107,6 +116,12 @@ func (p Policy) Evaluate(req Request, status int, h Fields, requestTime, respons
 	return d
 }
 
+// Reasons a response is not stored because of its request.
+const (
+	reasonRequestNoStore = "the request said no-store"
+	reasonCredentials    = "a response to a request with credentials, not marked shareable"
+)
+
 // refusal says why a response must not be stored, or "".
 func (p Policy) refusal(req Request, status int, h Fields, cc Directives, targeted, varyStar bool) string {
 	switch {
@@ -119,9 +134,9 @@ func (p Policy) refusal(req Request, status int, h Fields, cc Directives, target
 	case cc.Private:
 		return "private"
 	case req.Directives.NoStore:
-		return "the request said no-store"
+		return reasonRequestNoStore
 	case req.Authorization && !cc.Public && cc.SMaxAge == Absent && !cc.MustRevalidate:
-		return "a response to a request with credentials, not marked shareable"
+		return reasonCredentials
 	case !p.ShareSetCookie && h.Has("Set-Cookie"):
 		return "it sets a cookie"
 	}
@@ -133,12 +148,12 @@ func (p Policy) refusal(req Request, status int, h Fields, cc Directives, target
 }
 
 // effectiveDirectives returns the directives this cache obeys: those of
-// the first targeted field holding any (RFC 9213; then Expires is
-// ignored too), else Cache-Control's.
+// the first targeted field that is a valid, non-empty Dictionary (RFC
+// 9213; then Expires is ignored too), else Cache-Control's.
 func effectiveDirectives(h Fields) (d Directives, targeted bool) {
 	for _, name := range TargetedFields {
 		if v := h.Values(name); len(v) > 0 {
-			if d = ParseCacheControl(v); d.Present() {
+			if d, ok := parseTargeted(v); ok {
 				return d, true
 			}
 		}

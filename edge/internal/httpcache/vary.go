@@ -40,6 +40,9 @@ func ParseVary(lines []string) (fields []string, star bool) {
 // how the values are split over lines, the order and case of
 // Accept-Language's members — select the same variant.
 func VariantKey(fields []string, values func(name string) []string) uint64 {
+	if len(fields) == 0 {
+		return 0 // a response that does not vary is the only one
+	}
 	var d xxhash.Digest
 	d.Reset()
 	for _, name := range fields {

@@ -17,7 +17,6 @@ import (
 	"github.com/edgecache/edgecache/chunk"
 	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/peerwire"
-	"github.com/edgecache/edgecache/origin"
 )
 
 // ClientConfig configures a Client.
@@ -82,12 +81,14 @@ func NewClient(cfg ClientConfig) *Client {
 }
 
 // MaxResponse bounds the body of a peer's answer to what the protocol ever
-// sends: a whole chunk (a fill) or every shard of one (k+m frames, each
-// with a key of at most 64 KiB, its length being 16 bits). A faulty peer
+// sends: a whole chunk (a fill, or a metadata answer with its first chunk
+// or an answer's body) or every shard of one (k+m frames, each with a key
+// of at most 64 KiB, its length being 16 bits). A faulty peer
 // then cannot make a read buffer more than that.
 func MaxResponse(chunkSize int64, codec *chunk.Codec) int {
 	frame := 4 + 64 + 64<<10 + codec.ShardLen(int(chunkSize)) // length prefix, fixed fields, key, shard
-	return max(int(chunkSize)+64<<10, codec.Total()*frame)
+	meta := int(chunkSize) + 4*peerwire.MaxFieldBytes         // an answer's body and its fields, in base64
+	return max(meta, codec.Total()*frame)
 }
 
 // CloseIdleConnections closes the connections not in use, so that a
@@ -188,6 +189,23 @@ func (c *Client) Shards(addr string, key chunk.Key, maxFrames, sl int, sink engi
 	return bad, err
 }
 
+// PushObject gives addr a copy of o.
+func (c *Client) PushObject(addr string, o *engine.Object, age time.Duration) error {
+	body, err := json.Marshal(peerwire.ObjectPush{Object: *objectMessage(o), Age: int64(age)})
+	if err != nil {
+		return err
+	}
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := c.do("object", addr, fasthttp.MethodPost, peerwire.ObjectPath, body, resp, c.cfg.Timeout); err != nil {
+		return err
+	}
+	if resp.StatusCode() != fasthttp.StatusNoContent {
+		return &engine.PeerError{Op: "object", Addr: addr, Err: fmt.Errorf("status %d: %s", resp.StatusCode(), trimBody(resp.Body()))}
+	}
+	return nil
+}
+
 // PushShard stores one shard frame on addr.
 func (c *Client) PushShard(addr string, frame []byte) error {
 	resp := fasthttp.AcquireResponse()
@@ -201,9 +219,9 @@ func (c *Client) PushShard(addr string, frame []byte) error {
 	return nil
 }
 
-// Fill asks leader addr to fill a chunk and returns its bytes.
-func (c *Client) Fill(addr string, key chunk.Key, meta origin.Meta, want int) ([]byte, engine.Source, error) {
-	body, err := peerwire.EncodeFillRequest(key, meta)
+// Fill asks leader addr to fill chunk key of o and returns its bytes.
+func (c *Client) Fill(addr string, key chunk.Key, o *engine.Object, want int) ([]byte, engine.Source, error) {
+	body, err := json.Marshal(peerwire.FillRequest{Key: []byte(key.String()), Object: *objectMessage(o)})
 	if err != nil {
 		return nil, engine.SourceOrigin, err
 	}
@@ -231,11 +249,15 @@ func (c *Client) Fill(addr string, key chunk.Key, meta origin.Meta, want int) ([
 	return data, src, nil
 }
 
-// Meta asks addr, an object's leader, for the object's metadata.
-func (c *Client) Meta(addr, key string) (engine.MetaAnswer, error) {
+// Meta asks addr, an object's leader, what answers req.
+func (c *Client) Meta(addr string, req *engine.Request) (engine.MetaAnswer, error) {
+	body, err := json.Marshal(requestMessage(req))
+	if err != nil {
+		return engine.MetaAnswer{}, err
+	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := c.do("meta", addr, fasthttp.MethodGet, peerwire.MetaPath+"?path="+url.QueryEscape(key), nil, resp, c.cfg.FillTimeout); err != nil {
+	if err := c.do("meta", addr, fasthttp.MethodPost, peerwire.MetaPath, body, resp, c.cfg.FillTimeout); err != nil {
 		return engine.MetaAnswer{}, err
 	}
 	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
@@ -244,11 +266,30 @@ func (c *Client) Meta(addr, key string) (engine.MetaAnswer, error) {
 		}
 		return engine.MetaAnswer{}, &engine.PeerError{Op: "meta", Addr: addr, Err: fmt.Errorf("status %d", sc)}
 	}
-	m, err := peerwire.DecodeMetaResponse(resp.Body())
+	m, raw, err := peerwire.DecodeMetaAnswer(resp.Body())
 	if err != nil {
-		return engine.MetaAnswer{}, &engine.PeerError{Op: "meta", Addr: addr, Err: err}
+		return engine.MetaAnswer{}, c.fail("meta", addr, true, err)
 	}
-	return engine.MetaAnswer{Found: m.Found, Meta: m.Meta, Fetched: m.FetchedAt()}, nil
+	return metaAnswerFrom(m, raw), nil
+}
+
+// metaAnswerFrom is the engine's view of a decoded metadata answer; raw
+// is copied, since it aliases a response fasthttp reuses.
+func metaAnswerFrom(m peerwire.MetaAnswer, raw []byte) engine.MetaAnswer {
+	a := engine.MetaAnswer{Age: time.Duration(m.Age), Pass: m.Pass, Fetched: m.Fetched, Revalidated: m.Revalidated}
+	if m.Object != nil {
+		a.Object = objectFrom(m.Object)
+	}
+	switch {
+	case m.Raw == "head":
+		a.Head = append([]byte(nil), raw...)
+	case m.Raw == "answer" && m.Answer != nil:
+		body := append([]byte(nil), raw...)
+		a.Answer = &engine.Answer{Status: m.Answer.Status, Header: fieldsFrom(m.Answer.Header), Size: max(m.Answer.Size, int64(len(body))), Head: body}
+	case m.Answer != nil:
+		a.Answer = &engine.Answer{Status: m.Answer.Status, Header: fieldsFrom(m.Answer.Header)}
+	}
+	return a
 }
 
 // Purge tells member addr to drop every version of the object key.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/valyala/fasthttp"
@@ -49,7 +50,9 @@ func (s *Server) Serve(ctx *fasthttp.RequestCtx) {
 		s.storeShard(ctx)
 	case path == peerwire.FillPath && method == fasthttp.MethodPost:
 		s.serveFill(ctx)
-	case path == peerwire.MetaPath && method == fasthttp.MethodGet:
+	case path == peerwire.ObjectPath && method == fasthttp.MethodPost:
+		s.adoptObject(ctx)
+	case path == peerwire.MetaPath && method == fasthttp.MethodPost:
 		s.serveMeta(ctx)
 	case path == peerwire.PurgePath && method == fasthttp.MethodPost:
 		s.servePurge(ctx)
@@ -94,12 +97,17 @@ func (s *Server) storeShard(ctx *fasthttp.RequestCtx) {
 // serveFill fills a chunk for another edge, as (or in place of) the
 // chunk's leader.
 func (s *Server) serveFill(ctx *fasthttp.RequestCtx) {
-	key, meta, err := peerwire.DecodeFillRequest(ctx.Request.Body())
+	r, err := peerwire.DecodeFillRequest(ctx.Request.Body())
 	if err != nil {
 		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
 		return
 	}
-	data, src, err := s.Engine.FillAsLeader(key, meta)
+	key, err := chunk.ParseKey(string(r.Key))
+	if err != nil {
+		ctx.Error("bad chunk key: "+err.Error(), fasthttp.StatusBadRequest)
+		return
+	}
+	data, src, err := s.Engine.FillAsLeader(key, objectFrom(&r.Object))
 	switch {
 	case errors.Is(err, engine.ErrOutside):
 		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
@@ -130,25 +138,46 @@ func upstream(ctx *fasthttp.RequestCtx, err error) {
 // serveMeta answers for an object this node leads: from its own cache, or
 // from the origin once for the cluster.
 func (s *Server) serveMeta(ctx *fasthttp.RequestCtx) {
-	key := string(ctx.QueryArgs().Peek("path"))
-	if len(key) == 0 || key[0] != '/' {
-		ctx.Error("bad path", fasthttp.StatusBadRequest)
+	m, err := peerwire.DecodeMetaRequest(ctx.Request.Body())
+	if err != nil {
+		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
 		return
 	}
-	o, err := s.Engine.LookupLocal(ctx, key)
-	var resp peerwire.MetaResponse
-	switch {
-	case errors.Is(err, engine.ErrNotFoundCached):
-		resp.Fetched = o.Fetched.UnixNano()
-	case err != nil:
+	a, err := s.Engine.MetaFor(ctx, requestFrom(m))
+	if err != nil {
 		upstream(ctx, err)
 		return
-	default:
-		resp = peerwire.MetaResponse{Found: true, Meta: o.Meta, Fetched: o.Fetched.UnixNano()}
 	}
-	b, _ := json.Marshal(resp)
-	ctx.SetContentType("application/json")
+	msg := peerwire.MetaAnswer{Age: int64(a.Age), Pass: a.Pass, Fetched: a.Fetched, Revalidated: a.Revalidated}
+	var raw []byte
+	if a.Object != nil {
+		msg.Object = objectMessage(a.Object)
+		if a.Head != nil {
+			msg.Raw, raw = "head", a.Head
+		}
+	}
+	if a.Answer != nil {
+		msg.Answer = &peerwire.Answer{Status: a.Answer.Status, Header: fieldsMessage(a.Answer.Header), Size: a.Answer.Size}
+		msg.Raw, raw = "answer", a.Answer.Head
+	}
+	b, err := peerwire.EncodeMetaAnswer(msg, raw)
+	if err != nil {
+		ctx.Error(err.Error(), fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.SetContentType("application/octet-stream")
 	ctx.SetBody(b)
+}
+
+// adoptObject keeps a copy of an object its leader stored.
+func (s *Server) adoptObject(ctx *fasthttp.RequestCtx) {
+	p, err := peerwire.DecodeObjectPush(ctx.Request.Body())
+	if err != nil {
+		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
+		return
+	}
+	s.Engine.AdoptObject(objectFrom(&p.Object), time.Duration(p.Age))
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
 // servePurge drops an object another member was asked to purge.

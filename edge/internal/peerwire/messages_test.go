@@ -7,10 +7,8 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/edgecache/edgecache/chunk"
-	"github.com/edgecache/edgecache/origin"
 )
 
 func testFrames(t testing.TB) [][]byte {
@@ -112,65 +110,66 @@ func FuzzDecodeShardList(f *testing.F) {
 	})
 }
 
-// FuzzDecodeFillRequest: no input panics, and an accepted request names a
-// chunk whose version matches its metadata.
+// FuzzDecodeFillRequest: no input panics, and an accepted request
+// describes an object no member would refuse to describe.
 func FuzzDecodeFillRequest(f *testing.F) {
-	m := origin.Meta{Size: 10 << 20, ETag: `"v"`, LastModified: time.Unix(1e9, 0)}
-	good, _ := json.Marshal(FillRequest{Key: chunk.Key{Object: "/a", Version: chunk.Version(m.ETag, m.LastModified, m.Size), Index: 2}.String(), Meta: m})
+	good, _ := json.Marshal(FillRequest{Key: []byte("1:/a,2:e:,0"), Object: Object{Key: []byte("/a"), Status: 200, Size: 9, Version: []byte("e:\"x\"")}})
 	f.Add(good)
-	f.Add([]byte(`{"key":"1:/,2:e:,0","meta":{"Size":-1}}`))
+	f.Add([]byte(`{"key":"","object":{"key":"Lw==","size":-1}}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		key, meta, err := DecodeFillRequest(b)
+		r, err := DecodeFillRequest(b)
+		if err == nil && (r.Object.Size < 0 || len(r.Object.Key) == 0 || r.Object.Key[0] != '/') {
+			t.Fatalf("accepted %+v", r.Object)
+		}
+	})
+}
+
+// FuzzDecodeMetaAnswer: no input panics; what is accepted is well formed.
+func FuzzDecodeMetaAnswer(f *testing.F) {
+	good, _ := EncodeMetaAnswer(MetaAnswer{Object: &Object{Key: []byte("/a"), Status: 200, Size: 5, Version: []byte("v")}, Raw: "head"}, []byte("hello"))
+	f.Add(good)
+	f.Add([]byte{0, 0, 0, 2, '{', '}'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, raw, err := DecodeMetaAnswer(b)
 		if err != nil {
 			return
 		}
-		if key.Version != chunk.Version(meta.ETag, meta.LastModified, meta.Size) || meta.Size < 0 {
-			t.Fatalf("accepted a mismatched request: %+v %+v", key, meta)
+		if len(raw) > len(b) || (a.Object != nil && (a.Object.Size < 0 || len(a.Object.Key) == 0)) {
+			t.Fatalf("accepted a malformed answer: %+v", a)
 		}
 	})
 }
 
-// FuzzDecodeMetaResponse: no input panics; a found object has a size.
-func FuzzDecodeMetaResponse(f *testing.F) {
-	good, _ := json.Marshal(MetaResponse{Found: true, Meta: origin.Meta{Size: 5, ETag: `"e"`}, Fetched: 1})
-	f.Add(good)
-	f.Add([]byte(`{"found":true,"meta":{"Size":-3}}`))
-	f.Add([]byte(`null`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := DecodeMetaResponse(b)
-		if err == nil && r.Found && r.Meta.Size < 0 {
-			t.Fatalf("accepted a negative size")
+// FuzzPeerObjectRoundTrip: whatever bytes the origin's fields hold, an
+// object and a request travel to the other member exactly.
+func FuzzPeerObjectRoundTrip(f *testing.F) {
+	f.Add(`"v1"`, "Content-Type", "video/mp4", "/a?b")
+	f.Add("\"caf\xe9\"", "X-\xff", "\xc3\x28", "/\xe9")
+	f.Fuzz(func(t *testing.T, etag, name, value, key string) {
+		if key == "" || key[0] != '/' {
+			key = "/" + key
 		}
-	})
-}
-
-// FuzzPeerMetaRoundTrip: whatever bytes the origin's header values hold,
-// a fill request and a metadata answer carry them to the other peer
-// exactly, so that both name the same version.
-func FuzzPeerMetaRoundTrip(f *testing.F) {
-	f.Add(`"v1"`, "video/mp4", "max-age=60", "", "")
-	f.Add("\"caf\xe9\"", "video/mp4; t=\"r\xe9\"", "\xff", "\x00", "attachment; filename=\"\xe9.mp4\"")
-	f.Add("W/\"\ufffd\"", "", "", "Thu, 01 Jan 1970 00:00:00 GMT", "\xc3\x28")
-	f.Fuzz(func(t *testing.T, etag, ctype, cc, expires, cd string) {
-		m := origin.Meta{Size: 3 << 20, ETag: etag, ContentType: ctype, CacheControl: cc, Expires: expires,
-			ContentDisposition: cd, LastModified: time.Unix(1e9, 0).UTC()}
-		key := chunk.Key{Object: "/o", Version: chunk.Version(m.ETag, m.LastModified, m.Size), Index: 1}
-		b, err := json.Marshal(FillRequest{Key: key.String(), Meta: m})
+		o := Object{Key: []byte(key), Status: 200, Size: 3 << 20, ETag: []byte(etag), Version: []byte("e:" + etag),
+			Header: []Field{{[]byte(name), []byte(value)}}, Fetch: []Field{{[]byte("Authorization"), []byte(value)}}}
+		b, err := EncodeMetaAnswer(MetaAnswer{Object: &o, Raw: "head"}, []byte(value))
 		if err != nil {
 			t.Fatal(err)
 		}
-		gotKey, got, err := DecodeFillRequest(b)
-		if err != nil || gotKey != key || got != m {
-			t.Fatalf("fill request: %v\n got %+v %+v\nwant %+v %+v", err, gotKey, got, key, m)
+		a, raw, err := DecodeMetaAnswer(b)
+		if err != nil || a.Object == nil || string(raw) != value {
+			t.Fatalf("meta answer: %v %+v", err, a)
 		}
-		b, err = json.Marshal(MetaResponse{Found: true, Meta: m, Fetched: 7})
-		if err != nil {
-			t.Fatal(err)
+		got := a.Object
+		if string(got.Key) != key || string(got.ETag) != etag || string(got.Header[0][0]) != name ||
+			string(got.Header[0][1]) != value || string(got.Fetch[0][1]) != value {
+			t.Fatalf("object changed in transit:\n got %+v\nwant %+v", got, o)
 		}
-		r, err := DecodeMetaResponse(b)
-		if err != nil || !r.Found || r.Meta != m || r.Fetched != 7 {
-			t.Fatalf("meta answer: %v\n got %+v\nwant %+v", err, r, m)
+		rb, _ := json.Marshal(MetaRequest{Key: []byte(key), Header: o.Header})
+		r, err := DecodeMetaRequest(rb)
+		if err != nil || string(r.Key) != key || string(r.Header[0][1]) != value {
+			t.Fatalf("meta request: %v %+v", err, r)
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/edgecache/edgecache/chunk"
 	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/forward"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/origin"
 )
 
@@ -32,17 +34,28 @@ type Transport interface {
 const ChunkSize = 64 << 10
 
 // Config is an engine configuration for tests: 64 KiB chunks, 4+2 shards,
-// a 64 MiB store, a 25 ms hedge, every response fresh for an hour.
+// a 64 MiB store, a 25 ms hedge, 404s remembered for 10 s.
 func Config() engine.Config {
 	return engine.Config{
 		ChunkSize: ChunkSize, DataShards: 4, ParityShards: 2,
 		CacheSize: 64 << 20, HotShare: 0.125, MetaEntries: 1024,
-		NegativeTTL: 10 * time.Second, FillTimeout: 5 * time.Second, PeerTimeout: 2 * time.Second,
+		FillTimeout: 5 * time.Second, PeerTimeout: 2 * time.Second,
 		HedgeDelay: 25 * time.Millisecond, PurgeMemory: time.Minute,
-		Freshness: func(origin.Meta, time.Time) engine.Policy { return engine.Policy{TTL: time.Hour} },
-		Now:       time.Now,
-		Logger:    slog.New(slog.DiscardHandler),
+		Policy: httpcache.Policy{NegativeTTL: 10 * time.Second, MaxHeuristic: 24 * time.Hour},
+		Via:    "edgecache-test",
+		Now:    time.Now,
+		Logger: slog.New(slog.DiscardHandler),
 	}
+}
+
+// Get looks key up on e as a request without fields would.
+func Get(t testing.TB, e *engine.Engine, key string) engine.Result {
+	t.Helper()
+	r, err := e.Lookup(t.Context(), engine.NewRequest(key, nil, forward.Client{}))
+	if err != nil {
+		t.Fatalf("lookup %s: %v", key, err)
+	}
+	return r
 }
 
 // Member is one engine of a test cluster.
@@ -132,6 +145,7 @@ func TestPeers(t *testing.T, tr Transport) {
 	t.Run("pushes refused", func(t *testing.T) { testPushRefused(t, tr) })
 	t.Run("fill", func(t *testing.T) { testFill(t, tr) })
 	t.Run("meta", func(t *testing.T) { testMeta(t, tr) })
+	t.Run("object copy", func(t *testing.T) { testObjectPush(t, tr) })
 	t.Run("dead member", func(t *testing.T) { testDead(t, tr) })
 }
 
@@ -233,14 +247,14 @@ func testFill(t *testing.T, tr Transport) {
 	data := Movie(org, "/m.mp4", 3, 1)
 	m := Start(t, tr, org, Config(), 2)
 	peers, to := tr.Peers(t, m[0].Addr), m[1].Addr
-	meta, err := org.Stat(t.Context(), "/m.mp4")
-	if err != nil {
-		t.Fatal(err)
+	o := Get(t, m[0].Engine, "/m.mp4").Object
+	if o == nil {
+		t.Fatal("no object for /m.mp4")
 	}
-	key := chunk.Key{Object: "/m.mp4", Version: chunk.Version(meta.ETag, meta.LastModified, meta.Size), Index: 2}
+	key := o.ChunkKey(2)
 	last := data[2*ChunkSize:]
 	for i, want := range []engine.Source{engine.SourceOrigin, engine.SourcePeer} {
-		got, src, err := peers.Fill(to, key, meta, len(last))
+		got, src, err := peers.Fill(to, key, o, len(last))
 		if err != nil || !bytes.Equal(got, last) || src != want {
 			t.Fatalf("fill %d: %v, %s, identical=%v; want %s", i, err, src, bytes.Equal(got, last), want)
 		}
@@ -248,40 +262,68 @@ func testFill(t *testing.T, tr Transport) {
 	if n := org.Reads("/m.mp4"); n != 1 {
 		t.Errorf("the origin served %d reads for two fills of one chunk, want 1", n)
 	}
-	_, _, err = peers.Fill(to, key, meta, len(last)+1)
+	_, _, err := peers.Fill(to, key, o, len(last)+1)
 	wantPeerError(t, "a chunk of another length than asked", err, to, true)
 	outside := key
 	outside.Index = 3
-	_, _, err = peers.Fill(to, outside, meta, 1)
+	_, _, err = peers.Fill(to, outside, o, 1)
 	wantPeerError(t, "a chunk outside the object", err, to, false)
 
-	org.Fail("/m.mp4", origin.ErrNotFound)
+	org.Fail("/m.mp4", origin.ErrUnreachable)
 	key.Index = 1
-	_, _, err = peers.Fill(to, key, meta, ChunkSize)
+	_, _, err = peers.Fill(to, key, o, ChunkSize)
 	var ue *engine.UpstreamError
-	if !errors.As(err, &ue) || ue.Status != http.StatusNotFound {
-		t.Errorf("the origin lost the object: %v, want an UpstreamError of 404", err)
+	if !errors.As(err, &ue) || ue.Status != http.StatusBadGateway {
+		t.Errorf("the origin is down: %v, want an UpstreamError of 502", err)
 	}
 }
 
 func testMeta(t *testing.T, tr Transport) {
 	org := NewOrigin()
-	Movie(org, "/m.mp4", 1, 2)
+	data := Movie(org, "/m.mp4", 1, 2)
 	org.Fail("/broken.mp4", origin.ErrUnreachable)
 	m := Start(t, tr, org, Config(), 2)
 	peers, to := tr.Peers(t, m[0].Addr), m[1].Addr
-	want, _ := org.Stat(t.Context(), "/m.mp4")
-	got, err := peers.Meta(to, "/m.mp4")
-	if err != nil || !got.Found || got.Meta != want || got.Fetched.IsZero() {
-		t.Errorf("an object: %+v, %v; want found, %+v", got, err, want)
+	req := engine.NewRequest("/m.mp4", nil, forward.Client{})
+	// The first answer comes from the origin, with the object's first
+	// chunk; the next from the leader's memory, without.
+	for i, fetched := range []bool{true, false} {
+		got, err := peers.Meta(to, req)
+		if err != nil || got.Object == nil || got.Object.Status != 200 || got.Object.Meta.Size != int64(len(data)) ||
+			got.Object.Header.Get("ETag") != `"/m.mp4"` || got.Fetched != fetched || bytes.Equal(got.Head, data) != fetched {
+			t.Errorf("an object, ask %d: %+v, %v; want it, fetched %v, its first chunk with it if fetched", i, got, err, fetched)
+		}
 	}
-	if got, err := peers.Meta(to, "/missing.mp4"); err != nil || got.Found || got.Fetched.IsZero() {
-		t.Errorf("a missing object: %+v, %v; want not found, dated, no error", got, err)
+	got, err := peers.Meta(to, engine.NewRequest("/missing.mp4", nil, forward.Client{}))
+	if err != nil || got.Object == nil || got.Object.Status != http.StatusNotFound {
+		t.Errorf("a missing object: %+v, %v; want its 404, stored", got, err)
 	}
-	_, err = peers.Meta(to, "/broken.mp4")
+	_, err = peers.Meta(to, engine.NewRequest("/broken.mp4", nil, forward.Client{}))
 	var ue *engine.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != http.StatusBadGateway {
 		t.Errorf("an unreachable origin: %v, want an UpstreamError of 502", err)
+	}
+}
+
+// A member given a copy of an object answers for its key from it, without
+// the origin, its age carried over.
+func testObjectPush(t *testing.T, tr Transport) {
+	org := NewOrigin()
+	Movie(org, "/c.mp4", 1, 3)
+	m := Start(t, tr, org, Config(), 2)
+	peers, to := tr.Peers(t, m[0].Addr), m[1].Addr
+	o := &engine.Object{Key: "/c.mp4", Status: 200, Version: `e:"c"`, Meta: origin.Meta{Size: 9, ETag: `"c"`},
+		Header: httpcache.Fields{{Name: "ETag", Value: `"c"`}}, Piecewise: true, Ranges: true,
+		Fresh: httpcache.Freshness{Lifetime: time.Hour}}
+	if err := peers.PushObject(to, o, time.Minute); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	got, err := peers.Meta(to, engine.NewRequest("/c.mp4", nil, forward.Client{}))
+	if err != nil || got.Object == nil || got.Object.Version != o.Version || got.Fetched || got.Age < time.Minute {
+		t.Errorf("meta after a copy: %+v, %v; want the copy, not fetched, at least a minute old", got, err)
+	}
+	if n := org.Lookups("/c.mp4"); n != 0 {
+		t.Errorf("the origin was asked %d times, want none", n)
 	}
 }
 
@@ -294,8 +336,11 @@ func testDead(t *testing.T, tr Transport) {
 	wantPeerError(t, "shards", err, dead, true)
 	_, frames := encoded(t, key, 100)
 	wantPeerError(t, "push", peers.PushShard(dead, frames[0]), dead, true)
-	_, _, err = peers.Fill(dead, key, origin.Meta{Size: 100}, 100)
+	o := &engine.Object{Key: "/a", Status: 200, Version: key.Version, Meta: origin.Meta{Size: 100}, Piecewise: true}
+	_, _, err = peers.Fill(dead, key, o, 100)
 	wantPeerError(t, "fill", err, dead, true)
-	_, err = peers.Meta(dead, "/a")
+	_, err = peers.Meta(dead, engine.NewRequest("/a", nil, forward.Client{}))
 	wantPeerError(t, "meta", err, dead, true)
+	err = peers.PushObject(dead, o, 0)
+	wantPeerError(t, "object", err, dead, true)
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/edgecache/edgecache/chunk"
 	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/edge/internal/peerwire"
-	"github.com/edgecache/edgecache/origin"
 )
 
 // Timeouts bound the requests of a Network's members, as the network
@@ -152,6 +152,16 @@ func (c *netClient) Ping(addr string) error {
 	return err
 }
 
+// PushObject is engine.Peers'.
+func (c *netClient) PushObject(addr string, o *engine.Object, age time.Duration) error {
+	e, _, err := c.net.reach(addr, "object", c.net.timeouts.Peer)
+	if err != nil {
+		return err
+	}
+	e.AdoptObject(o.Copy(), age) // the member decodes its own copy
+	return nil
+}
+
 // PushShard is engine.Peers'.
 func (c *netClient) PushShard(addr string, frame []byte) error {
 	e, _, err := c.net.reach(addr, "push", c.net.timeouts.Peer)
@@ -200,14 +210,14 @@ func (c *netClient) Shards(addr string, key chunk.Key, maxFrames, sl int, sink e
 }
 
 // Fill is engine.Peers'.
-func (c *netClient) Fill(addr string, key chunk.Key, meta origin.Meta, want int) ([]byte, engine.Source, error) {
+func (c *netClient) Fill(addr string, key chunk.Key, o *engine.Object, want int) ([]byte, engine.Source, error) {
 	type fill struct {
 		data []byte
 		src  engine.Source
 		err  error
 	}
 	r, err := answer(c.net, addr, "fill", c.net.timeouts.Fill, func(e *engine.Engine) fill {
-		data, src, err := e.FillAsLeader(key, meta)
+		data, src, err := e.FillAsLeader(key, o.Copy()) // the leader decodes its own copy
 		if src != engine.SourceOrigin {
 			src = engine.SourcePeer // the leader's memory, as far as the asker goes
 		}
@@ -227,24 +237,28 @@ func (c *netClient) Fill(addr string, key chunk.Key, meta origin.Meta, want int)
 }
 
 // Meta is engine.Peers'.
-func (c *netClient) Meta(addr, key string) (engine.MetaAnswer, error) {
+func (c *netClient) Meta(addr string, req *engine.Request) (engine.MetaAnswer, error) {
 	type meta struct {
-		o   *engine.Object
+		a   engine.MetaAnswer
 		err error
 	}
+	fields := append(httpcache.Fields(nil), req.Header.All()...) // what travels
 	r, err := answer(c.net, addr, "meta", c.net.timeouts.Fill, func(e *engine.Engine) meta {
-		o, err := e.LookupLocal(context.Background(), key)
-		return meta{o, err}
+		a, err := e.MetaFor(context.Background(), engine.NewRequest(req.Key, fields, req.Header.Client()))
+		return meta{a, err}
 	})
 	switch {
 	case err != nil:
 		return engine.MetaAnswer{}, err
-	case errors.Is(r.err, engine.ErrNotFoundCached):
-		return engine.MetaAnswer{Fetched: time.Unix(0, r.o.Fetched.UnixNano())}, nil
 	case r.err != nil:
 		return engine.MetaAnswer{}, upstream(r.err)
 	}
-	return engine.MetaAnswer{Found: true, Meta: r.o.Meta, Fetched: time.Unix(0, r.o.Fetched.UnixNano())}, nil
+	a := r.a
+	if a.Object != nil {
+		a.Object = a.Object.Copy() // the asker decodes its own copy
+	}
+	a.Head = bytes.Clone(a.Head)
+	return a, nil
 }
 
 // answer runs ask on the member at addr and waits for it within timeout,
