@@ -465,6 +465,27 @@ func TestClientConditionalsOnAColdKey(t *testing.T) {
 	}
 }
 
+// If-Modified-Since on a stored response without Last-Modified is judged
+// by the response's Date.
+func TestIfModifiedSinceByDate(t *testing.T) {
+	org := testorigin.New(t)
+	org.Set("/n", testorigin.Route{Body: []byte("no lm"), Header: http.Header{"Cache-Control": {"max-age=60"}}})
+	n := startNode(t, org.URL(), nil)
+	if res := getFrom(t, n, "/n", nil); res.status != 200 || res.header.Get("Last-Modified") != "" {
+		t.Fatalf("GET: %d, Last-Modified %q", res.status, res.header.Get("Last-Modified"))
+	}
+	now := time.Now().UTC()
+	for _, c := range []struct {
+		since time.Time
+		want  int
+	}{{now.Add(time.Hour), http.StatusNotModified}, {now.Add(-24 * time.Hour), http.StatusOK}} {
+		res := getFrom(t, n, "/n", http.Header{"If-Modified-Since": {c.since.Format(http.TimeFormat)}})
+		if res.status != c.want {
+			t.Errorf("If-Modified-Since %v: %d, want %d", c.since, res.status, c.want)
+		}
+	}
+}
+
 // Methods other than GET and HEAD are relayed with their bodies; a
 // success invalidates the target and the Location it names.
 func TestRelayAndInvalidation(t *testing.T) {
