@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/edge/internal/httpsem"
 	"github.com/edgecache/edgecache/edge/internal/playlist"
 )
@@ -91,6 +92,9 @@ func (n *Node) conditionals(ctx *fasthttp.RequestCtx, r engine.Result) (useRange
 	}
 	o := r.Object
 	status, useRange := conds.Evaluate(o.Meta.ETag, o.Meta.LastModified)
+	if status == 0 && notModifiedSinceDate(conds, o) {
+		status = http.StatusNotModified
+	}
 	if status == 0 {
 		return useRange, false
 	}
@@ -140,6 +144,18 @@ func (n *Node) serveBody(ctx *fasthttp.RequestCtx, r engine.Result, b *body, len
 	x.body = b
 	ctx.SetBodyStream(b, int(length))
 	return nil
+}
+
+// notModifiedSinceDate evaluates If-Modified-Since against a response
+// without Last-Modified by its Date, the time the origin vouched for it
+// (RFC 9111 §4.3.2), when no If-None-Match takes precedence.
+func notModifiedSinceDate(c httpsem.Conds, o *engine.Object) bool {
+	if len(c.IfModifiedSince) == 0 || len(c.IfNoneMatch) > 0 || !o.Meta.LastModified.IsZero() {
+		return false
+	}
+	ims, ok := httpcache.ParseDate(string(c.IfModifiedSince))
+	date, dok := httpcache.ParseDate(o.Header.Get("Date"))
+	return ok && dok && !date.After(ims)
 }
 
 // knownSource is where a HEAD's bytes would come from, as far as the node

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/edgecache/edgecache/internal/testorigin"
 )
@@ -166,5 +167,27 @@ func TestRingInvalidation(t *testing.T) {
 	before := org.Count("/doc")
 	if res := getFrom(t, c.nodes[0], "/doc", nil); res.header.Get("X-Cache") != "MISS" || org.Count("/doc") != before+1 {
 		t.Errorf("after the DELETE: X-Cache %q, %d more origin requests", res.header.Get("X-Cache"), org.Count("/doc")-before)
+	}
+}
+
+// A stale response is revalidated once for the whole ring, at its
+// leader: every edge then serves the refreshed response.
+func TestRingRevalidatesOnce(t *testing.T) {
+	org := testorigin.New(t)
+	org.Set("/s.m3u8", testorigin.Route{Body: []byte("#EXTM3U\n"), Header: http.Header{"Etag": {`"s"`}, "Cache-Control": {"max-age=10"}}})
+	clock := newTestClock()
+	c := startCluster(t, org.URL(), 3, func(cfg *Config) { cfg.Now = clock.Now })
+	for round := range 2 {
+		for _, n := range c.nodes {
+			if res := getFrom(t, n, "/s.m3u8", nil); res.status != 200 || string(res.body) != "#EXTM3U\n" {
+				t.Fatalf("round %d via %s: %d %q", round, n.Advertise(), res.status, res.body)
+			}
+		}
+		c.settle()
+		clock.Advance(15 * time.Second) // stale everywhere
+	}
+	reqs := org.Requests("/s.m3u8")
+	if len(reqs) != 2 || reqs[1].Header.Get("If-None-Match") != `"s"` {
+		t.Fatalf("the origin saw %d requests, want the fetch and one revalidation", len(reqs))
 	}
 }

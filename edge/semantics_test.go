@@ -427,6 +427,65 @@ func TestRequestDirectives(t *testing.T) {
 	}
 }
 
+// A client's conditional on a key the edge holds nothing for goes to the
+// origin: a match is the client's 304, nothing stored and nothing marked;
+// a mismatch is the body, stored as usual.
+func TestClientConditionalsOnAColdKey(t *testing.T) {
+	org := testorigin.New(t)
+	org.Set("/c", testorigin.Route{Body: []byte("cond"), Header: http.Header{"Etag": {`"c"`}, "Cache-Control": {"max-age=60"}}})
+	n := startNode(t, org.URL(), nil)
+	res := getFrom(t, n, "/c", http.Header{"If-None-Match": {`"c"`}})
+	reqs := org.Requests("/c")
+	if res.status != http.StatusNotModified || len(reqs) != 1 || reqs[0].Header.Get("If-None-Match") != `"c"` {
+		t.Fatalf("matching If-None-Match, cold: %d, the origin saw %d requests", res.status, len(reqs))
+	}
+	if n.eng.HasObject("/c") {
+		t.Error("a 304 to a client's conditional was stored, or marked the key")
+	}
+	if res := getFrom(t, n, "/c", nil); res.status != 200 || string(res.body) != "cond" || res.header.Get("X-Cache") != "MISS" {
+		t.Errorf("GET after it: %d %q %s", res.status, res.body, res.header.Get("X-Cache"))
+	}
+	// Held now: the edge answers the conditional itself.
+	if res := getFrom(t, n, "/c", http.Header{"If-None-Match": {`"c"`}}); res.status != http.StatusNotModified || org.Count("/c") != 2 {
+		t.Errorf("matching If-None-Match, held: %d, origin asked %d times", res.status, org.Count("/c"))
+	}
+	// A conditional that does not match brings the body, which is kept;
+	// later reads of the body are never conditional.
+	org.Set("/d", testorigin.Route{Body: pattern(3 << 20), Header: http.Header{"Etag": {`"d"`}, "Cache-Control": {"max-age=60"}}})
+	if res := getFrom(t, n, "/d", http.Header{"If-None-Match": {`"old"`}}); res.status != 200 || len(res.body) != 3<<20 {
+		t.Fatalf("other If-None-Match, cold: %d, %d bytes", res.status, len(res.body))
+	}
+	for i, r := range org.Requests("/d") {
+		if got := r.Header.Get("If-None-Match"); (i == 0) != (got != "") {
+			t.Errorf("origin request %d (Range %s) carried If-None-Match %q", i, r.Header.Get("Range"), got)
+		}
+	}
+	if res := getFrom(t, n, "/d", nil); res.header.Get("X-Cache") != "HIT" {
+		t.Errorf("after a mismatched conditional: X-Cache %q, want HIT", res.header.Get("X-Cache"))
+	}
+}
+
+// If-Modified-Since on a stored response without Last-Modified is judged
+// by the response's Date.
+func TestIfModifiedSinceByDate(t *testing.T) {
+	org := testorigin.New(t)
+	org.Set("/n", testorigin.Route{Body: []byte("no lm"), Header: http.Header{"Cache-Control": {"max-age=60"}}})
+	n := startNode(t, org.URL(), nil)
+	if res := getFrom(t, n, "/n", nil); res.status != 200 || res.header.Get("Last-Modified") != "" {
+		t.Fatalf("GET: %d, Last-Modified %q", res.status, res.header.Get("Last-Modified"))
+	}
+	now := time.Now().UTC()
+	for _, c := range []struct {
+		since time.Time
+		want  int
+	}{{now.Add(time.Hour), http.StatusNotModified}, {now.Add(-24 * time.Hour), http.StatusOK}} {
+		res := getFrom(t, n, "/n", http.Header{"If-Modified-Since": {c.since.Format(http.TimeFormat)}})
+		if res.status != c.want {
+			t.Errorf("If-Modified-Since %v: %d, want %d", c.since, res.status, c.want)
+		}
+	}
+}
+
 // Methods other than GET and HEAD are relayed with their bodies; a
 // success invalidates the target and the Location it names.
 func TestRelayAndInvalidation(t *testing.T) {

@@ -39,18 +39,11 @@ p_origin=$PORT
 PIDS+=($!)
 wait_for_port "$p_origin"
 
-take_port
-p_edge=$PORT
-take_port
-p_peer=$PORT
-take_port
-p_admin=$PORT
-start_edge edge --origin "http://127.0.0.1:$p_origin" --listen "127.0.0.1:$p_edge" \
-  --peer-listen "127.0.0.1:$p_peer" --admin-listen "127.0.0.1:$p_admin" "$@"
-wait_for_port "$p_edge"
+start_one_edge edge "http://127.0.0.1:$p_origin" "$@"
+wait_for_port "$P_EDGE"
 
 { versions; echo "cache-tests: $(git -C "$suite" rev-parse --short HEAD 2>/dev/null || echo "$suite")"; } | tee "$OUT/summary.txt"
-(cd "$suite" && npm_config_base="http://127.0.0.1:$p_edge" npm_package_config_id="" timeout 1800 node --no-warnings test-engine/cli.mjs) \
+(cd "$suite" && npm_config_base="http://127.0.0.1:$P_EDGE" npm_package_config_id="" timeout 1800 node --no-warnings test-engine/cli.mjs) \
   >"$OUT/results.json" 2>"$OUT/harness.log" || echo "the harness exited non-zero: $OUT/harness.log" >&2
 node "$(dirname "$0")/cache-tests-summary.mjs" "$suite" "$OUT/results.json" | tee -a "$OUT/summary.txt"
 echo "results in $OUT"

@@ -25,15 +25,8 @@ take_port
 p_origin=$PORT
 "$BIN" origin --synthetic --listen "127.0.0.1:$p_origin" 2>"$WORK/origin.log" &
 PIDS+=($!)
-take_port
-p_edge=$PORT
-take_port
-p_peer=$PORT
-take_port
-p_admin=$PORT
-start_edge edge --origin "http://127.0.0.1:$p_origin" --listen "127.0.0.1:$p_edge" \
-  --peer-listen "127.0.0.1:$p_peer" --admin-listen "127.0.0.1:$p_admin"
-wait_http "http://127.0.0.1:$p_admin/readyz"
+start_one_edge edge "http://127.0.0.1:$p_origin"
+wait_http "http://127.0.0.1:$P_ADMIN/readyz"
 
 # bytes SIZE: SIZE (KiB, MiB or GiB, or plain bytes) in bytes.
 bytes() {
@@ -51,7 +44,7 @@ for size in "${sizes[@]}"; do
   for i in 1 2 3; do
     # The whole body is read (to /dev/null): the edge serves it as a
     # player would receive it, but only the first byte is timed.
-    t=$(curl -sf -o /dev/null -w '%{time_starttransfer}' "http://127.0.0.1:$p_edge/synthetic/$n/ttfb-$run-$i")
+    t=$(curl -sf -o /dev/null -w '%{time_starttransfer}' "http://127.0.0.1:$P_EDGE/synthetic/$n/ttfb-$run-$i")
     line+=" $(awk -v t="$t" 'BEGIN {printf "%.1f ms", t * 1000}')"
   done
   echo "$line" | tee -a "$OUT/summary.txt"

@@ -214,6 +214,22 @@ start_edge() {
   PIDS+=($!)
 }
 
+# start_one_edge NAME ORIGIN_URL ARGS...: start_edge with the three
+# listeners on free ports, in front of ORIGIN_URL; the client port is
+# $P_EDGE, the admin port $P_ADMIN.
+start_one_edge() {
+  local name=$1 origin=$2 peer
+  shift 2
+  take_port
+  P_EDGE=$PORT
+  take_port
+  peer=$PORT
+  take_port
+  P_ADMIN=$PORT
+  start_edge "$name" --origin "$origin" --listen "127.0.0.1:$P_EDGE" \
+    --peer-listen "127.0.0.1:$peer" --admin-listen "127.0.0.1:$P_ADMIN" "$@"
+}
+
 # pid_of_daemon NAME: the pid an nginx or Varnish instance NAME recorded.
 pid_of_daemon() {
   local f i

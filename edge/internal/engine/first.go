@@ -36,12 +36,16 @@ func (e *Engine) fetchFirst(req *Request, old *Object, gen uint64) (*outcome, er
 	if old != nil && !old.Pass && (old.Meta.ETag != "" || !old.Meta.LastModified.IsZero()) {
 		validators = &old.Meta
 	}
+	first, conditional := header, false
+	if validators == nil {
+		first, conditional = clientConditionals(header, req.Header)
+	}
 	e.stats.originLookups.Add(1)
 	sent := e.now()
 	// The answer's body may outlive this lookup (read on as a stream, or
 	// by the client it is for): it lives under the engine's context, and
 	// the origin client bounds the wait for its header.
-	f, err := e.origin.First(e.ctx, req.Key, header, e.cfg.ChunkSize, validators)
+	f, err := e.origin.First(e.ctx, req.Key, first, e.cfg.ChunkSize, validators)
 	got := e.now()
 	if err != nil {
 		return e.staleOnError(req, old, err)
@@ -49,6 +53,11 @@ func (e *Engine) fetchFirst(req *Request, old *Object, gen uint64) (*outcome, er
 	switch {
 	case f.Status == http.StatusNotModified && validators != nil:
 		return e.refreshed(req, old, f, sent, got, gen), nil
+	case f.Status == http.StatusNotModified && conditional:
+		// The client's own validators matched: its answer alone, nothing
+		// stored, and the key is not marked pass.
+		return &outcome{answer: &Answer{Status: f.Status, Header: httpcache.EndToEnd(fieldsOf(f.Header), responseOwned)},
+			fetched: true}, nil
 	case f.Status == http.StatusNotModified:
 		return nil, fmt.Errorf("%w: a 304 to a request without validators", origin.ErrBadResponse)
 	case serverError(f.Status) && old != nil && !old.Pass && old.Fresh.ServeOnError(got, req.directives()):
@@ -58,6 +67,27 @@ func (e *Engine) fetchFirst(req *Request, old *Object, gen uint64) (*outcome, er
 		return &outcome{obj: old, stale: true, fetched: true}, nil
 	}
 	return e.admit(req, f, header, sent, got, gen)
+}
+
+// clientConditionals returns the fields of a first request for a key the
+// edge holds no response for: the fill's fields plus the client's
+// If-None-Match and If-Modified-Since, so that a client revalidating what
+// it holds costs the origin a 304, not a body (RFC 9111 §4.3.2). It
+// reports whether there were any. The fill's fields stay as they are:
+// they are also those of the body's later reads, which must not be
+// conditional.
+func clientConditionals(fill http.Header, client RequestHeader) (http.Header, bool) {
+	inm, ims := client.Values("If-None-Match"), client.Values("If-Modified-Since")
+	if len(inm) == 0 && len(ims) == 0 {
+		return fill, false
+	}
+	h := fill.Clone()
+	if len(inm) > 0 {
+		h["If-None-Match"] = inm
+	} else {
+		h["If-Modified-Since"] = ims
+	}
+	return h, true
 }
 
 // serverError reports the statuses that count as the origin failing for

@@ -3,6 +3,7 @@ package engine
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -325,7 +326,7 @@ func (c *objects) put(o *Object) {
 	}
 	old, _ := c.cache.Peek(o.Key)
 	e := &entry{vary: o.Vary, variants: map[uint64]*Object{}}
-	if old != nil && old.obj == nil && sameFields(old.vary, o.Vary) {
+	if old != nil && old.obj == nil && slices.Equal(old.vary, o.Vary) {
 		for k, v := range old.variants {
 			if len(e.variants) < maxVariants-1 {
 				e.variants[k] = v
@@ -366,16 +367,4 @@ func (c *objects) forget(key string) bool {
 	c.cache.Remove(key)
 	c.flights.Forget(func(k flightKey) bool { return k.key == key })
 	return had
-}
-
-func sameFields(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -3,6 +3,7 @@ package httpsem
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -36,25 +37,13 @@ func TestParseRange(t *testing.T) {
 		{"bytes=0-0,1-1,2-2,3-3,4-4", nil, ErrRangeTooMany},
 	} {
 		got, err := ParseRange([]byte(c.h), size, 4, nil)
-		if !errors.Is(err, c.err) || !equalRanges(got, c.want) {
+		if !errors.Is(err, c.err) || !slices.Equal(got, c.want) {
 			t.Errorf("%q: got %v, %v; want %v, %v", c.h, got, err, c.want, c.err)
 		}
 	}
 	if got, err := ParseRange([]byte("bytes=0-0"), 0, 4, nil); !errors.Is(err, ErrRangeUnsatisfiable) {
 		t.Errorf("empty representation: %v, %v", got, err)
 	}
-}
-
-func equalRanges(a, b []Range) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzParseRange: no input panics, and every range returned lies inside the
