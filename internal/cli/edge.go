@@ -51,6 +51,8 @@ func (e *edgeFlags) register(f *flagSet, cfg *edge.Config) {
 	f.Size(&cfg.CacheSize, "cache-size", "memory for cached chunks (e.g. 512MiB, 4GiB)")
 	f.Float64(&cfg.HotShare, "hot-share", "share of --cache-size kept for whole chunks this edge serves even when its shards would fill the rest")
 	f.Size(&cfg.ChunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
+	f.List(&cfg.DiskPaths, "disk-path", "comma-separated directories, one per local device, for the disk tier: the shards this edge owns and the chunks it serves, kept across restarts (default: none, memory only)")
+	f.Size(&cfg.DiskSize, "disk-size", "bytes of each --disk-path the disk tier may take, its metadata included (e.g. 100GiB)")
 	f.Int(&cfg.Readahead, "readahead", "chunks a response fetches ahead of the one it is sending")
 	f.Int(&cfg.PrefetchSegments, "prefetch-playlists", "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
 	f.Int(&cfg.ReadaheadNext, "readahead-next", "chunks past a sequential range request's end fetched for the player's next request (0: off)")
