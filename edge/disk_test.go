@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgecache/edgecache/edge/internal/engine"
 )
@@ -19,12 +20,19 @@ type diskNode struct {
 }
 
 func startDiskNode(t *testing.T, originURL, dir string) *diskNode {
+	return startDiskNodeWith(t, originURL, dir, nil)
+}
+
+func startDiskNodeWith(t *testing.T, originURL, dir string, mutate func(*Config)) *diskNode {
 	t.Helper()
 	cfg := testConfig(originURL)
 	cfg.CacheSize, cfg.ChunkSize = 64<<20, clusterChunk
 	cfg.Readahead, cfg.ReadaheadNext = 0, 0 // every origin read is a test's own
 	cfg.ClusterSecret = testSecret
 	cfg.DiskPaths, cfg.DiskSize = []string{dir}, 4<<20
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -159,5 +167,56 @@ func TestDiskConfigErrors(t *testing.T) {
 		if msg := err.Error(); strings.Contains(msg, "\n") || (c.size > 1<<20 && !strings.Contains(msg, c.paths[0])) {
 			t.Errorf("%s: error %q is not one line naming %s", name, msg, c.paths[0])
 		}
+	}
+}
+
+// addDiskNode adds to c a member with a disk tier in dir, on peerAddr
+// ("127.0.0.1:0": any), that the test can stop.
+func (c *testCluster) addDiskNode(t *testing.T, originURL, dir, peerAddr string) *diskNode {
+	src := newTestSource()
+	n := startDiskNodeWith(t, originURL, dir, func(cfg *Config) {
+		cfg.Membership = src
+		cfg.PeerListen = peerAddr
+		cfg.HedgeDelay, cfg.PeerTimeout, cfg.PeerDialTimeout = 50*time.Millisecond, 3*time.Second, 2*time.Second
+	})
+	c.nodes = append(c.nodes, n.Node)
+	c.sources = append(c.sources, src)
+	return n
+}
+
+// A member restarted on its disk, at its address, gives the ring back its
+// shards: with every other member's memory dropped too, the object is
+// rebuilt from disks alone, and the origin serves no chunk again.
+func TestDiskRingRestart(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 6
+	data := putMovie(org, "/ring.mp4", chunks)
+	c := &testCluster{}
+	var dirs []string
+	var nodes []*diskNode
+	for range 3 {
+		dirs = append(dirs, t.TempDir())
+		nodes = append(nodes, c.addDiskNode(t, org.URL(), dirs[len(dirs)-1], "127.0.0.1:0"))
+	}
+	c.sync(t)
+	readAll(t, c.nodes[0], "/ring.mp4", data, chunks)
+	c.settle()
+	before := laterChunkGets(org, "/ring.mp4")
+
+	addr := nodes[2].PeerAddr()
+	nodes[2].stop()
+	c.nodes, c.sources = c.nodes[:2], c.sources[:2]
+	restarted := c.addDiskNode(t, org.URL(), dirs[2], addr)
+	c.sync(t)
+	for _, n := range c.nodes[:2] {
+		n.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+	}
+	readAll(t, restarted.Node, "/ring.mp4", data, chunks)
+	c.settle()
+	if after := laterChunkGets(org, "/ring.mp4"); after != before {
+		t.Fatalf("origin chunk GETs went from %d to %d after a restart on the disk", before, after)
+	}
+	if hits := c.total(func(s Stats) int64 { return s.DiskHits }); hits == 0 {
+		t.Fatal("no disk hits: the object came from somewhere else")
 	}
 }
