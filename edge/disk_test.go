@@ -80,6 +80,9 @@ func TestDiskServesMemoryMisses(t *testing.T) {
 	if s := n.Stats(); s.DiskHits < chunks || s.DiskEntries < chunks {
 		t.Fatalf("disk hits %d, entries %d; want at least %d each", s.DiskHits, s.DiskEntries, chunks)
 	}
+	if d := n.Status().Disks; len(d) != 1 || d[0].Entries < chunks || d[0].Bytes == 0 || d[0].Budget != 4<<20 {
+		t.Fatalf("status of the disk tier: %+v", d)
+	}
 }
 
 // A restarted edge serves what it held from its disk: the origin is asked
