@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/edgecache/edgecache/chunk/disk"
 	"github.com/edgecache/edgecache/edge"
 )
 
@@ -101,7 +102,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The cache is most of the heap: let the collector work harder as
 		// the process nears the budget rather than grow past it.
-		debug.SetMemoryLimit(MemoryLimit(cfg.CacheSize))
+		debug.SetMemoryLimit(MemoryLimit(cfg.CacheSize) + DiskMemory(cfg))
 	}
 	closeLog, err := openAccessLog(&cfg, e.accessLog, stdout)
 	if err != nil {
@@ -160,4 +161,21 @@ const memoryOverhead = 256 << 20
 // garbage not yet collected, and the fixed overhead.
 func MemoryLimit(cacheSize int64) int64 {
 	return cacheSize + cacheSize/4 + memoryOverhead
+}
+
+// diskQueueBytes is what each disk store may hold in memory waiting to be
+// written (disk.Config.QueueBytes, its default).
+const diskQueueBytes = 64 << 20
+
+// DiskMemory is what the disk tier of cfg adds to an edge's memory: per
+// path, its write queue and its index, disk.IndexEntryBytes per entry,
+// counting an entry per shard's worth (ChunkSize/DataShards) of
+// DiskSize: shards are the tier's smallest common entries. 0 without a
+// disk tier.
+func DiskMemory(cfg edge.Config) int64 {
+	if len(cfg.DiskPaths) == 0 || cfg.ChunkSize <= 0 || cfg.DataShards <= 0 {
+		return 0
+	}
+	entries := cfg.DiskSize / max(1, cfg.ChunkSize/int64(cfg.DataShards))
+	return int64(len(cfg.DiskPaths)) * (diskQueueBytes + entries*disk.IndexEntryBytes)
 }
