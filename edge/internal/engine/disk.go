@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"strconv"
+
+	"github.com/edgecache/edgecache/chunk"
 )
 
 // Disk is the tier behind the memory store: it keeps the shards this node
@@ -39,9 +41,7 @@ func (e *Engine) add(k StoreKey, v []byte) {
 }
 
 // fromDisk reads k from the disk after a memory miss; an error, or no
-// disk, is a miss. A decoded chunk found there goes back into memory,
-// since it is what a player reads again; a shard is left on the disk,
-// where the gatherer finds it as cheaply next time.
+// disk, is a miss.
 func (e *Engine) fromDisk(ctx context.Context, k StoreKey) ([]byte, bool) {
 	if e.cfg.Disk == nil {
 		return nil, false
@@ -52,18 +52,32 @@ func (e *Engine) fromDisk(ctx context.Context, k StoreKey) ([]byte, bool) {
 		return nil, false
 	}
 	e.stats.diskHits.Add(1)
-	if !IsShard(k) {
-		e.store.Add(k, v)
-	}
 	return v, true
 }
 
-// local returns k from memory, else from the disk.
-func (e *Engine) local(ctx context.Context, k StoreKey) ([]byte, bool) {
+// localShard returns shard k from memory, else from the disk. A shard
+// read from the disk is left there, where it is as cheap to find next
+// time, rather than crowd memory.
+func (e *Engine) localShard(ctx context.Context, k StoreKey) ([]byte, bool) {
 	if b, ok := e.store.Get(k); ok {
 		return b, true
 	}
 	return e.fromDisk(ctx, k)
+}
+
+// localChunk returns decoded chunk key of o from memory, else from the
+// disk. A chunk read from the disk goes back into memory, since it is
+// what a player reads again, unless a purge overtook o's lookup.
+func (e *Engine) localChunk(ctx context.Context, o *Object, key chunk.Key) ([]byte, bool) {
+	k := ChunkEntry(key)
+	if b, ok := e.store.Get(k); ok {
+		return b, true
+	}
+	v, ok := e.fromDisk(ctx, k)
+	if ok {
+		e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
+	}
+	return v, ok
 }
 
 // dropLocal drops k from memory and from the disk: a corrupt copy must

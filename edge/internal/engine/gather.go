@@ -86,7 +86,7 @@ func (gr *gatherer) local() {
 	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PeerTimeout)
 	defer cancel()
 	for i := range gr.total {
-		f, ok := e.local(ctx, ShardEntry(key, i))
+		f, ok := e.localShard(ctx, ShardEntry(key, i))
 		if !ok {
 			continue
 		}

@@ -68,11 +68,15 @@ func (e *Engine) Holds(key chunk.Key) bool { return e.store.Contains(ChunkEntry(
 
 // ShardFrames returns every shard frame of key this node holds, in memory
 // or on its disk, whichever index it is: a shard that moved with a
-// membership change is still found. ctx bounds the disk reads.
+// membership change is still found. The disk reads end with ctx or
+// within the peer timeout, whichever is first: the member asking waits
+// no longer than that.
 func (e *Engine) ShardFrames(ctx context.Context, key chunk.Key) [][]byte {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.PeerTimeout)
+	defer cancel()
 	var frames [][]byte
 	for i := range e.codec.Total() {
-		if f, ok := e.local(ctx, ShardEntry(key, i)); ok {
+		if f, ok := e.localShard(ctx, ShardEntry(key, i)); ok {
 			frames = append(frames, f)
 		}
 	}
