@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -95,6 +96,18 @@ type Config struct {
 	HotShare float64
 	// ChunkSize is the unit of caching and of origin fetches. Default 1 MiB.
 	ChunkSize int64
+	// DiskPaths are directories, one per local device, for the disk tier
+	// behind the memory store: the shards this node owns and the chunks
+	// it serves are written through to them, read from them after a
+	// memory miss, and still there after a restart (see docs/design.md,
+	// "The disk tier"). Each holds one file of DiskSize bytes; a key's
+	// device is chosen by its hash. None: memory only. Default none.
+	DiskPaths []string
+	// DiskSize is the bytes each of DiskPaths may take, the store's
+	// metadata included: at least 16 chunks and 512 KiB, so that a
+	// region (an eighth of a small store) holds a whole chunk. Required
+	// with DiskPaths.
+	DiskSize int64
 	// Readahead is how many chunks past the one being sent a response
 	// fetches in the background. Default 4.
 	Readahead int
@@ -286,6 +299,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max ranges %d must be at least 1", c.MaxRanges))
 	}
 	errs = append(errs, refusable(c.RefuseMethods)...)
+	errs = append(errs, c.validateDisk()...)
 	errs = append(errs, listenerConflicts(c.Listen, c.PeerListen, c.AdminListen)...)
 	if total := c.DataShards + c.ParityShards; total > chunk.MaxShards {
 		errs = append(errs, fmt.Errorf("%d data + %d parity shards = %d shards, over the codec's limit of %d (Reed-Solomon over GF(2^8))",
@@ -384,6 +398,37 @@ func refusable(methods []string) []error {
 		case !httpcache.IsToken(m):
 			errs = append(errs, fmt.Errorf("refused method %q is not an HTTP method token", m))
 		}
+	}
+	return errs
+}
+
+// minDiskBytes is the smallest disk store Validate accepts: the store's
+// regions are an eighth of a store under 128 MiB and must be 64 KiB at
+// least (chunk/disk's Config).
+const minDiskBytes = 512 << 10
+
+// validateDisk checks the disk tier's settings: a size that holds whole
+// chunks, and paths that are directories (or not yet there), so that a
+// typo fails at start, not at the first write.
+func (c *Config) validateDisk() []error {
+	if len(c.DiskPaths) == 0 {
+		return nil
+	}
+	var errs []error
+	if need := max(minDiskBytes, 16*c.ChunkSize); c.DiskSize < need {
+		errs = append(errs, fmt.Errorf("disk size %d bytes is under %d (16 chunks, and at least 512 KiB)", c.DiskSize, need))
+	}
+	seen := map[string]bool{}
+	for _, p := range c.DiskPaths {
+		switch fi, err := os.Stat(p); {
+		case p == "":
+			errs = append(errs, errors.New("a disk path is empty"))
+		case seen[filepath.Clean(p)]:
+			errs = append(errs, fmt.Errorf("disk path %s is given twice", p))
+		case err == nil && !fi.IsDir():
+			errs = append(errs, fmt.Errorf("disk path %s is not a directory", p))
+		}
+		seen[filepath.Clean(p)] = true
 	}
 	return errs
 }

@@ -272,7 +272,7 @@ func newMetrics(n *Node) (*metrics, []prometheus.Collector) {
 		Namespace: ns, Subsystem: "ring", Name: "changes_total",
 		Help: "Membership changes that rebuilt this edge's ring. Each moves about 6/N of the chunks' owners.",
 	})
-	return m, append(cs, m.ringChanges, newNodeCollector(n))
+	return m, append(cs, m.ringChanges, newNodeCollector(n), newDiskCollector(n))
 }
 
 // metricsNamespace prefixes every metric of the node.

@@ -35,6 +35,7 @@ type Node struct {
 
 	// The cache, and the paths to the origin and the peers.
 	eng       *engine.Engine
+	disks     disks // the disk tier; empty without DiskPaths
 	cluster   *engine.Cluster
 	origin    *originMeter     // the one wrapper of the origin: every origin request is counted there
 	peers     *peerhttp.Client // the engine's Peers, and purges
@@ -129,12 +130,14 @@ func newNode(cfg Config, or originClient) (*Node, error) {
 		return nil, err
 	}
 	reg, gatherer, collectors := n.buildMetrics()
-	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)
-	if err != nil {
+	if n.disks, err = openDisks(cfg); err != nil {
 		return nil, err
 	}
-	n.clientLn, n.peerLn, n.adminLn = newTrackingListener(lns[0]), newTrackingListener(lns[1]), lns[2]
-	err = n.buildEngine()
+	lns, err := listenAll(cfg.Listen, cfg.PeerListen, cfg.AdminListen)
+	if err == nil {
+		n.clientLn, n.peerLn, n.adminLn = newTrackingListener(lns[0]), newTrackingListener(lns[1]), lns[2]
+		err = n.buildEngine()
+	}
 	if err == nil && n.metrics != nil {
 		err = register(reg, collectors)
 	}
@@ -142,6 +145,7 @@ func newNode(cfg Config, or originClient) (*Node, error) {
 		for _, ln := range lns {
 			ln.Close()
 		}
+		n.disks.close(context.Background())
 		return nil, err
 	}
 	if cfg.AccessLog != nil {
@@ -208,6 +212,10 @@ func (n *Node) buildEngine() error {
 		pc.Observe, pc.Failed = n.metrics.peerRequest, n.metrics.peerError
 	}
 	n.peers = peerhttp.NewClient(pc)
+	var tier engine.Disk
+	if len(n.disks) > 0 {
+		tier = n.disks
+	}
 	n.eng, err = engine.New(engine.Config{
 		ChunkSize: cfg.ChunkSize, DataShards: cfg.DataShards, ParityShards: cfg.ParityShards,
 		CacheSize: cfg.CacheSize, HotShare: cfg.HotShare, MetaEntries: cfg.MetaEntries,
@@ -215,7 +223,7 @@ func (n *Node) buildEngine() error {
 		HedgeDelay: cfg.HedgeDelay, PurgeMemory: cfg.WriteTimeout + cfg.FillTimeout,
 		Policy: httpcache.Policy{DefaultTTL: cfg.DefaultTTL, NegativeTTL: cfg.NegativeTTL,
 			MaxHeuristic: maxHeuristic, ShareSetCookie: cfg.ShareSetCookie},
-		Via: n.viaName, Now: cfg.Now, Logger: n.log,
+		Via: n.viaName, Now: cfg.Now, Logger: n.log, Disk: tier,
 	}, n.origin, n.peers, n.cluster)
 	return err
 }
@@ -386,6 +394,13 @@ func (n *Node) Close() error {
 		n.origin.CloseIdleConnections() // nor the origin's
 		if n.access != nil {
 			n.access.close(n.cfg.ShutdownGrace) // after Run's drain, every response has its line
+		}
+		// What is queued for the disk is written within the grace: a
+		// restart then finds it.
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownGrace)
+		defer cancel()
+		if err := n.disks.close(ctx); err != nil {
+			n.log.Warn("closing the disk tier", "err", err)
 		}
 	})
 	return nil

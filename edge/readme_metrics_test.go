@@ -74,6 +74,8 @@ func registeredMetrics(t *testing.T) map[string]readmeMetric {
 	cfg.Origin = "http://127.0.0.1:1" // never asked: the node does not run
 	cfg.Listen, cfg.PeerListen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Registerer, cfg.Gatherer = reg, reg
+	// With a disk tier, so that its series (one per path) exist.
+	cfg.DiskPaths, cfg.DiskSize = []string{t.TempDir()}, 16*cfg.ChunkSize
 	n, err := edge.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,10 @@ type Stats struct {
 	OriginStreams      int64 // requests to the origin for a body from an offset on, cut into chunks as it came
 	Invalidations      int64 // keys dropped after a successful unsafe request (RFC 9111 §4.4)
 	RelayedBytes       int64 // body bytes of answers relayed unstored (other methods, responses not stored)
+	DiskHits           int64 // memory misses the disk tier answered
+	DiskMisses         int64 // memory misses the disk tier did not answer
+	DiskBytes          int64 // bytes the disk tier holds, over every path
+	DiskEntries        int   // entries the disk tier holds, over every path
 	RingMembers        int   // members of the current ring
 	Suspects           int   // peers skipped for failing recently
 }
@@ -55,6 +59,11 @@ func (n *Node) Stats() Stats {
 	store, es := n.eng.Store(), n.eng.Stats()
 	chunks, _ := store.ClassStats(false)
 	shards, _ := store.ClassStats(true)
+	var diskBytes int64
+	var diskEntries int
+	for _, d := range n.disks {
+		diskBytes, diskEntries = diskBytes+d.Bytes(), diskEntries+d.Len()
+	}
 	return Stats{
 		Requests:           n.stats.requests.Load(),
 		Coalesced:          es.Coalesced,
@@ -81,6 +90,10 @@ func (n *Node) Stats() Stats {
 		OriginStreams:      es.Streams,
 		Invalidations:      n.stats.invalidations.Load(),
 		RelayedBytes:       n.stats.relayedBytes.Load(),
+		DiskHits:           es.DiskHits,
+		DiskMisses:         es.DiskMisses,
+		DiskBytes:          diskBytes,
+		DiskEntries:        diskEntries,
 		RingMembers:        n.cluster.Ring().Len(),
 		Suspects:           n.cluster.Suspects(),
 	}

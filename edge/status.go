@@ -35,7 +35,9 @@ type Status struct {
 	// Members is the ring as this edge sees it, sorted by address.
 	Members []MemberStatus `json:"members"`
 	Cache   CacheStatus    `json:"cache"`
-	Origin  OriginStatus   `json:"origin"`
+	// Disks is the disk tier, one entry per DiskPaths (none without it).
+	Disks  []DiskStatus `json:"disks,omitempty"`
+	Origin OriginStatus `json:"origin"`
 	// Totals are the traffic counters since the node started.
 	Totals TrafficTotals `json:"totals"`
 	// SampleSeconds is the history's sampling period (StatusInterval).
@@ -68,6 +70,24 @@ type CacheStatus struct {
 	Evictions  uint64  `json:"evictions"`   // entries the budget pushed out since start
 	Objects    int     `json:"objects"`     // objects whose metadata is cached
 	ObjectsMax int     `json:"objects_max"` // MetaEntries
+}
+
+// DiskStatus is one path of the disk tier against its budget.
+type DiskStatus struct {
+	Path    string `json:"path"`    // a DiskPaths entry
+	Bytes   int64  `json:"bytes"`   // the blocks its entries take, headers and padding included
+	Budget  int64  `json:"budget"`  // DiskSize: its file, metadata included
+	Entries int    `json:"entries"` // shards and decoded chunks
+	Off     bool   `json:"off"`     // it stopped writing or reading after errors (see the log)
+}
+
+// diskStatus is the disk tier's part of Status.
+func (n *Node) diskStatus() []DiskStatus {
+	var out []DiskStatus
+	for _, s := range n.disks.stats() {
+		out = append(out, DiskStatus{Path: s.Dir, Bytes: s.Bytes, Budget: s.Size, Entries: s.Entries, Off: s.Off})
+	}
+	return out
 }
 
 // OriginStatus is the origin's health as this edge saw it. Every origin
@@ -282,6 +302,7 @@ func (n *Node) Status() Status {
 			Objects:    n.eng.Objects(),
 			ObjectsMax: n.cfg.MetaEntries,
 		},
+		Disks: n.diskStatus(),
 	}
 	r := n.cluster.Ring()
 	shares := n.status.sharesOf(r)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/edgecache/edgecache/chunk/disk"
 	"github.com/edgecache/edgecache/edge"
 )
 
@@ -51,6 +52,8 @@ func (e *edgeFlags) register(f *flagSet, cfg *edge.Config) {
 	f.Size(&cfg.CacheSize, "cache-size", "memory for cached chunks (e.g. 512MiB, 4GiB)")
 	f.Float64(&cfg.HotShare, "hot-share", "share of --cache-size kept for whole chunks this edge serves even when its shards would fill the rest")
 	f.Size(&cfg.ChunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
+	f.List(&cfg.DiskPaths, "disk-path", "comma-separated directories, one per local device, for the disk tier: the shards this edge owns and the chunks it serves, kept across restarts (default: none, memory only)")
+	f.Size(&cfg.DiskSize, "disk-size", "bytes of each --disk-path the disk tier may take, its metadata included (e.g. 100GiB)")
 	f.Int(&cfg.Readahead, "readahead", "chunks a response fetches ahead of the one it is sending")
 	f.Int(&cfg.PrefetchSegments, "prefetch-playlists", "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
 	f.Int(&cfg.ReadaheadNext, "readahead-next", "chunks past a sequential range request's end fetched for the player's next request (0: off)")
@@ -99,7 +102,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The cache is most of the heap: let the collector work harder as
 		// the process nears the budget rather than grow past it.
-		debug.SetMemoryLimit(MemoryLimit(cfg.CacheSize))
+		debug.SetMemoryLimit(MemoryLimit(cfg.CacheSize) + DiskMemory(cfg))
 	}
 	closeLog, err := openAccessLog(&cfg, e.accessLog, stdout)
 	if err != nil {
@@ -158,4 +161,21 @@ const memoryOverhead = 256 << 20
 // garbage not yet collected, and the fixed overhead.
 func MemoryLimit(cacheSize int64) int64 {
 	return cacheSize + cacheSize/4 + memoryOverhead
+}
+
+// diskQueueBytes is what each disk store may hold in memory waiting to be
+// written (disk.Config.QueueBytes, its default).
+const diskQueueBytes = 64 << 20
+
+// DiskMemory is what the disk tier of cfg adds to an edge's memory: per
+// path, its write queue and its index, disk.IndexEntryBytes per entry,
+// counting an entry per shard's worth (ChunkSize/DataShards) of
+// DiskSize: shards are the tier's smallest common entries. 0 without a
+// disk tier.
+func DiskMemory(cfg edge.Config) int64 {
+	if len(cfg.DiskPaths) == 0 || cfg.ChunkSize <= 0 || cfg.DataShards <= 0 {
+		return 0
+	}
+	entries := cfg.DiskSize / max(1, cfg.ChunkSize/int64(cfg.DataShards))
+	return int64(len(cfg.DiskPaths)) * (diskQueueBytes + entries*disk.IndexEntryBytes)
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgecache/edgecache/chunk/disk"
+	"github.com/edgecache/edgecache/edge"
 	"github.com/edgecache/edgecache/internal/testutil"
 	"github.com/edgecache/edgecache/origin"
 )
@@ -170,6 +172,19 @@ func TestMemoryLimitCoversCacheAndOverhead(t *testing.T) {
 		if got := MemoryLimit(cache); got <= cache+memoryOverhead {
 			t.Errorf("MemoryLimit(%d) = %d leaves no room for garbage", cache, got)
 		}
+	}
+}
+
+// The disk tier's index and write queues count in the memory limit: 100
+// GiB of 256 KiB shards is 409,600 entries.
+func TestDiskMemory(t *testing.T) {
+	cfg := edge.DefaultConfig()
+	if got := DiskMemory(cfg); got != 0 {
+		t.Errorf("DiskMemory without a disk tier = %d", got)
+	}
+	cfg.DiskPaths, cfg.DiskSize, cfg.ChunkSize, cfg.DataShards = []string{"/a", "/b"}, 100<<30, 1<<20, 4
+	if got, want := DiskMemory(cfg), int64(2*(64<<20+409600*disk.IndexEntryBytes)); got != want {
+		t.Errorf("DiskMemory = %d, want %d", got, want)
 	}
 }
 

@@ -55,7 +55,12 @@ func writeEffectiveConfig(w io.Writer, f *flagSet, cfg edge.Config, secretFile s
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		fmt.Fprintf(tw, "memory limit: %s\tenv GOMEMLIMIT\n", v)
 	} else {
-		fmt.Fprintf(tw, "memory limit: %s\tcache size + 1/4 + %s\n", FormatSize(MemoryLimit(cfg.CacheSize)), FormatSize(memoryOverhead))
+		if d := DiskMemory(cfg); d > 0 {
+			fmt.Fprintf(tw, "memory limit: %s\tcache size + 1/4 + %s + disk tier %s (queues, index)\n",
+				FormatSize(MemoryLimit(cfg.CacheSize)+d), FormatSize(memoryOverhead), FormatSize(d))
+		} else {
+			fmt.Fprintf(tw, "memory limit: %s\tcache size + 1/4 + %s\n", FormatSize(MemoryLimit(cfg.CacheSize)), FormatSize(memoryOverhead))
+		}
 	}
 	return tw.Flush()
 }

@@ -15,6 +15,11 @@ const testOrigin = "http://origin.example:9000"
 
 // Each configuration problem has one clear line, exit 2.
 func TestEdgeConfigProblemMessages(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -27,6 +32,9 @@ func TestEdgeConfigProblemMessages(t *testing.T) {
 		{[]string{"--refuse-methods", "TRACE,GET"}, "refused method GET: GET and HEAD are what the cache serves"},
 		{[]string{"--refuse-methods", "PUT,DE LETE"}, `refused method "DE LETE" is not an HTTP method token`},
 		{[]string{"--max-body-size", "0"}, "max body size must be positive"},
+		{[]string{"--disk-size", "12XB"}, `invalid value "12XB" for --disk-size: unknown size unit "XB"`},
+		{[]string{"--disk-path", dir, "--disk-size", "1MiB"}, "disk size 1048576 bytes is under 16777216 (16 chunks, and at least 512 KiB)"},
+		{[]string{"--disk-path", file, "--disk-size", "1GiB"}, "disk path " + file + " is not a directory"},
 	} {
 		code, _, errs := runCmd(t, append([]string{"edge", "--origin", testOrigin}, c.args...), nil)
 		if code != 2 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "edgecache edge: ") || !strings.Contains(errs, c.want) {
@@ -62,7 +70,7 @@ func TestEdgePrintConfig(t *testing.T) {
 	// The listeners are the defaults: were an edge started, they could
 	// clash with anything on this machine; printing binds nothing.
 	code, out, errs := runCmd(t, []string{"edge", "--print-config", "--chunk-size", "2MiB", "--peers", "10.0.0.1:8081,10.0.0.2:8081",
-		"--refuse-methods", "CONNECT, TRACE,PATCH", "--share-set-cookie"}, env)
+		"--refuse-methods", "CONNECT, TRACE,PATCH", "--share-set-cookie", "--disk-path", "/mnt/a,/mnt/b", "--disk-size", "100GiB"}, env)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -74,11 +82,13 @@ func TestEdgePrintConfig(t *testing.T) {
 		`(?m)^--advertise="" +default$`,
 		`(?m)^--peers=10\.0\.0\.1:8081,10\.0\.0\.2:8081 +command line$`,
 		`(?m)^cluster secret: <redacted> +30 bytes from EDGECACHE_CLUSTER_SECRET$`,
-		`(?m)^memory limit: 1536MiB +cache size`,
+		`(?m)^memory limit: 1748736KiB +cache size \+ 1/4 \+ 256MiB \+ disk tier 175872KiB \(queues, index\)$`, // 1536MiB, and two disks of 204,800 entries (512 KiB shards) of 112 bytes and 64 MiB of queue
 		`(?m)^--refuse-methods=CONNECT,TRACE,PATCH +command line$`,
 		`(?m)^--share-set-cookie=true +command line$`,
 		`(?m)^--max-body-size=64MiB +default$`,
 		`(?m)^--default-ttl=0s +default$`,
+		`(?m)^--disk-path=/mnt/a,/mnt/b +command line$`,
+		`(?m)^--disk-size=100GiB +command line$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("the configuration does not match %s:\n%s", re, out)

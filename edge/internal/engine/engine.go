@@ -47,6 +47,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the engine's logs.
 	Logger *slog.Logger
+	// Disk, if set, is the tier behind the memory store: shards and
+	// decoded chunks are written through to it and read from it after a
+	// memory miss. Nil: memory only.
+	Disk Disk
 }
 
 // Engine is one node's cache engine: its metadata cache, its store and its
@@ -167,6 +171,8 @@ type counters struct {
 	originLookups atomic.Int64
 	originChunks  atomic.Int64
 	streams       atomic.Int64
+	diskHits      atomic.Int64
+	diskMisses    atomic.Int64
 }
 
 // Stats are the engine's counters since it started.
@@ -180,6 +186,8 @@ type Stats struct {
 	OriginLookups int64 // requests to the origin for what an object is now (its first chunk with it)
 	OriginChunks  int64 // ranged requests to the origin for one chunk
 	Streams       int64 // requests to the origin for a body from an offset to its end, cut into chunks
+	DiskHits      int64 // memory misses the disk answered
+	DiskMisses    int64 // memory misses the disk did not answer (absent, an error, or the caller gave up)
 }
 
 // Stats returns the engine's counters.
@@ -194,5 +202,7 @@ func (e *Engine) Stats() Stats {
 		OriginLookups: e.stats.originLookups.Load(),
 		OriginChunks:  e.stats.originChunks.Load(),
 		Streams:       e.stats.streams.Load(),
+		DiskHits:      e.stats.diskHits.Load(),
+		DiskMisses:    e.stats.diskMisses.Load(),
 	}
 }

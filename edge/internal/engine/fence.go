@@ -92,6 +92,7 @@ func (e *Engine) Purge(key string) (metadata bool, entries int) {
 	e.fence.Mark(key)
 	had := e.objects.forget(key)
 	dropped := e.store.RemoveGroup(key)
-	e.log.Info("purged", "key", key, "metadata", had, "entries", dropped)
+	onDisk := e.purgeDisk(key)
+	e.log.Info("purged", "key", key, "metadata", had, "entries", dropped, "disk_entries", onDisk)
 	return had, dropped
 }

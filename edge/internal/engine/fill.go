@@ -73,7 +73,7 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 // for the whole cluster. It runs once per chunk on this node however many
 // requests wait for it.
 func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
-	if b, ok := e.store.Get(ChunkEntry(key)); ok {
+	if b, ok := e.localChunk(e.ctx, o, key); ok {
 		return fillResult{b, SourceHit}, nil
 	}
 	e.stats.fillsInFlight.Add(1)
@@ -117,7 +117,7 @@ func (e *Engine) FillAsLeader(key chunk.Key, o *Object) ([]byte, Source, error) 
 // response.
 func (e *Engine) leadFill(o *Object, key chunk.Key) (fillResult, error) {
 	v, err, _ := e.fills.Do("lead:"+key.String(), func() (any, error) {
-		if b, ok := e.store.Get(ChunkEntry(key)); ok {
+		if b, ok := e.localChunk(e.ctx, o, key); ok {
 			return fillResult{b, SourceHit}, nil
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.FillTimeout)
@@ -176,7 +176,7 @@ func (e *Engine) sendShards(key chunk.Key, shards []chunk.Shard, owners []string
 		}
 		frame := shards[i].AppendFrame(make([]byte, 0, shards[i].FrameLen()))
 		if owners[i] == e.cluster.Self() {
-			e.store.Add(ShardEntry(key, i), frame)
+			e.add(ShardEntry(key, i), frame)
 			continue
 		}
 		sent++

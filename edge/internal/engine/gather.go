@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -81,14 +82,17 @@ func (gr *gatherer) add(s chunk.Shard) {
 // local takes the shards this node holds; a corrupt one is dropped.
 func (gr *gatherer) local() {
 	e, key := gr.e, gr.a.key
+	// A disk read is bounded as a peer's would be.
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PeerTimeout)
+	defer cancel()
 	for i := range gr.total {
-		f, ok := e.store.Get(ShardEntry(key, i))
+		f, ok := e.localShard(ctx, ShardEntry(key, i))
 		if !ok {
 			continue
 		}
 		s, err := chunk.ParseFrame(f)
 		if err != nil {
-			e.store.Remove(ShardEntry(key, i))
+			e.dropLocal(ShardEntry(key, i))
 			gr.g.corrupt++
 			e.stats.shardsCorrupt.Add(1)
 			e.log.Warn("corrupt shard in memory dropped", "chunk", key.String(), "shard", i, "err", err)
@@ -325,7 +329,7 @@ func (e *Engine) dropCorrupt(key chunk.Key, shards []chunk.Shard, skip []bool) i
 			e.log.Warn("corrupt shard dropped", "chunk", key.String(), "shard", s.Index, "err", err)
 			// Local shards are gathered first, so a local copy of this
 			// index is the one that was used.
-			e.store.Remove(ShardEntry(key, s.Index))
+			e.dropLocal(ShardEntry(key, s.Index))
 		}
 	}
 	return bad

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -50,7 +51,7 @@ func newStore(maxBytes, hotReserve int64) (*Store, error) {
 // version back. It reports whether it stored. Every chunk the engine keeps
 // goes through here.
 func (e *Engine) keep(o *Object, k StoreKey, v []byte) bool {
-	return e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
+	return e.fence.Admit(o.Key, o.gen, func() { e.add(k, v) })
 }
 
 // overtaken reports whether o's key was purged after o was looked up.
@@ -65,12 +66,17 @@ func (e *Engine) Cached(key chunk.Key) ([]byte, bool) { return e.store.Get(Chunk
 // touching its recency.
 func (e *Engine) Holds(key chunk.Key) bool { return e.store.Contains(ChunkEntry(key)) }
 
-// ShardFrames returns every shard frame of key this node holds, whichever
-// index it is: a shard that moved with a membership change is still found.
-func (e *Engine) ShardFrames(key chunk.Key) [][]byte {
+// ShardFrames returns every shard frame of key this node holds, in memory
+// or on its disk, whichever index it is: a shard that moved with a
+// membership change is still found. The disk reads end with ctx or
+// within the peer timeout, whichever is first: the member asking waits
+// no longer than that.
+func (e *Engine) ShardFrames(ctx context.Context, key chunk.Key) [][]byte {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.PeerTimeout)
+	defer cancel()
 	var frames [][]byte
 	for i := range e.codec.Total() {
-		if f, ok := e.store.Get(ShardEntry(key, i)); ok {
+		if f, ok := e.localShard(ctx, ShardEntry(key, i)); ok {
 			frames = append(frames, f)
 		}
 	}
@@ -101,6 +107,6 @@ func (e *Engine) StoreShard(frame []byte, from string) error {
 			"chunk", s.Key.String(), "k", s.Data, "m", s.Parity, "chunk_len", s.ChunkLen)
 		return ErrShardMismatch
 	}
-	e.store.Add(ShardEntry(s.Key, s.Index), frame)
+	e.add(ShardEntry(s.Key, s.Index), frame)
 	return nil
 }

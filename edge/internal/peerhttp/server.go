@@ -70,7 +70,7 @@ func (s *Server) serveShards(ctx *fasthttp.RequestCtx) {
 		ctx.Error("bad chunk key: "+err.Error(), fasthttp.StatusBadRequest)
 		return
 	}
-	frames := s.Engine.ShardFrames(key)
+	frames := s.Engine.ShardFrames(ctx, key)
 	if len(frames) == 0 {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return

@@ -184,7 +184,7 @@ func (c *netClient) Shards(addr string, key chunk.Key, maxFrames, sl int, sink e
 	if err != nil {
 		return 0, err
 	}
-	frames := e.ShardFrames(key)
+	frames := e.ShardFrames(context.Background(), key)
 	if len(frames) == 0 {
 		return 0, nil
 	}

@@ -1,0 +1,225 @@
+package edge
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
+)
+
+// diskNode is an edge with a disk tier in dir that the test can stop
+// before it ends, as a restart does.
+type diskNode struct {
+	*Node
+	stop func()
+}
+
+func startDiskNode(t *testing.T, originURL, dir string) *diskNode {
+	return startDiskNodeWith(t, originURL, dir, nil)
+}
+
+func startDiskNodeWith(t *testing.T, originURL, dir string, mutate func(*Config)) *diskNode {
+	t.Helper()
+	cfg := testConfig(originURL)
+	cfg.CacheSize, cfg.ChunkSize = 64<<20, clusterChunk
+	cfg.Readahead, cfg.ReadaheadNext = 0, 0 // every origin read is a test's own
+	cfg.ClusterSecret = testSecret
+	cfg.DiskPaths, cfg.DiskSize = []string{dir}, 4<<20
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := n.Run(ctx); err != nil {
+			t.Errorf("node: %v", err)
+		}
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+	return &diskNode{Node: n, stop: stop}
+}
+
+func readAll(t *testing.T, n *Node, path string, data []byte, chunks int) {
+	t.Helper()
+	for i := range chunks {
+		readChunk(t, n, path, data, i)
+	}
+}
+
+// A chunk gone from memory is read back from the disk, not the origin.
+func TestDiskServesMemoryMisses(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 6
+	data := putMovie(org, "/d.mp4", chunks)
+	n := startDiskNode(t, org.URL(), t.TempDir())
+	readAll(t, n.Node, "/d.mp4", data, chunks)
+	before, _ := originChunkGets(org, "/d.mp4")
+	n.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+	readAll(t, n.Node, "/d.mp4", data, chunks)
+	if after, per := originChunkGets(org, "/d.mp4"); after != before {
+		t.Fatalf("origin GETs went from %d to %d after memory was dropped: %v", before, after, per)
+	}
+	if s := n.Stats(); s.DiskHits < chunks || s.DiskEntries < chunks {
+		t.Fatalf("disk hits %d, entries %d; want at least %d each", s.DiskHits, s.DiskEntries, chunks)
+	}
+	if d := n.Status().Disks; len(d) != 1 || d[0].Entries < chunks || d[0].Bytes == 0 || d[0].Budget != 4<<20 {
+		t.Fatalf("status of the disk tier: %+v", d)
+	}
+}
+
+// A restarted edge serves what it held from its disk: the origin is asked
+// what the object is now (a lookup, with the first chunk) but for no other
+// chunk.
+func TestDiskSurvivesRestart(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 6
+	data := putMovie(org, "/r.mp4", chunks)
+	dir := t.TempDir()
+	n := startDiskNode(t, org.URL(), dir)
+	readAll(t, n.Node, "/r.mp4", data, chunks)
+	n.stop()
+	before := laterChunkGets(org, "/r.mp4")
+	m := startDiskNode(t, org.URL(), dir)
+	readAll(t, m.Node, "/r.mp4", data, chunks)
+	if after := laterChunkGets(org, "/r.mp4"); after != before {
+		t.Fatalf("origin chunk GETs went from %d to %d across a restart", before, after)
+	}
+	if s := m.Stats(); s.DiskHits < chunks-1 {
+		t.Fatalf("disk hits %d after a restart; want at least %d", s.DiskHits, chunks-1)
+	}
+}
+
+// A purge reaches the disk: after a restart the purged object's chunks
+// come from the origin again.
+func TestDiskPurgeSurvivesRestart(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 6
+	data := putMovie(org, "/p.mp4", chunks)
+	dir := t.TempDir()
+	n := startDiskNode(t, org.URL(), dir)
+	readAll(t, n.Node, "/p.mp4", data, chunks)
+	if res, _ := adminPurge(t, n.Node, "/p.mp4", testSecret, n.now()); res.status != http.StatusOK {
+		t.Fatalf("purge: status %d: %s", res.status, res.body)
+	}
+	n.stop()
+	before := laterChunkGets(org, "/p.mp4")
+	m := startDiskNode(t, org.URL(), dir)
+	readAll(t, m.Node, "/p.mp4", data, chunks)
+	if after := laterChunkGets(org, "/p.mp4"); after != before+chunks-1 {
+		t.Fatalf("origin chunk GETs went from %d to %d after a purge and a restart; want every chunk past the first again", before, after)
+	}
+	if s := m.Stats(); s.DiskHits != 0 {
+		t.Fatalf("%d disk hits for a purged object", s.DiskHits)
+	}
+}
+
+// laterChunkGets counts the origin's GETs of path for a chunk past the
+// first: the first comes with every lookup.
+func laterChunkGets(org *testOrigin, path string) int {
+	total := 0
+	for rng, v := range org.rangeGets(path) {
+		if rng != "" && !strings.HasPrefix(rng, "bytes=0-") {
+			total += v
+		}
+	}
+	return total
+}
+
+// A disk path that cannot be a directory fails New with one line naming
+// it, and a disk too small for whole chunks fails Validate.
+func TestDiskConfigErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		paths []string
+		size  int64
+	}{
+		"a file":             {[]string{file}, 64 << 20},
+		"under a file":       {[]string{filepath.Join(file, "sub")}, 64 << 20},
+		"too small":          {[]string{t.TempDir()}, 100 << 10},
+		"the same one twice": {[]string{filepath.Join(file, "..", "d"), filepath.Join(file, "..", "d")}, 64 << 20},
+	} {
+		cfg := testConfig("http://origin.invalid")
+		cfg.DiskPaths, cfg.DiskSize = c.paths, c.size
+		n, err := New(cfg)
+		if err == nil {
+			n.Close()
+			t.Errorf("%s: New succeeded", name)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "\n") || (c.size > 1<<20 && !strings.Contains(msg, c.paths[0])) {
+			t.Errorf("%s: error %q is not one line naming %s", name, msg, c.paths[0])
+		}
+	}
+}
+
+// addDiskNode adds to c a member with a disk tier in dir, on peerAddr
+// ("127.0.0.1:0": any), that the test can stop.
+func (c *testCluster) addDiskNode(t *testing.T, originURL, dir, peerAddr string) *diskNode {
+	src := newTestSource()
+	n := startDiskNodeWith(t, originURL, dir, func(cfg *Config) {
+		cfg.Membership = src
+		cfg.PeerListen = peerAddr
+		cfg.HedgeDelay, cfg.PeerTimeout, cfg.PeerDialTimeout = 50*time.Millisecond, 3*time.Second, 2*time.Second
+	})
+	c.nodes = append(c.nodes, n.Node)
+	c.sources = append(c.sources, src)
+	return n
+}
+
+// A member restarted on its disk, at its address, gives the ring back its
+// shards: with every other member's memory dropped too, the object is
+// rebuilt from disks alone, and the origin serves no chunk again.
+func TestDiskRingRestart(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 6
+	data := putMovie(org, "/ring.mp4", chunks)
+	c := &testCluster{}
+	var dirs []string
+	var nodes []*diskNode
+	for range 3 {
+		dirs = append(dirs, t.TempDir())
+		nodes = append(nodes, c.addDiskNode(t, org.URL(), dirs[len(dirs)-1], "127.0.0.1:0"))
+	}
+	c.sync(t)
+	readAll(t, c.nodes[0], "/ring.mp4", data, chunks)
+	c.settle()
+	before := laterChunkGets(org, "/ring.mp4")
+
+	addr := nodes[2].PeerAddr()
+	nodes[2].stop()
+	c.nodes, c.sources = c.nodes[:2], c.sources[:2]
+	restarted := c.addDiskNode(t, org.URL(), dirs[2], addr)
+	c.sync(t)
+	for _, n := range c.nodes[:2] {
+		n.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+	}
+	readAll(t, restarted.Node, "/ring.mp4", data, chunks)
+	c.settle()
+	if after := laterChunkGets(org, "/ring.mp4"); after != before {
+		t.Fatalf("origin chunk GETs went from %d to %d after a restart on the disk", before, after)
+	}
+	if hits := c.total(func(s Stats) int64 { return s.DiskHits }); hits == 0 {
+		t.Fatal("no disk hits: the object came from somewhere else")
+	}
+}
