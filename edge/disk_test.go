@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,27 +32,7 @@ func startDiskNodeWith(t *testing.T, originURL, dir string, mutate func(*Config)
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	n, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := n.Run(ctx); err != nil {
-			t.Errorf("node: %v", err)
-		}
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(stop)
+	n, stop := runNode(t, cfg)
 	return &diskNode{Node: n, stop: stop}
 }
 

@@ -131,6 +131,14 @@ func startNode(t testing.TB, originURL string, mutate func(*Config)) *Node {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	n, _ := runNode(t, cfg)
+	return n
+}
+
+// runNode starts an edge of cfg; stop ends it (once, whoever calls it
+// first: the test, as a restart does, or its cleanup).
+func runNode(t testing.TB, cfg Config) (n *Node, stop func()) {
+	t.Helper()
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -143,11 +151,15 @@ func startNode(t testing.TB, originURL string, mutate func(*Config)) *Node {
 			t.Errorf("node: %v", err)
 		}
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return n
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return n, stop
 }
 
 // testClient talks to edges and oracles without compression or redirects.
