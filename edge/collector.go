@@ -26,7 +26,7 @@ func newNodeCollector(n *Node) *nodeCollector {
 			"each is one origin chunk read for the whole cluster."),
 		fillsInFlight: d("fills_in_flight", "Chunk fills running now on this edge (rebuilds from peers, leader requests, origin reads)."),
 		served: d("served_bytes_total", "Response body bytes sent to clients, by where they came from: hit (this edge's memory), "+
-			"peer (rebuilt from peers' shards or a leader's memory), origin. Multipart framing counts as hit; error messages are not counted.", "source"),
+			"disk (a chunk on this edge's disk tier), peer (rebuilt from peers' shards or a leader's memory), origin. Multipart framing counts as hit; error messages are not counted.", "source"),
 		cacheEntries: d("cache_entries", "Entries in the chunk store, by kind: chunk (a decoded chunk served recently) or shard (a shard this edge owns).", "kind"),
 		cacheBytes:   d("cache_bytes", "Bytes charged to the chunk store (payload, keys and bookkeeping), by kind: chunk or shard.", "kind"),
 		cacheBudget:  d("cache_budget_bytes", "The chunk store's budget (--cache-size): cache_bytes never exceeds it."),
@@ -70,6 +70,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.fillsLed, s.FillsLed)
 	gauge(c.fillsInFlight, s.FillsInFlight)
 	counter(c.served, s.SentHit, "hit")
+	counter(c.served, s.SentDisk, "disk")
 	counter(c.served, s.SentPeer, "peer")
 	counter(c.served, s.SentOrigin, "origin")
 	for _, k := range []struct {

@@ -43,7 +43,9 @@ func readAll(t *testing.T, n *Node, path string, data []byte, chunks int) {
 	}
 }
 
-// A chunk gone from memory is read back from the disk, not the origin.
+// A chunk gone from memory is read back from the disk, not the origin: the
+// response is a hit of this edge's cache (X-Cache: HIT, Cache-Status says
+// the disk), and its bytes count as sent from the disk.
 func TestDiskServesMemoryMisses(t *testing.T) {
 	org := newTestOrigin(t)
 	const chunks = 6
@@ -51,8 +53,21 @@ func TestDiskServesMemoryMisses(t *testing.T) {
 	n := startDiskNode(t, org.URL(), t.TempDir())
 	readAll(t, n.Node, "/d.mp4", data, chunks)
 	before, _ := originChunkGets(org, "/d.mp4")
+	sent := n.Stats()
 	n.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
-	readAll(t, n.Node, "/d.mp4", data, chunks)
+	for i := range chunks {
+		res := readChunk(t, n.Node, "/d.mp4", data, i)
+		if x, cs := res.header.Get("X-Cache"), res.header.Get("Cache-Status"); x != "HIT" || !strings.Contains(cs, "; hit; detail=disk;") {
+			t.Errorf("chunk %d from the disk: X-Cache %q, Cache-Status %q; want HIT, hit; detail=disk", i, x, cs)
+		}
+	}
+	if s := n.Stats(); s.SentDisk-sent.SentDisk != int64(len(data)) || s.SentHit != sent.SentHit || s.SentPeer+s.SentOrigin != sent.SentPeer+sent.SentOrigin {
+		t.Errorf("bytes sent after memory was dropped: disk %d, memory %d, peer and origin %d; want all %d from the disk",
+			s.SentDisk-sent.SentDisk, s.SentHit-sent.SentHit, s.SentPeer+s.SentOrigin-sent.SentPeer-sent.SentOrigin, len(data))
+	}
+	if tot := n.Status().Totals; tot.DiskBytes != int64(len(data)) || tot.HitRatio == nil || *tot.HitRatio < 0.5 {
+		t.Errorf("status totals %+v: want %d disk bytes, counted as hits", tot, len(data))
+	}
 	if after, per := originChunkGets(org, "/d.mp4"); after != before {
 		t.Fatalf("origin GETs went from %d to %d after memory was dropped: %v", before, after, per)
 	}

@@ -73,7 +73,7 @@ func cacheFor(o *engine.Object, src engine.Source) cacheResult {
 		return cacheNone
 	}
 	switch src {
-	case engine.SourceHit:
+	case engine.SourceHit, engine.SourceDisk:
 		return cacheHit
 	case engine.SourcePeer:
 		return cachePeer

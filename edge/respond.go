@@ -211,7 +211,8 @@ func (n *Node) addMultipart(b *body, h *fasthttp.ResponseHeader, o *engine.Objec
 
 // setCacheHeaders says where the bytes came from: X-Cache for people and
 // dashboards, Cache-Status (RFC 9211) for software; and Age (RFC 9111) and
-// Via (RFC 9110 §7.6.3).
+// Via (RFC 9110 §7.6.3). A chunk from this node's disk is a hit of this
+// cache; which tier answered is what RFC 9211's detail parameter is for.
 func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, r engine.Result, src engine.Source) {
 	o := r.Object
 	now := n.now()
@@ -223,6 +224,8 @@ func (n *Node) setCacheHeaders(h *fasthttp.ResponseHeader, r engine.Result, src 
 	switch {
 	case src == engine.SourceHit:
 		status = append(status, "hit"...)
+	case src == engine.SourceDisk:
+		status = append(status, "hit; detail=disk"...)
 	case src == engine.SourcePeer:
 		status = append(status, "hit; detail=peer"...)
 	case r.Revalidated:

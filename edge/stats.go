@@ -29,6 +29,7 @@ type Stats struct {
 	OriginErrors       int64 // chunk reads from the origin that failed
 	FillsInFlight      int64 // chunk fills running now
 	SentHit            int64 // body bytes sent from local memory
+	SentDisk           int64 // body bytes sent from decoded chunks on this node's disk tier
 	SentPeer           int64 // body bytes sent rebuilt from peers
 	SentOrigin         int64 // body bytes sent fetched from the origin
 	CacheBytes         int64 // bytes charged to the chunk store
@@ -73,6 +74,7 @@ func (n *Node) Stats() Stats {
 		OriginErrors:       n.origin.chunkErrors.Load(),
 		FillsInFlight:      es.FillsInFlight,
 		SentHit:            n.stats.sent[engine.SourceHit].Load(),
+		SentDisk:           n.stats.sent[engine.SourceDisk].Load(),
 		SentPeer:           n.stats.sent[engine.SourcePeer].Load(),
 		SentOrigin:         n.stats.sent[engine.SourceOrigin].Load(),
 		CacheBytes:         store.Bytes(),

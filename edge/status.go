@@ -115,12 +115,16 @@ type OriginStatus struct {
 type TrafficTotals struct {
 	Requests    int64 `json:"requests"`     // client requests for an object
 	HitBytes    int64 `json:"hit_bytes"`    // sent from this edge's memory
+	DiskBytes   int64 `json:"disk_bytes"`   // sent from decoded chunks on this edge's disk tier
 	PeerBytes   int64 `json:"peer_bytes"`   // sent rebuilt from peers' shards or a leader's memory
 	OriginBytes int64 `json:"origin_bytes"` // sent fetched from the origin
-	// HitRatio is HitBytes over all bytes sent; null before any.
+	// HitRatio is (HitBytes + DiskBytes) over all bytes sent: the share
+	// this edge's own cache answered, as X-Cache: HIT counts it; null
+	// before any.
 	HitRatio *float64 `json:"hit_ratio"`
-	// OffloadRatio is (HitBytes + PeerBytes) over all bytes sent: the
-	// share the origin did not have to send for this edge; null before any.
+	// OffloadRatio is (HitBytes + DiskBytes + PeerBytes) over all bytes
+	// sent: the share the origin did not have to send for this edge; null
+	// before any.
 	OffloadRatio *float64 `json:"offload_ratio"`
 }
 
@@ -217,10 +221,11 @@ func sub(a, b [engine.NumSources]int64) [engine.NumSources]int64 {
 }
 
 func totals(requests int64, sent [engine.NumSources]int64) TrafficTotals {
-	t := TrafficTotals{Requests: requests, HitBytes: sent[engine.SourceHit], PeerBytes: sent[engine.SourcePeer], OriginBytes: sent[engine.SourceOrigin]}
-	if all := t.HitBytes + t.PeerBytes + t.OriginBytes; all > 0 {
-		hit := float64(t.HitBytes) / float64(all)
-		off := float64(t.HitBytes+t.PeerBytes) / float64(all)
+	t := TrafficTotals{Requests: requests, HitBytes: sent[engine.SourceHit], DiskBytes: sent[engine.SourceDisk],
+		PeerBytes: sent[engine.SourcePeer], OriginBytes: sent[engine.SourceOrigin]}
+	if all := t.HitBytes + t.DiskBytes + t.PeerBytes + t.OriginBytes; all > 0 {
+		hit := float64(t.HitBytes+t.DiskBytes) / float64(all)
+		off := float64(t.HitBytes+t.DiskBytes+t.PeerBytes) / float64(all)
 		t.HitRatio, t.OffloadRatio = &hit, &off
 	}
 	return t

@@ -26,6 +26,7 @@ const (
 // Colours of the sources and outcomes, shared by charts and legends.
 const (
 	colHit    = "#2e7d32"
+	colDisk   = "#81c784"
 	colPeer   = "#1565c0"
 	colOrigin = "#ef6c00"
 	colError  = "#c62828"
@@ -117,7 +118,7 @@ func buildPage(s Status) pageView {
 		Refresh: max(5, int(s.SampleSeconds+0.5)),
 		Uptime:  formatAgo(s.Time.Sub(s.Started)),
 		Window:  formatAgo(time.Duration(float64(statusSamples) * s.SampleSeconds * float64(time.Second))),
-		Colours: map[string]string{"hit": colHit, "peer": colPeer, "origin": colOrigin, "error": colError, "ok": colOK, "fill": colFill},
+		Colours: map[string]string{"hit": colHit, "disk": colDisk, "peer": colPeer, "origin": colOrigin, "error": colError, "ok": colOK, "fill": colFill},
 	}
 	v.Origin = originHealth(s, v.Window)
 
@@ -145,7 +146,7 @@ func buildPage(s Status) pageView {
 	xOf := func(i int) float64 { return float64(chartW) - float64(len(s.History)-i)*slot }
 
 	v.Traffic = stackedBars(s.History, xOf, slot, func(h StatusSample) []barPart {
-		return []barPart{{h.HitBytes, colHit, "hit"}, {h.PeerBytes, colPeer, "peer"}, {h.OriginBytes, colOrigin, "origin"}}
+		return []barPart{{h.HitBytes, colHit, "hit"}, {h.DiskBytes, colDisk, "disk"}, {h.PeerBytes, colPeer, "peer"}, {h.OriginBytes, colOrigin, "origin"}}
 	}, formatBytes)
 
 	v.Ratio = chart{W: chartW, H: chartH, Empty: len(s.History) == 0, YLabel: "100%"}
@@ -330,10 +331,11 @@ footer { margin-top: 2em; color: #757575; }
 <div>hit ratio<b>{{ratio .S.Totals.HitRatio}}</b></div>
 <div>offload (hit + peer)<b>{{ratio .S.Totals.OffloadRatio}}</b></div>
 <div>from memory<b>{{bytes .S.Totals.HitBytes}}</b></div>
+<div>from disk<b>{{bytes .S.Totals.DiskBytes}}</b></div>
 <div>from peers<b>{{bytes .S.Totals.PeerBytes}}</b></div>
 <div>from origin<b>{{bytes .S.Totals.OriginBytes}}</b></div>
 </div>
-<div class="legend"><span><span class="sw" style="background: {{index .Colours "hit"}}"></span>hit</span><span><span class="sw" style="background: {{index .Colours "peer"}}"></span>peer</span><span><span class="sw" style="background: {{index .Colours "origin"}}"></span>origin</span> · bytes sent, since start totals above</div>
+<div class="legend"><span><span class="sw" style="background: {{index .Colours "hit"}}"></span>hit</span><span><span class="sw" style="background: {{index .Colours "disk"}}"></span>disk</span><span><span class="sw" style="background: {{index .Colours "peer"}}"></span>peer</span><span><span class="sw" style="background: {{index .Colours "origin"}}"></span>origin</span> · bytes sent, since start totals above</div>
 {{template "chart" .Traffic}}
 <div class="legend"><span><span class="sw" style="background: {{index .Colours "peer"}}"></span>offload ratio</span><span><span class="sw" style="background: {{index .Colours "hit"}}"></span>hit ratio</span></div>
 {{template "chart" .Ratio}}

@@ -27,7 +27,7 @@ func TestStatusHistoryIsBoundedAndStops(t *testing.T) {
 		var calls atomic.Int64
 		read := func() snapshot {
 			v := calls.Add(1)
-			return snapshot{at: time.Now(), requests: v, sent: [engine.NumSources]int64{10 * v, v, 0}, originOK: v, originFailed: v / 2}
+			return snapshot{at: time.Now(), requests: v, sent: [engine.NumSources]int64{engine.SourceHit: 10 * v, engine.SourcePeer: v}, originOK: v, originFailed: v / 2}
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})

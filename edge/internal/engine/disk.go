@@ -65,19 +65,20 @@ func (e *Engine) localShard(ctx context.Context, k StoreKey) ([]byte, bool) {
 	return e.fromDisk(ctx, k)
 }
 
-// localChunk returns decoded chunk key of o from memory, else from the
-// disk. A chunk read from the disk goes back into memory, since it is
-// what a player reads again, unless a purge overtook o's lookup.
-func (e *Engine) localChunk(ctx context.Context, o *Object, key chunk.Key) ([]byte, bool) {
+// localChunk returns decoded chunk key of o from memory (SourceHit), else
+// from the disk (SourceDisk). A chunk read from the disk goes back into
+// memory, since it is what a player reads again, unless a purge overtook
+// o's lookup.
+func (e *Engine) localChunk(ctx context.Context, o *Object, key chunk.Key) ([]byte, Source, bool) {
 	k := ChunkEntry(key)
 	if b, ok := e.store.Get(k); ok {
-		return b, true
+		return b, SourceHit, true
 	}
 	v, ok := e.fromDisk(ctx, k)
 	if ok {
 		e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
 	}
-	return v, ok
+	return v, SourceDisk, ok
 }
 
 // dropLocal drops k from memory and from the disk: a corrupt copy must

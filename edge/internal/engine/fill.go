@@ -15,6 +15,7 @@ type Source uint8
 // The sources, best first.
 const (
 	SourceHit    Source = iota // local memory
+	SourceDisk                 // a decoded chunk read from this node's disk tier
 	SourcePeer                 // rebuilt from peers' shards, or a leader's memory
 	SourceOrigin               // fetched from the origin
 )
@@ -22,10 +23,11 @@ const (
 // NumSources is the number of sources, for arrays indexed by Source.
 const NumSources = int(SourceOrigin) + 1
 
-// String is the source as X-Cache says it.
+// String is the source as X-Cache says it. The disk is this node's cache
+// as much as its memory is: both are a HIT.
 func (s Source) String() string {
 	switch s {
-	case SourceHit:
+	case SourceHit, SourceDisk:
 		return "HIT"
 	case SourcePeer:
 		return "PEER"
@@ -73,8 +75,8 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 // for the whole cluster. It runs once per chunk on this node however many
 // requests wait for it.
 func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
-	if b, ok := e.localChunk(e.ctx, o, key); ok {
-		return fillResult{b, SourceHit}, nil
+	if b, src, ok := e.localChunk(e.ctx, o, key); ok {
+		return fillResult{b, src}, nil
 	}
 	e.stats.fillsInFlight.Add(1)
 	defer e.stats.fillsInFlight.Add(-1)
@@ -117,8 +119,8 @@ func (e *Engine) FillAsLeader(key chunk.Key, o *Object) ([]byte, Source, error) 
 // response.
 func (e *Engine) leadFill(o *Object, key chunk.Key) (fillResult, error) {
 	v, err, _ := e.fills.Do("lead:"+key.String(), func() (any, error) {
-		if b, ok := e.localChunk(e.ctx, o, key); ok {
-			return fillResult{b, SourceHit}, nil
+		if b, src, ok := e.localChunk(e.ctx, o, key); ok {
+			return fillResult{b, src}, nil
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.FillTimeout)
 		defer cancel()
