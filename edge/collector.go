@@ -12,7 +12,7 @@ type nodeCollector struct {
 	coalesced, fillsLed, fillsInFlight, served                                                                      *prometheus.Desc
 	cacheEntries, cacheBytes, cacheBudget, evictions                                                                *prometheus.Desc
 	originRetries, peerRefused, shardsCorrupt, hedges, repairs, readaheadNext, readaheadDropped, playlistPrefetches *prometheus.Desc
-	ringMembers, suspects, accessLogDropped                                                                         *prometheus.Desc
+	ringMembers, suspects, accessLogDropped, diskSlow                                                               *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -44,6 +44,8 @@ func newNodeCollector(n *Node) *nodeCollector {
 		suspects:           d("peer_suspects", "Peers this edge skips for now because a request to them failed in the last few seconds."),
 		accessLogDropped: d("access_log_dropped_total", "Access log lines lost because the log's writer fell behind "+
 			"or failed (0 without --access-log)."),
+		diskSlow: d("disk_slow_total", "Disk tier reads given up on as too slow: past --hedge-delay for a player's request "+
+			"(the ring or the origin answered instead), past --peer-timeout for a peer's (0 without a disk tier)."),
 	}
 }
 
@@ -51,7 +53,7 @@ func newNodeCollector(n *Node) *nodeCollector {
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.coalesced, c.fillsLed, c.fillsInFlight, c.served, c.cacheEntries,
 		c.cacheBytes, c.cacheBudget, c.evictions, c.originRetries, c.peerRefused, c.shardsCorrupt, c.hedges,
-		c.repairs, c.readaheadNext, c.readaheadDropped, c.playlistPrefetches, c.ringMembers, c.suspects, c.accessLogDropped} {
+		c.repairs, c.readaheadNext, c.readaheadDropped, c.playlistPrefetches, c.ringMembers, c.suspects, c.accessLogDropped, c.diskSlow} {
 		ch <- d
 	}
 }
@@ -98,4 +100,5 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		dropped = n.access.dropped.Load()
 	}
 	counter(c.accessLogDropped, dropped)
+	counter(c.diskSlow, s.DiskSlow)
 }

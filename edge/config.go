@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/ring"
 )
@@ -214,6 +215,10 @@ type Config struct {
 	AccessLogFlush time.Duration
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
+
+	// wrapDisk, if set, stands between the engine and the disk tier, so
+	// that a test can make a real disk misbehave.
+	wrapDisk func(engine.Disk) engine.Disk
 }
 
 // DefaultConfig returns the configuration an edge runs with unless told

@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +31,10 @@ func startDiskNodeWith(t *testing.T, originURL, dir string, mutate func(*Config)
 	cfg.Readahead, cfg.ReadaheadNext = 0, 0 // every origin read is a test's own
 	cfg.ClusterSecret = testSecret
 	cfg.DiskPaths, cfg.DiskSize = []string{dir}, 4<<20
+	// A player's disk read is given up on past a hedge delay; these tests
+	// count origin requests exactly, and a loaded CI machine's disk can
+	// take longer than a production hedge delay to answer.
+	cfg.HedgeDelay = time.Second
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -168,13 +174,17 @@ func TestDiskConfigErrors(t *testing.T) {
 }
 
 // addDiskNode adds to c a member with a disk tier in dir, on peerAddr
-// ("127.0.0.1:0": any), that the test can stop.
-func (c *testCluster) addDiskNode(t *testing.T, originURL, dir, peerAddr string) *diskNode {
+// ("127.0.0.1:0": any), that the test can stop; mutate, if set, tunes its
+// configuration last.
+func (c *testCluster) addDiskNode(t *testing.T, originURL, dir, peerAddr string, mutate func(*Config)) *diskNode {
 	src := newTestSource()
 	n := startDiskNodeWith(t, originURL, dir, func(cfg *Config) {
 		cfg.Membership = src
 		cfg.PeerListen = peerAddr
-		cfg.HedgeDelay, cfg.PeerTimeout, cfg.PeerDialTimeout = 50*time.Millisecond, 3*time.Second, 2*time.Second
+		cfg.PeerTimeout, cfg.PeerDialTimeout = 3*time.Second, 2*time.Second
+		if mutate != nil {
+			mutate(cfg)
+		}
 	})
 	c.nodes = append(c.nodes, n.Node)
 	c.sources = append(c.sources, src)
@@ -193,7 +203,7 @@ func TestDiskRingRestart(t *testing.T) {
 	var nodes []*diskNode
 	for range 3 {
 		dirs = append(dirs, t.TempDir())
-		nodes = append(nodes, c.addDiskNode(t, org.URL(), dirs[len(dirs)-1], "127.0.0.1:0"))
+		nodes = append(nodes, c.addDiskNode(t, org.URL(), dirs[len(dirs)-1], "127.0.0.1:0", nil))
 	}
 	c.sync(t)
 	readAll(t, c.nodes[0], "/ring.mp4", data, chunks)
@@ -203,7 +213,7 @@ func TestDiskRingRestart(t *testing.T) {
 	addr := nodes[2].PeerAddr()
 	nodes[2].stop()
 	c.nodes, c.sources = c.nodes[:2], c.sources[:2]
-	restarted := c.addDiskNode(t, org.URL(), dirs[2], addr)
+	restarted := c.addDiskNode(t, org.URL(), dirs[2], addr, nil)
 	c.sync(t)
 	for _, n := range c.nodes[:2] {
 		n.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
@@ -215,5 +225,59 @@ func TestDiskRingRestart(t *testing.T) {
 	}
 	if hits := c.total(func(s Stats) int64 { return s.DiskHits }); hits == 0 {
 		t.Fatal("no disk hits: the object came from somewhere else")
+	}
+}
+
+// stallingDisk is a disk tier whose reads hang, once stalled, until their
+// caller gives up, as a disk stuck behind a failing device does.
+type stallingDisk struct {
+	engine.Disk
+	stalled atomic.Bool
+}
+
+func (d *stallingDisk) Get(ctx context.Context, key string) ([]byte, error) {
+	if d.stalled.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return d.Disk.Get(ctx, key)
+}
+
+// An edge whose disk stalls still answers for what the disk holds, with
+// the right bytes, from its peers: no player waits on the disk past a
+// hedge delay, and the origin is not asked again.
+func TestDiskStalledIsHedged(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 6
+	data := putMovie(org, "/stall.mp4", chunks)
+	c := &testCluster{}
+	var disk *stallingDisk
+	reader := c.addDiskNode(t, org.URL(), t.TempDir(), "127.0.0.1:0", func(cfg *Config) {
+		cfg.HedgeDelay = 50 * time.Millisecond // each chunk waits on the stalled disk twice
+		cfg.wrapDisk = func(d engine.Disk) engine.Disk {
+			disk = &stallingDisk{Disk: d}
+			return disk
+		}
+	})
+	for range 2 {
+		c.addDiskNode(t, org.URL(), t.TempDir(), "127.0.0.1:0", nil)
+	}
+	c.sync(t)
+	readAll(t, reader.Node, "/stall.mp4", data, chunks)
+	c.settle()
+	before := laterChunkGets(org, "/stall.mp4")
+	reader.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+	disk.stalled.Store(true)
+	for i := range chunks {
+		if res := readChunk(t, reader.Node, "/stall.mp4", data, i); res.header.Get("X-Cache") != "PEER" {
+			t.Errorf("chunk %d with the disk stalled: X-Cache %q, want PEER", i, res.header.Get("X-Cache"))
+		}
+	}
+	c.settle()
+	if after := laterChunkGets(org, "/stall.mp4"); after != before {
+		t.Errorf("origin chunk GETs went from %d to %d with the disk stalled", before, after)
+	}
+	if s := reader.Stats(); s.DiskSlow < chunks {
+		t.Errorf("%d slow disk reads for %d chunks, want at least one each", s.DiskSlow, chunks)
 	}
 }

@@ -215,6 +215,9 @@ func (n *Node) buildEngine() error {
 	var tier engine.Disk
 	if len(n.disks) > 0 {
 		tier = n.disks
+		if cfg.wrapDisk != nil {
+			tier = cfg.wrapDisk(tier)
+		}
 	}
 	n.eng, err = engine.New(engine.Config{
 		ChunkSize: cfg.ChunkSize, DataShards: cfg.DataShards, ParityShards: cfg.ParityShards,

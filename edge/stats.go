@@ -49,6 +49,7 @@ type Stats struct {
 	RelayedBytes       int64 // body bytes of answers relayed unstored (other methods, responses not stored)
 	DiskHits           int64 // memory misses the disk tier answered
 	DiskMisses         int64 // memory misses the disk tier did not answer
+	DiskSlow           int64 // disk reads given up on past their bound (a hedge delay for a player's, the peer timeout for a peer's): the ring or the origin answered instead
 	DiskBytes          int64 // bytes the disk tier holds, over every path
 	DiskEntries        int   // entries the disk tier holds, over every path
 	RingMembers        int   // members of the current ring
@@ -94,6 +95,7 @@ func (n *Node) Stats() Stats {
 		RelayedBytes:       n.stats.relayedBytes.Load(),
 		DiskHits:           es.DiskHits,
 		DiskMisses:         es.DiskMisses,
+		DiskSlow:           es.DiskSlow,
 		DiskBytes:          diskBytes,
 		DiskEntries:        diskEntries,
 		RingMembers:        n.cluster.Ring().Len(),

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -15,7 +16,9 @@ type Disk interface {
 	// Put queues v under key, filed under group; it never blocks and
 	// reports whether it took the value.
 	Put(key, group string, v []byte) bool
-	// Get reads key; any error is a miss.
+	// Get reads key; any error is a miss. It returns once ctx ends: the
+	// engine bounds a read a player waits on by the hedge delay, and
+	// counts a read past its bound as slow by context.DeadlineExceeded.
 	Get(ctx context.Context, key string) ([]byte, error)
 	// Remove drops key.
 	Remove(key string) bool
@@ -49,6 +52,9 @@ func (e *Engine) fromDisk(ctx context.Context, k StoreKey) ([]byte, bool) {
 	v, err := e.cfg.Disk.Get(ctx, diskKey(k))
 	if err != nil {
 		e.stats.diskMisses.Add(1)
+		if errors.Is(err, context.DeadlineExceeded) {
+			e.stats.diskSlow.Add(1)
+		}
 		return nil, false
 	}
 	e.stats.diskHits.Add(1)
@@ -66,19 +72,86 @@ func (e *Engine) localShard(ctx context.Context, k StoreKey) ([]byte, bool) {
 }
 
 // localChunk returns decoded chunk key of o from memory (SourceHit), else
-// from the disk (SourceDisk). A chunk read from the disk goes back into
-// memory, since it is what a player reads again, unless a purge overtook
-// o's lookup.
-func (e *Engine) localChunk(ctx context.Context, o *Object, key chunk.Key) ([]byte, Source, bool) {
+// from the disk (SourceDisk). A player waits on it, so the disk has a
+// hedge delay to answer: past that the chunk is taken to be absent, and
+// the caller asks the ring, as it does past a slow owner (ARCHITECTURE.md,
+// invariant 6). A chunk read from the disk goes back into memory, since
+// it is what a player reads again, unless a purge overtook o's lookup.
+func (e *Engine) localChunk(o *Object, key chunk.Key) ([]byte, Source, bool) {
 	k := ChunkEntry(key)
 	if b, ok := e.store.Get(k); ok {
 		return b, SourceHit, true
 	}
+	if e.cfg.Disk == nil {
+		return nil, SourceHit, false
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.HedgeDelay)
+	defer cancel()
 	v, ok := e.fromDisk(ctx, k)
 	if ok {
 		e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
 	}
 	return v, SourceDisk, ok
+}
+
+// diskCandidates returns the shard indices of the chunk being gathered
+// to look for on the disk, those this node owns first (a shard that moved
+// with a membership change may be there under any index), and how many
+// of them it owns: the shards the disk should hold.
+func (gr *gatherer) diskCandidates(owners []string) (onDisk []int, mine int) {
+	if gr.e.cfg.Disk == nil {
+		return nil, 0
+	}
+	self := gr.e.cluster.Self()
+	var others []int
+	for i := range gr.total {
+		switch {
+		case gr.g.present[i] || gr.a.skip[i]:
+		case i < len(owners) && owners[i] == self:
+			onDisk = append(onDisk, i)
+			mine++
+		default:
+			others = append(others, i)
+		}
+	}
+	return append(onDisk, others...), mine
+}
+
+// readDisk starts reading shards idx of the chunk being gathered from
+// this node's disk, as a read of this node's own: the gatherer hedges a
+// disk that sends nothing for a hedge delay as it hedges a slow owner, so
+// a slow disk costs a read no more than a slow peer does. The read ends
+// with ctx; a corrupt shard is dropped from both tiers and counted bad.
+func (gr *gatherer) readDisk(ctx context.Context, idx []int) {
+	if len(idx) == 0 {
+		return
+	}
+	e, a := gr.e, gr.a
+	r := &peerRead{a: a, addr: e.cluster.Self(), events: gr.events}
+	gr.disk = r
+	gr.reads = append(gr.reads, r)
+	go func() {
+		bad := 0
+		for _, i := range idx {
+			k := ShardEntry(a.key, i)
+			f, ok := e.fromDisk(ctx, k)
+			if !ok {
+				if ctx.Err() != nil {
+					break
+				}
+				continue
+			}
+			s, err := chunk.ParseFrame(f)
+			if err != nil {
+				e.dropLocal(k)
+				bad++
+				continue
+			}
+			r.progress.Add(int64(len(f)))
+			r.events <- peerEvent{read: r, shard: s, got: true}
+		}
+		r.events <- peerEvent{read: r, bad: bad}
+	}()
 }
 
 // dropLocal drops k from memory and from the disk: a corrupt copy must

@@ -173,6 +173,7 @@ type counters struct {
 	streams       atomic.Int64
 	diskHits      atomic.Int64
 	diskMisses    atomic.Int64
+	diskSlow      atomic.Int64
 }
 
 // Stats are the engine's counters since it started.
@@ -188,6 +189,7 @@ type Stats struct {
 	Streams       int64 // requests to the origin for a body from an offset to its end, cut into chunks
 	DiskHits      int64 // memory misses the disk answered
 	DiskMisses    int64 // memory misses the disk did not answer (absent, an error, or the caller gave up)
+	DiskSlow      int64 // disk reads given up on as too slow: past a hedge delay for a player (or past the peer timeout for a peer), the ring asked instead
 }
 
 // Stats returns the engine's counters.
@@ -204,5 +206,6 @@ func (e *Engine) Stats() Stats {
 		Streams:       e.stats.streams.Load(),
 		DiskHits:      e.stats.diskHits.Load(),
 		DiskMisses:    e.stats.diskMisses.Load(),
+		DiskSlow:      e.stats.diskSlow.Load(),
 	}
 }

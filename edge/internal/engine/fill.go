@@ -75,13 +75,13 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 // for the whole cluster. It runs once per chunk on this node however many
 // requests wait for it.
 func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
-	if b, src, ok := e.localChunk(e.ctx, o, key); ok {
+	if b, src, ok := e.localChunk(o, key); ok {
 		return fillResult{b, src}, nil
 	}
 	e.stats.fillsInFlight.Add(1)
 	defer e.stats.fillsInFlight.Add(-1)
 	if e.cluster.Alone() {
-		return e.leadFill(o, key)
+		return e.leadFill(o, key, false)
 	}
 	owners := e.cluster.ShardOwners(key.Hash(), e.codec.Total())
 	data, err := e.rebuild(key, e.ChunkLen(o, key.Index), owners)
@@ -107,19 +107,20 @@ func (e *Engine) FillAsLeader(key chunk.Key, o *Object) ([]byte, Source, error) 
 		return nil, SourceOrigin, ErrOutside
 	}
 	o.gen = e.fence.Epoch()
-	r, err := e.leadFill(o, key)
+	r, err := e.leadFill(o, key, true)
 	return r.data, r.src, err
 }
 
 // leadFill fills a chunk as its leader: from local memory if it is still
-// there, else from the origin, once however many local requests and peers
-// ask at the same time. The leader keeps the whole chunk, so that a reader
-// who comes before the shards are placed is answered from it, and places
-// the shards in the background: a stalled owner must not hold up the
-// response.
-func (e *Engine) leadFill(o *Object, key chunk.Key) (fillResult, error) {
+// there, or from the disk unless the caller has just looked there (a slow
+// disk is waited on once per fill), else from the origin, once however
+// many local requests and peers ask at the same time. The leader keeps
+// the whole chunk, so that a reader who comes before the shards are
+// placed is answered from it, and places the shards in the background: a
+// stalled owner must not hold up the response.
+func (e *Engine) leadFill(o *Object, key chunk.Key, askDisk bool) (fillResult, error) {
 	v, err, _ := e.fills.Do("lead:"+key.String(), func() (any, error) {
-		if b, src, ok := e.localChunk(e.ctx, o, key); ok {
+		if b, src, ok := e.localCopy(o, key, askDisk); ok {
 			return fillResult{b, src}, nil
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.FillTimeout)
@@ -138,6 +139,15 @@ func (e *Engine) leadFill(o *Object, key chunk.Key) (fillResult, error) {
 		return fillResult{}, err
 	}
 	return v.(fillResult), nil
+}
+
+// localCopy is localChunk, or the memory's copy alone without askDisk.
+func (e *Engine) localCopy(o *Object, key chunk.Key, askDisk bool) ([]byte, Source, bool) {
+	if askDisk {
+		return e.localChunk(o, key)
+	}
+	b, ok := e.store.Get(ChunkEntry(key))
+	return b, SourceHit, ok
 }
 
 // keepAndPlace keeps chunk idx of o, fetched from the origin by this

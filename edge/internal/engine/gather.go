@@ -14,6 +14,7 @@ import (
 type gathered struct {
 	shards   []chunk.Shard
 	present  []bool
+	local    []bool // the shard of this index in shards is this node's own copy
 	answered map[string]bool
 	corrupt  int
 }
@@ -28,9 +29,11 @@ type gatherer struct {
 	g        gathered
 
 	order []string       // members to ask, in order
-	owned map[string]int // shard indices each member owns
+	owned map[string]int // shard indices each member owns (this node: those expected from its disk)
 	first int            // how many of order to ask at once
-	reads []*peerRead    // the reads started, in order's order
+	asked int            // how many of order were asked
+	reads []*peerRead    // the reads started: this node's disk, if read, then order's
+	disk  *peerRead      // the read of this node's disk, nil if none
 	// events receives every shard and end the reads report; it has room
 	// for all, so that no read blocks on a gatherer that has returned.
 	events chan peerEvent
@@ -43,31 +46,41 @@ type gatherer struct {
 }
 
 // gatherShards collects shards of a's chunk until it has k of them,
-// late-bound: local shards first, then in parallel the fewest owners that
-// make up k (data shards first: they need no decoding); every other owner
-// as soon as one of those fails; and the next owners, enough to stand in
-// for it, once the read has waited a hedge delay on one slow owner: the
-// only one left to answer, or one that has sent nothing for that long
-// while others did (as one that never answers). So no read waits on a
-// single slow peer longer than a hedge delay (ARCHITECTURE.md, invariant
-// 6). Owners that are all slow at once are hedged only after two hedge
-// delays: then the reading edge's own CPU is likely the bottleneck, and
-// asking more owners would only add work (with a plain timer, a third of
-// the reads of a loaded edge were hedged, each reading two more shards).
-// Shards whose index a skips (known corrupt) are not taken. The caller
-// ends the reading with a.finish.
+// late-bound: the shards in memory first, then in parallel this node's
+// disk and the fewest owners that make up k with what the disk should
+// hold (data shards first: they need no decoding); every other owner as
+// soon as one of those fails; and the next owners, enough to stand in for
+// it, once the read has waited a hedge delay on one slow owner: the only
+// one left to answer, or one that has sent nothing for that long while
+// others did (as one that never answers). The disk is read as an owner
+// is, so no read waits on a single slow peer, or a slow disk, longer than
+// a hedge delay (ARCHITECTURE.md, invariant 6). Owners that are all slow
+// at once are hedged only after two hedge delays: then the reading edge's
+// own CPU is likely the bottleneck, and asking more owners would only add
+// work (with a plain timer, a third of the reads of a loaded edge were
+// hedged, each reading two more shards). Shards whose index a skips
+// (known corrupt) are not taken. The caller ends the reading with
+// a.finish.
 func (e *Engine) gatherShards(a *assembly, owners []string) gathered {
 	gr := &gatherer{e: e, a: a, k: e.codec.Data(), total: e.codec.Total()}
-	gr.g = gathered{present: make([]bool, gr.total), answered: map[string]bool{e.cluster.Self(): true}}
-	gr.local()
+	gr.g = gathered{present: make([]bool, gr.total), local: make([]bool, gr.total), answered: map[string]bool{e.cluster.Self(): true}}
+	gr.fromMemory()
 	if len(gr.g.shards) >= gr.k {
 		return gr.g
 	}
-	gr.order, gr.owned, gr.first = e.cluster.readOrder(owners, gr.k-len(gr.g.shards))
+	onDisk, mine := gr.diskCandidates(owners)
+	gr.order, gr.owned, gr.first = e.cluster.readOrder(owners, gr.k-len(gr.g.shards)-mine)
+	gr.owned[e.cluster.Self()] = mine
+	gr.outstanding = mine
 	for _, addr := range gr.order {
 		gr.outstanding += gr.owned[addr]
 	}
-	gr.events = make(chan peerEvent, len(gr.order)*(gr.total+1))
+	gr.events = make(chan peerEvent, (len(gr.order)+1)*(gr.total+1))
+	// The disk read ends with the gathering: what it has not found by
+	// then is not waited for.
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	gr.readDisk(ctx, onDisk)
 	return gr.run()
 }
 
@@ -79,14 +92,12 @@ func (gr *gatherer) add(s chunk.Shard) {
 	}
 }
 
-// local takes the shards this node holds; a corrupt one is dropped.
-func (gr *gatherer) local() {
+// fromMemory takes the shards this node holds in memory; a corrupt one
+// is dropped.
+func (gr *gatherer) fromMemory() {
 	e, key := gr.e, gr.a.key
-	// A disk read is bounded as a peer's would be.
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PeerTimeout)
-	defer cancel()
 	for i := range gr.total {
-		f, ok := e.localShard(ctx, ShardEntry(key, i))
+		f, ok := e.store.Get(ShardEntry(key, i))
 		if !ok {
 			continue
 		}
@@ -98,10 +109,17 @@ func (gr *gatherer) local() {
 			e.log.Warn("corrupt shard in memory dropped", "chunk", key.String(), "shard", i, "err", err)
 			continue
 		}
-		if gr.a.fits(s) && !gr.a.skip[i] {
-			gr.a.have(i)
-			gr.add(s)
-		}
+		gr.takeLocal(s)
+	}
+}
+
+// takeLocal takes s, a shard this node holds, if it is one of the chunk's
+// and not known corrupt.
+func (gr *gatherer) takeLocal(s chunk.Shard) {
+	if gr.a.fits(s) && !gr.a.skip[s.Index] && !gr.g.present[s.Index] {
+		gr.a.have(s.Index)
+		gr.add(s)
+		gr.g.local[s.Index] = true
 	}
 }
 
@@ -124,9 +142,12 @@ func (gr *gatherer) run() gathered {
 	for len(gr.g.shards) < gr.k && gr.received < len(gr.reads) {
 		select {
 		case ev := <-gr.events:
-			if ev.got {
+			switch {
+			case ev.got && ev.read == gr.disk:
+				gr.takeLocal(ev.shard)
+			case ev.got:
 				gr.took(ev.shard)
-			} else if gr.ended(ev) {
+			case gr.ended(ev):
 				return gr.g
 			}
 		case <-stalls.C:
@@ -147,8 +168,8 @@ func (gr *gatherer) launch(upTo int) {
 	// The reads capture what they need, not the gatherer, which stays on
 	// its goroutine's stack.
 	e, a, total := gr.e, gr.a, gr.total
-	for len(gr.reads) < upTo {
-		r := &peerRead{a: a, addr: gr.order[len(gr.reads)], events: gr.events}
+	for ; gr.asked < upTo; gr.asked++ {
+		r := &peerRead{a: a, addr: gr.order[gr.asked], events: gr.events}
 		gr.reads = append(gr.reads, r)
 		go func() {
 			bad, err := e.peers.Shards(r.addr, a.key, total, a.sl, r)
@@ -181,7 +202,11 @@ func (gr *gatherer) ended(ev peerEvent) (hopeless bool) {
 	} else if !errors.Is(ev.err, ErrEnough) {
 		gr.e.log.Debug("shard read failed", "peer", r.addr, "chunk", gr.a.key.String(), "err", ev.err)
 	}
-	gr.corrupted(r.addr, ev.bad, "peer sent corrupt shards")
+	if r == gr.disk {
+		gr.corrupted(r.addr, ev.bad, "corrupt shards on the disk dropped")
+	} else {
+		gr.corrupted(r.addr, ev.bad, "peer sent corrupt shards")
+	}
 	gr.corrupted(r.addr, ev.foreign, "peer sent shards of another chunk")
 	if len(gr.g.shards) < gr.k && len(gr.g.shards)+gr.outstanding < gr.k {
 		return true
@@ -233,13 +258,16 @@ func (gr *gatherer) standIn(slow ...*peerRead) {
 	for _, r := range slow {
 		r.covered = true
 		lost += gr.owned[r.addr]
+		if r == gr.disk {
+			gr.e.stats.diskSlow.Add(1)
+		}
 	}
-	upTo, got := len(gr.reads), 0
+	upTo, got := gr.asked, 0
 	for upTo < len(gr.order) && got < lost {
 		got += gr.owned[gr.order[upTo]]
 		upTo++
 	}
-	if upTo > len(gr.reads) {
+	if upTo > gr.asked {
 		gr.e.stats.hedges.Add(1)
 		gr.launch(upTo)
 	}
@@ -282,7 +310,7 @@ func (e *Engine) rebuild(key chunk.Key, chunkLen int, owners []string) ([]byte, 
 			return nil, chunk.ErrTooFewShards
 		}
 		data, err := e.codec.ReconstructInto(dst, g.shards)
-		retry := errors.Is(err, chunk.ErrCorrupt) && attempt == 0 && e.dropCorrupt(key, g.shards, skip) > 0
+		retry := errors.Is(err, chunk.ErrCorrupt) && attempt == 0 && e.dropCorrupt(key, g, skip) > 0
 		a.release()
 		if retry {
 			// The shards' own checksums were skipped (chunk.ParseFrame):
@@ -316,20 +344,21 @@ func (e *Engine) repairMissing(key chunk.Key, data []byte, owners []string, pres
 	}
 }
 
-// dropCorrupt checks every shard against its own checksum, marks the
-// corrupt ones in skip (they count as missing, so they are repaired), drops
-// this node's own copy if it is one of them, and returns how many it found.
-func (e *Engine) dropCorrupt(key chunk.Key, shards []chunk.Shard, skip []bool) int {
+// dropCorrupt checks every shard g holds against its own checksum, marks
+// the corrupt ones in skip (they count as missing, so they are repaired),
+// drops this node's own copy if it is one of them, and returns how many it
+// found.
+func (e *Engine) dropCorrupt(key chunk.Key, g gathered, skip []bool) int {
 	bad := 0
-	for _, s := range shards {
+	for _, s := range g.shards {
 		if err := s.Verify(); err != nil {
 			bad++
 			skip[s.Index] = true
 			e.stats.shardsCorrupt.Add(1)
 			e.log.Warn("corrupt shard dropped", "chunk", key.String(), "shard", s.Index, "err", err)
-			// Local shards are gathered first, so a local copy of this
-			// index is the one that was used.
-			e.dropLocal(ShardEntry(key, s.Index))
+			if g.local[s.Index] {
+				e.dropLocal(ShardEntry(key, s.Index))
+			}
 		}
 	}
 	return bad

@@ -30,20 +30,37 @@ type rig struct {
 	members map[string]*engine.Engine
 	obj     *engine.Object
 	key     chunk.Key
-	owners  []string // the chunk's shard owners: owners[0] leads, 0-3 hold data, 4-5 parity
-	data    []byte   // the chunk's bytes
+	owners  []string                    // the chunk's shard owners: owners[0] leads, 0-3 hold data, 4-5 parity
+	data    []byte                      // the chunk's bytes
+	disks   map[string]*enginetest.Disk // each member's disk tier, with newRigWith(t, true)
 }
 
 const path = "/movie.mp4"
 
 var healthy = enginetest.Fault{Delay: time.Millisecond}
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, false) }
+
+// newRigWith is newRig, each member with a disk tier of its own if disks.
+func newRigWith(t *testing.T, disks bool) *rig {
 	r := &rig{net: enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second}),
-		org: enginetest.NewOrigin(), cfg: enginetest.Config(), members: map[string]*engine.Engine{}}
+		org: enginetest.NewOrigin(), cfg: enginetest.Config(), members: map[string]*engine.Engine{},
+		disks: map[string]*enginetest.Disk{}}
 	data := enginetest.Movie(r.org, path, 2, 42)
-	for _, m := range enginetest.Start(t, r.net, r.org, r.cfg, 6) {
+	cfgs := make([]engine.Config, 6)
+	fakes := make([]*enginetest.Disk, len(cfgs))
+	for i := range cfgs {
+		cfgs[i] = r.cfg
+		if disks {
+			fakes[i] = enginetest.NewDisk()
+			cfgs[i].Disk = fakes[i]
+		}
+	}
+	for i, m := range enginetest.StartEach(t, r.net, r.org, cfgs) {
 		r.members[m.Addr] = m.Engine
+		if disks {
+			r.disks[m.Addr] = fakes[i]
+		}
 	}
 	// Before the engines close: let placements and repairs end, then every
 	// straggler time out.

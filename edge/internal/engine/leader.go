@@ -40,7 +40,7 @@ func (e *Engine) fillFromLeader(o *Object, key chunk.Key, owners []string) (fill
 			return r, err
 		}
 	}
-	return e.leadFill(o, key)
+	return e.leadFill(o, key, false) // fill has looked on the disk
 }
 
 // askLeader asks addr to fill a chunk as its leader. done is false when

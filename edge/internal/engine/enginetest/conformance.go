@@ -73,12 +73,24 @@ const SuspectFor = 5 * time.Second
 // test ends.
 func Start(t testing.TB, tr Transport, org engine.Origin, cfg engine.Config, n int) []*Member {
 	t.Helper()
-	addrs := make([]string, n)
+	cfgs := make([]engine.Config, n)
+	for i := range cfgs {
+		cfgs[i] = cfg
+	}
+	return StartEach(t, tr, org, cfgs)
+}
+
+// StartEach is Start with a configuration per member, cfgs[i] member i's:
+// each member needs a Disk of its own.
+func StartEach(t testing.TB, tr Transport, org engine.Origin, cfgs []engine.Config) []*Member {
+	t.Helper()
+	addrs := make([]string, len(cfgs))
 	for i := range addrs {
 		addrs[i] = tr.Addr(t)
 	}
-	members := make([]*Member, n)
+	members := make([]*Member, len(cfgs))
 	for i, addr := range addrs {
+		cfg := cfgs[i]
 		c := engine.NewCluster(engine.ClusterConfig{Self: addr, Now: cfg.Now, SuspectFor: SuspectFor})
 		c.SetMembers(addrs)
 		e, err := engine.New(cfg, org, tr.Peers(t, addr), c)

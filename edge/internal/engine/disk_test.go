@@ -1,0 +1,164 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
+	"github.com/edgecache/edgecache/edge/internal/engine/enginetest"
+)
+
+// These tests drive the disk tier through fakes (enginetest.Disk): a disk
+// that answers is read instead of a peer or the origin, and one that
+// stalls costs a read what a slow peer costs, a hedge delay, after which
+// the ring or the origin answers (ARCHITECTURE.md, invariant 6). A
+// stalled disk here never answers at all: a read that waited on it would
+// never end.
+
+// forget drops everything the member at addr holds in memory, so that
+// what it holds is on its disk alone.
+func (r *rig) forget(addr string) {
+	r.at(addr).Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+}
+
+// chunkAt reads the chunk through the member at addr, as a player's
+// request does, and checks its bytes.
+func (r *rig) chunkAt(t *testing.T, addr string) engine.Source {
+	t.Helper()
+	got, src, err := r.at(addr).Chunk(context.Background(), r.obj, r.key.Index)
+	if err != nil || !bytes.Equal(got, r.data) {
+		t.Fatalf("chunk at %s: %v, identical=%v", addr, err, bytes.Equal(got, r.data))
+	}
+	return src
+}
+
+// A shard this node owns that only its disk holds counts towards k: the
+// read asks the other data owners and no one else.
+func TestRebuildTakesTheOwnShardFromTheDisk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRigWith(t, true)
+		r.place(t)
+		reader := r.owners[1]
+		r.forget(reader)
+		before := r.asked()
+		r.rebuild(t, reader)
+		if got := r.since(before); !slices.Equal(got, []int{1, 0, 1, 1, 0, 0}) {
+			t.Errorf("shard reads per owner: %v, want the three other data owners once: the disk holds shard 1", got)
+		}
+		if s := r.at(reader).Stats(); s.DiskHits != 1 || s.DiskSlow != 0 || s.Hedges != 0 {
+			t.Errorf("disk hits %d, slow %d, hedges %d; want 1, 0, 0", s.DiskHits, s.DiskSlow, s.Hedges)
+		}
+	})
+}
+
+// A disk that stalls is stood in for as a slow owner is: a parity owner
+// is asked, the chunk is rebuilt, and the disk counts as slow.
+func TestRebuildHedgesAStalledDisk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRigWith(t, true)
+		r.place(t)
+		reader := r.owners[1]
+		r.forget(reader)
+		r.disks[reader].Stall(true)
+		before := r.asked()
+		r.rebuild(t, reader)
+		if got := r.since(before); got[1] != 0 || got[4]+got[5] != 1 {
+			t.Errorf("shard reads per owner: %v, want one parity owner asked in the stalled disk's place", got)
+		}
+		if s := r.at(reader).Stats(); s.DiskSlow != 1 || s.Hedges != 1 {
+			t.Errorf("disk slow %d, hedges %d; want 1 each", s.DiskSlow, s.Hedges)
+		}
+	})
+}
+
+// A decoded chunk that only the disk holds is served from it, as the
+// disk's (SourceDisk); once the disk stalls, the same chunk comes rebuilt
+// from the peers, and the origin is not asked again.
+func TestChunkFromTheDiskOrPastIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRigWith(t, true)
+		r.place(t)
+		reader := r.owners[5]
+		if src := r.chunkAt(t, reader); src != engine.SourcePeer {
+			t.Fatalf("first read: %v, want PEER", src)
+		}
+		reads := r.org.Reads(path)
+		r.forget(reader)
+		if src := r.chunkAt(t, reader); src != engine.SourceDisk {
+			t.Errorf("with the chunk on the disk alone: source %d, want SourceDisk", src)
+		}
+		r.forget(reader)
+		r.disks[reader].Stall(true)
+		if src := r.chunkAt(t, reader); src != engine.SourcePeer {
+			t.Errorf("with the disk stalled: source %d, want SourcePeer", src)
+		}
+		// The chunk's read, then its own shard's in the rebuild.
+		if n := r.at(reader).Stats().DiskSlow; n != 2 {
+			t.Errorf("%d slow disk reads, want 2", n)
+		}
+		if n := r.org.Reads(path); n != reads {
+			t.Errorf("the origin served %d more reads of the chunk, want none", n-reads)
+		}
+	})
+}
+
+// A leader whose disk stalls answers a fill from the origin rather than
+// hold the member that asked.
+func TestLeaderPastAStalledDisk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRigWith(t, true)
+		leader := r.owners[0]
+		if src := r.chunkAt(t, leader); src != engine.SourceOrigin {
+			t.Fatalf("the leader's first read: %v, want MISS", src)
+		}
+		r.at(leader).Settle()
+		r.forget(leader)
+		r.disks[leader].Stall(true)
+		asker := r.net.Peers(t, r.owners[5])
+		got, src, err := asker.Fill(leader, r.key, r.obj, len(r.data))
+		if err != nil || !bytes.Equal(got, r.data) || src != engine.SourceOrigin {
+			t.Fatalf("fill from a leader with a stalled disk: %v, %v, identical=%v; want the origin's bytes", err, src, bytes.Equal(got, r.data))
+		}
+		if n := r.at(leader).Stats().DiskSlow; n != 1 {
+			t.Errorf("%d slow disk reads at the leader, want 1", n)
+		}
+	})
+}
+
+// A node alone, whose disk stalls, fills from the origin.
+func TestAlonePastAStalledDisk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
+		org := enginetest.NewOrigin()
+		data := enginetest.Movie(org, path, 2, 9)
+		cfg := enginetest.Config()
+		disk := enginetest.NewDisk()
+		cfg.Disk = disk
+		e := enginetest.StartEach(t, net, org, []engine.Config{cfg})[0].Engine
+		t.Cleanup(net.Wait)
+		o := enginetest.Get(t, e, path).Object
+		read := func(want engine.Source) {
+			t.Helper()
+			got, src, err := e.Chunk(context.Background(), o, 1)
+			if err != nil || !bytes.Equal(got, data[enginetest.ChunkSize:]) || src != want {
+				t.Fatalf("chunk 1: %v, source %d, identical=%v; want source %d", err, src, bytes.Equal(got, data[enginetest.ChunkSize:]), want)
+			}
+		}
+		read(engine.SourceOrigin)
+		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+		read(engine.SourceDisk)
+		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+		disk.Stall(true)
+		read(engine.SourceOrigin)
+		if n := e.Stats().DiskSlow; n != 1 {
+			t.Errorf("%d slow disk reads, want 1", n)
+		}
+		if n := org.Reads(path); n != 2 {
+			t.Errorf("the origin served %d reads of chunk 1, want 2", n)
+		}
+	})
+}
