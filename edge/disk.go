@@ -53,6 +53,9 @@ func (ds disks) Get(ctx context.Context, key string) ([]byte, error) {
 	return ds.pick(key).Get(ctx, key)
 }
 
+// Contains reports whether key's store holds it.
+func (ds disks) Contains(key string) bool { return ds.pick(key).Contains(key) }
+
 // Remove drops key from its store.
 func (ds disks) Remove(key string) bool { return ds.pick(key).Remove(key) }
 

@@ -20,6 +20,10 @@ type Disk interface {
 	// engine bounds a read a player waits on by the hedge delay, and
 	// counts a read past its bound as slow by context.DeadlineExceeded.
 	Get(ctx context.Context, key string) ([]byte, error)
+	// Contains reports, without I/O, whether key is held (a rare false
+	// positive only costs a write skipped: the entry is fetched again
+	// when a read misses it).
+	Contains(key string) bool
 	// Remove drops key.
 	Remove(key string) bool
 	// RemoveGroup drops every key filed under group, durably.
@@ -35,11 +39,17 @@ func diskKey(k StoreKey) string {
 
 // add stores v under k in memory and writes it through to the disk, so
 // that what this node owns or served survives a restart. The disk only
-// queues the write.
+// queues the write, and is not written what it holds already (a key
+// names one version's bytes): a disk read given up on as slow is followed
+// by a fill that keeps the same chunk again, and the disk is a log, where
+// each rewrite would push older entries, the shards the ring counts on,
+// out sooner.
 func (e *Engine) add(k StoreKey, v []byte) {
 	e.store.Add(k, v)
-	if e.cfg.Disk != nil {
-		e.cfg.Disk.Put(diskKey(k), k.Object, v)
+	if d := e.cfg.Disk; d != nil {
+		if key := diskKey(k); !d.Contains(key) {
+			d.Put(key, k.Object, v)
+		}
 	}
 }
 
@@ -120,7 +130,9 @@ func (gr *gatherer) diskCandidates(owners []string) (onDisk []int, mine int) {
 // readDisk starts reading shards idx of the chunk being gathered from
 // this node's disk, as a read of this node's own: the gatherer hedges a
 // disk that sends nothing for a hedge delay as it hedges a slow owner, so
-// a slow disk costs a read no more than a slow peer does. The read ends
+// a slow disk costs a read no more than a slow peer does. Until the read
+// ends, this node has not answered: a shard of its own the gathering did
+// without may be on the disk still, and is not repaired. The read ends
 // with ctx; a corrupt shard is dropped from both tiers and counted bad.
 func (gr *gatherer) readDisk(ctx context.Context, idx []int) {
 	if len(idx) == 0 {
@@ -130,6 +142,7 @@ func (gr *gatherer) readDisk(ctx context.Context, idx []int) {
 	r := &peerRead{a: a, addr: e.cluster.Self(), events: gr.events}
 	gr.disk = r
 	gr.reads = append(gr.reads, r)
+	delete(gr.g.answered, r.addr)
 	go func() {
 		bad := 0
 		for _, i := range idx {

@@ -56,7 +56,8 @@ func TestRebuildTakesTheOwnShardFromTheDisk(t *testing.T) {
 }
 
 // A disk that stalls is stood in for as a slow owner is: a parity owner
-// is asked, the chunk is rebuilt, and the disk counts as slow.
+// is asked, the chunk is rebuilt, and the disk counts as slow. The shard
+// it did not send is not repaired: it may be there still.
 func TestRebuildHedgesAStalledDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRigWith(t, true)
@@ -69,15 +70,18 @@ func TestRebuildHedgesAStalledDisk(t *testing.T) {
 		if got := r.since(before); got[1] != 0 || got[4]+got[5] != 1 {
 			t.Errorf("shard reads per owner: %v, want one parity owner asked in the stalled disk's place", got)
 		}
-		if s := r.at(reader).Stats(); s.DiskSlow != 1 || s.Hedges != 1 {
-			t.Errorf("disk slow %d, hedges %d; want 1 each", s.DiskSlow, s.Hedges)
+		r.at(reader).Settle()
+		if s := r.at(reader).Stats(); s.DiskSlow != 1 || s.Hedges != 1 || s.Repairs != 0 {
+			t.Errorf("disk slow %d, hedges %d, repairs %d; want 1, 1, 0", s.DiskSlow, s.Hedges, s.Repairs)
 		}
 	})
 }
 
 // A decoded chunk that only the disk holds is served from it, as the
 // disk's (SourceDisk); once the disk stalls, the same chunk comes rebuilt
-// from the peers, and the origin is not asked again.
+// from the peers, and the origin is not asked again. The chunk kept again
+// is not written to the disk again: the disk is a log, and each rewrite
+// would push out older entries sooner.
 func TestChunkFromTheDiskOrPastIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRigWith(t, true)
@@ -93,8 +97,13 @@ func TestChunkFromTheDiskOrPastIt(t *testing.T) {
 		}
 		r.forget(reader)
 		r.disks[reader].Stall(true)
+		puts := r.disks[reader].Puts()
 		if src := r.chunkAt(t, reader); src != engine.SourcePeer {
 			t.Errorf("with the disk stalled: source %d, want SourcePeer", src)
+		}
+		r.at(reader).Settle()
+		if n := r.disks[reader].Puts() - puts; n != 0 {
+			t.Errorf("%d writes to the disk for a chunk and a shard it holds, want none", n)
 		}
 		// The chunk's read, then its own shard's in the rebuild.
 		if n := r.at(reader).Stats().DiskSlow; n != 2 {

@@ -18,6 +18,7 @@ type Disk struct {
 	entries map[string]diskEntry
 	stalled bool
 	gets    int
+	puts    int
 }
 
 type diskEntry struct {
@@ -53,6 +54,7 @@ func (d *Disk) Gets() int {
 func (d *Disk) Put(key, group string, v []byte) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.puts++
 	d.entries[key] = diskEntry{group: group, v: bytes.Clone(v)}
 	return true
 }
@@ -73,6 +75,21 @@ func (d *Disk) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, ErrNotOnDisk
 	}
 	return bytes.Clone(e.v), nil
+}
+
+// Contains is engine.Disk's.
+func (d *Disk) Contains(key string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.entries[key]
+	return ok
+}
+
+// Puts is how many writes the disk took.
+func (d *Disk) Puts() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.puts
 }
 
 // Remove is engine.Disk's.
