@@ -60,6 +60,7 @@ func ReadCatalogue(r io.Reader) ([]Object, error) {
 // object is a catalogue entry ready for the workload: its size is known and,
 // when it is synthetic, so is the name its bytes derive from.
 type object struct {
+	id        int // the first object of the catalogue with this path: the same bytes
 	path      string
 	size      int64
 	synthetic bool

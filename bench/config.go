@@ -139,6 +139,12 @@ type Config struct {
 	// full URL of /.edgecache/stats); read before, during and after the run
 	// to report origin egress and offload. Empty: origin figures unknown.
 	OriginStats string
+	// Tiers, if set, reads the deployment's own running totals of the body
+	// bytes its edges sent, by where they found them, summed over the
+	// edges; it is read where OriginStats is, and the report splits the
+	// measured bytes by tier. The bench cannot ask an arbitrary CDN for
+	// them: `edgecache bench --local` sets it from its edges. Nil: unknown.
+	Tiers func() TierBytes
 
 	// Faults are injected during the measured run, in order of At.
 	Faults []Fault

@@ -81,7 +81,7 @@ func (s *sampler) take(ctx context.Context, now time.Time) Sample {
 	}
 	if s.r.origin != nil {
 		o := s.r.readOrigin(ctx)
-		if od := diff(o, s.origin); od != nil {
+		if od := diff(reading{origin: o}, reading{origin: s.origin}).origin; od != nil {
 			smp.OriginBytes = &od.BodyBytes
 		}
 		s.origin = o

@@ -27,12 +27,16 @@ import (
 // ([{name, start_s, end_s, summary}], split at faults), faults
 // ([{name, at_s, error}]), timeseries ([{at_s, seconds, bytes, requests,
 // errors, origin_bytes}], one per second), latency_distribution
-// ([{percentile, latency_ms}]) and verification. A Summary has seconds,
-// requests, ok, errors, bytes, throughput_gbit_s, throughput_mib_s,
-// requests_per_s, latency_ms and ttfb_ms ({p50, p90, p99, p99_9, max,
-// mean}), bytes_by_source ({HIT, PEER, MISS, other}), errors_by_kind,
-// origin ({requests, body_bytes, offload}, absent when unknown) and video
-// ({segments, rebuffers, rebuffer_ratio, stall_s}, paced video only).
+// ([{percentile, latency_ms}]), verification and working_set
+// ({unique_bytes, origin_bytes, egress_ratio}: the whole run, warmup
+// included; absent when the origin's counters are unknown). A Summary has
+// seconds, requests, ok, errors, bytes, throughput_gbit_s,
+// throughput_mib_s, requests_per_s, latency_ms and ttfb_ms ({p50, p90,
+// p99, p99_9, max, mean}), bytes_by_source ({HIT, PEER, MISS, other}),
+// errors_by_kind, origin ({requests, body_bytes, offload}, absent when
+// unknown), tiers ({memory, disk, peer, origin}: the edges' own counts,
+// absent but for --local) and video ({segments, rebuffers,
+// rebuffer_ratio, stall_s}, paced video only).
 // Units are in the field names: _s seconds, _ms milliseconds, bytes.
 const SchemaVersion = 1
 
@@ -189,7 +193,13 @@ func writeRun(w io.Writer, res *Result, named bool) error {
 	fmt.Fprintf(tw, "latency ms\t%s\n", pctRow(s.Latency))
 	fmt.Fprintf(tw, "ttfb ms\t%s\n", pctRow(s.TTFB))
 	fmt.Fprintf(tw, "bytes by source\t%s\n", sourceRow(s))
+	if s.Tiers != nil {
+		fmt.Fprintf(tw, "edges' tiers\t%s\n", tiersRow(s.Tiers))
+	}
 	fmt.Fprintf(tw, "origin\t%s\n", originRow(s.Origin))
+	if res.WorkingSet != nil {
+		fmt.Fprintf(tw, "working set\t%s\n", workingSetRow(res.WorkingSet))
+	}
 	fmt.Fprintf(tw, "errors\t%s\n", errorsRow(s.ErrorsByKind))
 	if v := s.Video; v != nil {
 		fmt.Fprintf(tw, "rebuffers\t%d of %d segments (%.2f%%)\tstalled %.1fs\n", v.Rebuffers, v.Segments, 100*v.RebufferRatio, v.StallSeconds)
@@ -321,6 +331,19 @@ func sourcePart(name string, n, total int64) string {
 		return name + " 0"
 	}
 	return fmt.Sprintf("%s %s (%.1f%%)", name, bytesStr(n), 100*float64(n)/float64(total))
+}
+
+// tiersRow splits the edges' bytes by where they found them.
+func tiersRow(t *TierBytes) string {
+	total := t.Total()
+	return strings.Join([]string{sourcePart("memory", t.Memory, total), sourcePart("disk", t.Disk, total),
+		sourcePart("peers", t.Peer, total), sourcePart("origin", t.Origin, total)}, "  ")
+}
+
+// workingSetRow sets the unique bytes asked for against the origin's
+// egress over the whole run.
+func workingSetRow(ws *WorkingSet) string {
+	return fmt.Sprintf("%s unique asked, warmup included; the origin sent %s, %.2fx", bytesStr(ws.UniqueBytes), bytesStr(ws.OriginBytes), ws.EgressRatio)
 }
 
 func originRow(o *OriginSummary) string {

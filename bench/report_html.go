@@ -18,16 +18,18 @@ import (
 var htmlTemplate string
 
 var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":   func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
-	"f2":    func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"f3":    func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"bytes": bytesStr,
-	"errs":  errorsRow,
-	"src":   sourceRow,
-	"num":   num,
-	"add":   func(a, b int) int { return a + b },
-	"sub":   func(a, b int) int { return a - b },
-	"half":  func(a int) int { return a / 2 },
+	"pct":        func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"f2":         func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"f3":         func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"bytes":      bytesStr,
+	"errs":       errorsRow,
+	"src":        sourceRow,
+	"tiers":      tiersRow,
+	"workingSet": workingSetRow,
+	"num":        num,
+	"add":        func(a, b int) int { return a + b },
+	"sub":        func(a, b int) int { return a - b },
+	"half":       func(a int) int { return a / 2 },
 }).Parse(htmlTemplate))
 
 // WriteHTML writes the report as one self-contained HTML page with charts

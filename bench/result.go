@@ -33,6 +33,9 @@ type Result struct {
 	LatencyDistribution []Quantile `json:"latency_distribution"`
 	// Verification says how bodies were checked and what was found.
 	Verification Verification `json:"verification"`
+	// WorkingSet is what the run asked for against the origin's egress,
+	// warmup included; nil when the origin's counters are unknown.
+	WorkingSet *WorkingSet `json:"working_set,omitempty"`
 }
 
 // Summary is the totals and percentiles of a run or of one of its phases.
@@ -60,6 +63,10 @@ type Summary struct {
 	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
 	// Origin is nil when the origin's counters were not available.
 	Origin *OriginSummary `json:"origin,omitempty"`
+	// Tiers are the bytes the deployment's edges sent while measured, by
+	// where they found them, as the edges count them (Config.Tiers); nil
+	// when unknown. The edges count a response's bytes when it ends.
+	Tiers *TierBytes `json:"tiers,omitempty"`
 	// Video is set for paced video runs.
 	Video *VideoSummary `json:"video,omitempty"`
 }
@@ -180,10 +187,11 @@ func (r *Result) label() string {
 // reportedPercentiles are the points of Result.LatencyDistribution.
 var reportedPercentiles = []float64{0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100}
 
-// summarize turns a tally over seconds into its Summary. origin is nil
-// when the origin's counters are unknown; video tells whether rebuffers
-// were accounted.
-func summarize(t *tally, seconds float64, origin *originCounters, video bool) Summary {
+// summarize turns a tally over seconds into its Summary, with what the
+// counters read over the same time (d: each part nil when unknown); video
+// tells whether rebuffers were accounted.
+func summarize(t *tally, seconds float64, d reading, video bool) Summary {
+	origin := d.origin
 	s := Summary{
 		Seconds:       seconds,
 		Requests:      t.requests,
@@ -217,6 +225,7 @@ func summarize(t *tally, seconds float64, origin *originCounters, video bool) Su
 		}
 		s.Origin = o
 	}
+	s.Tiers = d.tiers
 	if video {
 		v := &VideoSummary{Segments: t.segments, Rebuffers: t.rebuffers, StallSeconds: t.stall.Seconds()}
 		if t.segments > 0 {

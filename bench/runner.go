@@ -43,6 +43,7 @@ type runner struct {
 	rec     *recorder
 	ref     *refChecker  // nil: no reference checks
 	origin  *originStats // nil: origin figures unknown
+	unique  *uniqueSet   // the bytes asked for, warmup included
 
 	start, measureStart, end, hardStop time.Time
 
@@ -83,6 +84,14 @@ func newRunner(ctx context.Context, cfg Config) (*runner, error) {
 		}
 		r.objs = objs
 	}
+	first := map[string]int{}
+	for i := range r.objs {
+		if _, seen := first[r.objs[i].path]; !seen {
+			first[r.objs[i].path] = i
+		}
+		r.objs[i].id = first[r.objs[i].path]
+	}
+	r.unique = newUniqueSet(r.objs)
 	r.rec = newRecorder(min(cfg.Concurrency, 4*runtime.GOMAXPROCS(0)))
 	r.client = newClient(r.targets, cfg.Concurrency, cfg.Timeout)
 	if cfg.VerifyOrigin != "" && r.verifyMode() == verifySampled {
@@ -172,6 +181,7 @@ func (r *runner) admit(phase int) bool {
 // started in: during warmup (-1) its bytes are not counted live.
 func (r *runner) send(s *scratch, samp *rand.Rand, rq request, pref int, start time.Time, phase int) outcome {
 	ti := r.client.pick(pref, time.Now())
+	r.unique.add(rq.obj.id, rq.off, rq.n)
 	wantSum := r.ref != nil && !rq.obj.synthetic && samp.Float64() < r.cfg.VerifySample
 	var live *atomic.Int64
 	if phase >= 0 {
@@ -202,12 +212,11 @@ func (r *runner) record(w, startPhase int, rq request, o *outcome, segment, rebu
 // run drives the run: workers, warmup, faults, the time series, the end.
 func (r *runner) run(ctx context.Context) *Result {
 	cfg := &r.cfg
-	// Without warmup, the origin's baseline is read before the first
-	// request can reach it.
-	var baseline *originCounters
-	if cfg.Warmup == 0 {
-		baseline = r.readOrigin(ctx)
-	}
+	// The counters are read before the first request can reach the
+	// deployment: the working set's egress counts from here, and so does
+	// the measured run's without warmup.
+	initial := r.read(ctx)
+	baseline := initial
 	r.start = time.Now()
 	r.measureStart = r.start.Add(cfg.Warmup)
 	r.end = r.measureStart.Add(cfg.Duration)
@@ -225,10 +234,10 @@ func (r *runner) run(ctx context.Context) *Result {
 	if cfg.Warmup > 0 {
 		sleepUntil(r.measureStart, ctx.Done(), r.stop)
 		r.phase.Store(0)
-		baseline = r.readOrigin(ctx)
+		baseline = r.read(ctx)
 	}
-	readings := []*originCounters{baseline}
-	sampler := newSampler(r, r.measureStart, baseline)
+	readings := []reading{baseline}
+	sampler := newSampler(r, r.measureStart, baseline.origin)
 	samplerDone := make(chan []Sample)
 	samplerStop := make(chan struct{})
 	go func() { samplerDone <- sampler.loop(ctx, samplerStop) }()
@@ -248,8 +257,8 @@ func (r *runner) run(ctx context.Context) *Result {
 	if r.ref != nil {
 		r.ref.close()
 	}
-	readings = append(readings, r.readOrigin(ctx))
-	return r.result(bounds, finish, readings, events, samples)
+	readings = append(readings, r.read(ctx))
+	return r.result(bounds, finish, initial, readings, events, samples)
 }
 
 // startWorkers starts the run's workers, and returns a channel closed
@@ -284,9 +293,9 @@ func (r *runner) startWorkers() <-chan struct{} {
 
 // injectFaults injects each fault at its time of the measured run, unless
 // the run ends first. Each starts a phase: it returns the phases' start
-// times, the origin's counters at each (after readings, those before the
-// first), and what each fault did.
-func (r *runner) injectFaults(ctx context.Context, readings []*originCounters) ([]time.Time, []*originCounters, []FaultEvent) {
+// times, the counters at each (after readings, those before the first),
+// and what each fault did.
+func (r *runner) injectFaults(ctx context.Context, readings []reading) ([]time.Time, []reading, []FaultEvent) {
 	bounds := []time.Time{r.measureStart}
 	var events []FaultEvent
 	for _, f := range r.cfg.Faults {
@@ -298,7 +307,7 @@ func (r *runner) injectFaults(ctx context.Context, readings []*originCounters) (
 		now := time.Now()
 		bounds = append(bounds, now)
 		r.phase.Add(1)
-		readings = append(readings, r.readOrigin(ctx))
+		readings = append(readings, r.read(ctx))
 		ev := FaultEvent{Name: f.Name, AtS: now.Sub(r.measureStart).Seconds()}
 		if err := f.Inject(); err != nil {
 			ev.Error = err.Error()
@@ -307,6 +316,23 @@ func (r *runner) injectFaults(ctx context.Context, readings []*originCounters) (
 		events = append(events, ev)
 	}
 	return bounds, readings, events
+}
+
+// reading is the counters at one instant: the origin's and the
+// deployment's bytes by tier, each nil when unknown.
+type reading struct {
+	origin *originCounters
+	tiers  *TierBytes
+}
+
+// read reads every counter the run knows of.
+func (r *runner) read(ctx context.Context) reading {
+	rd := reading{origin: r.readOrigin(ctx)}
+	if r.cfg.Tiers != nil {
+		t := r.cfg.Tiers()
+		rd.tiers = &t
+	}
+	return rd
 }
 
 // readOrigin reads the origin's counters; nil when unknown.
@@ -326,9 +352,9 @@ func (r *runner) readOrigin(ctx context.Context) *originCounters {
 	return &c
 }
 
-// result assembles the Result from the recorder and the readings taken at
-// each phase boundary.
-func (r *runner) result(bounds []time.Time, finish time.Time, readings []*originCounters, events []FaultEvent, samples []Sample) *Result {
+// result assembles the Result from the recorder, the readings taken at
+// each phase boundary, and the one taken before the run began.
+func (r *runner) result(bounds []time.Time, finish time.Time, initial reading, readings []reading, events []FaultEvent, samples []Sample) *Result {
 	video := r.cfg.Workload == WorkloadVideo && r.cfg.Bitrate > 0
 	tallies := r.rec.phases(len(bounds))
 	total := newTally()
@@ -359,6 +385,7 @@ func (r *runner) result(bounds []time.Time, finish time.Time, readings []*origin
 		})
 	}
 	res.Summary = summarize(total, finish.Sub(r.measureStart).Seconds(), diff(readings[len(readings)-1], readings[0]), video)
+	res.WorkingSet = r.workingSet(diff(readings[len(readings)-1], initial).origin)
 	res.LatencyDistribution = distribution(total.latency)
 	res.Verification = Verification{
 		Mode:         r.verifyMode(),
@@ -374,11 +401,29 @@ func (r *runner) result(bounds []time.Time, finish time.Time, readings []*origin
 	return res
 }
 
-// diff is b - a, or nil when either reading is unknown.
-func diff(b, a *originCounters) *originCounters {
-	if a == nil || b == nil {
+// workingSet sets the bytes asked for against egress, the origin's
+// counters over the whole run; nil when those are unknown.
+func (r *runner) workingSet(egress *originCounters) *WorkingSet {
+	if egress == nil {
 		return nil
 	}
-	d := b.sub(*a)
-	return &d
+	ws := &WorkingSet{UniqueBytes: r.unique.total(), OriginBytes: egress.BodyBytes}
+	if ws.UniqueBytes > 0 {
+		ws.EgressRatio = float64(ws.OriginBytes) / float64(ws.UniqueBytes)
+	}
+	return ws
+}
+
+// diff is b - a, each part nil when unknown in either reading.
+func diff(b, a reading) reading {
+	var d reading
+	if a.origin != nil && b.origin != nil {
+		o := b.origin.sub(*a.origin)
+		d.origin = &o
+	}
+	if a.tiers != nil && b.tiers != nil {
+		t := b.tiers.sub(*a.tiers)
+		d.tiers = &t
+	}
+	return d
 }
