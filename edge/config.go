@@ -412,6 +412,10 @@ func refusable(methods []string) []error {
 // least (chunk/disk's Config).
 const minDiskBytes = 512 << 10
 
+// MinDiskSize is the smallest DiskSize Validate accepts with chunks of
+// chunkSize bytes: 16 chunks, and at least 512 KiB.
+func MinDiskSize(chunkSize int64) int64 { return max(minDiskBytes, 16*chunkSize) }
+
 // validateDisk checks the disk tier's settings: a size that holds whole
 // chunks, and paths that are directories (or not yet there), so that a
 // typo fails at start, not at the first write.
@@ -420,7 +424,7 @@ func (c *Config) validateDisk() []error {
 		return nil
 	}
 	var errs []error
-	if need := max(minDiskBytes, 16*c.ChunkSize); c.DiskSize < need {
+	if need := MinDiskSize(c.ChunkSize); c.DiskSize < need {
 		errs = append(errs, fmt.Errorf("disk size %d bytes is under %d (16 chunks, and at least 512 KiB)", c.DiskSize, need))
 	}
 	seen := map[string]bool{}

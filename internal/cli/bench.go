@@ -39,6 +39,7 @@ type benchFlags struct {
 	compare    compareValue
 	local      int
 	localLog   string
+	diskDir    string
 	paths      string
 	workload   string
 	kills      killValue
@@ -64,6 +65,8 @@ func (b *benchFlags) register(f *flagSet) {
 	f.Size(&b.edge.CacheSize, "cache-size", "with --local: cache memory of each edge")
 	f.Size(&b.edge.ChunkSize, "chunk-size", "with --local: chunk size of each edge")
 	f.Int(&b.edge.ReadaheadNext, "readahead-next", "with --local: chunks past a sequential request each edge fetches for the next one (0: off)")
+	f.Size(&b.edge.DiskSize, "disk-size", "with --local: a disk tier of this size for each edge, in a directory of its own removed when the bench ends (default: none, memory only)")
+	f.String(&b.diskDir, "disk-dir", "with --disk-size: directory the edges' disk tiers are made in, to measure a chosen filesystem (default: the system's temporary directory)")
 	f.String(&b.localLog, "local-log", "with --local: file the origin's and the edges' logs are appended to (default: none, so that they do not mix with the report)")
 
 	f.String(&b.workload, "workload", "video (viewers reading objects in segment-size ranges), range (random ranges) or segments (whole objects)")
@@ -147,9 +150,37 @@ func (b *benchFlags) check(bad map[string]bool) error {
 	case len(b.kills) > 0 && b.local == 0:
 		return errors.New("--kill needs --local: the bench can only stop edges it started")
 	}
+	if err := b.checkDisk(bad); err != nil {
+		return err
+	}
 	for _, k := range b.kills {
 		if k.node > b.local {
 			return fmt.Errorf("--kill %d@%v: there are only %d edges", k.node, k.at, b.local)
+		}
+	}
+	return nil
+}
+
+// checkDisk judges --disk-size and --disk-dir: a disk tier is for edges
+// the bench starts, and must hold whole chunks.
+func (b *benchFlags) checkDisk(bad map[string]bool) error {
+	size := b.edge.DiskSize
+	switch {
+	case bad["disk-size"]:
+		return nil // said already
+	case size != 0 && b.local == 0:
+		return errors.New("--disk-size needs --local: the bench can only give a disk tier to edges it starts")
+	case size < 0:
+		return errors.New("--disk-size must not be negative")
+	case size > 0 && size < edge.MinDiskSize(b.edge.ChunkSize):
+		return fmt.Errorf("--disk-size %s is under 16 chunks of --chunk-size and 512 KiB: give at least %s",
+			FormatSize(size), FormatSize(edge.MinDiskSize(b.edge.ChunkSize)))
+	case b.diskDir != "" && size == 0:
+		return errors.New("--disk-dir needs --disk-size")
+	}
+	if b.diskDir != "" {
+		if fi, err := os.Stat(b.diskDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--disk-dir %s is not a directory", b.diskDir)
 		}
 	}
 	return nil
@@ -185,19 +216,29 @@ func (b *benchFlags) startLocal(ctx context.Context, log *slog.Logger) (stop fun
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Config{
-		Edges:  b.local,
-		Origin: origin.ServerConfig{Synthetic: true},
-		Edge: func(_ int, cfg *edge.Config) {
-			cfg.CacheSize, cfg.ChunkSize, cfg.ReadaheadNext = b.edge.CacheSize, b.edge.ChunkSize, b.edge.ReadaheadNext
-		},
-		Logger: clusterLog,
-	})
+	disks, removeDisks, err := b.localDisks()
 	if err != nil {
 		closeLog()
 		return nil, err
 	}
+	cluster, err := localcluster.Start(ctx, localcluster.Config{
+		Edges:  b.local,
+		Origin: origin.ServerConfig{Synthetic: true},
+		Edge: func(i int, cfg *edge.Config) {
+			cfg.CacheSize, cfg.ChunkSize, cfg.ReadaheadNext = b.edge.CacheSize, b.edge.ChunkSize, b.edge.ReadaheadNext
+			if disks != nil {
+				cfg.DiskPaths, cfg.DiskSize = []string{disks[i]}, b.edge.DiskSize
+			}
+		},
+		Logger: clusterLog,
+	})
+	if err != nil {
+		removeDisks()
+		closeLog()
+		return nil, err
+	}
 	b.cfg.Targets = cluster.Targets()
+	b.cfg.Tiers = func() bench.TierBytes { return sentByTier(cluster.Nodes()) }
 	if b.cfg.OriginStats == "" {
 		b.cfg.OriginStats = cluster.OriginURL()
 	}
@@ -208,13 +249,45 @@ func (b *benchFlags) startLocal(ctx context.Context, log *slog.Logger) (stop fun
 			Inject: func() error { return cluster.Kill(k.node - 1) },
 		})
 	}
-	log.Info("local cluster", "origin", cluster.OriginURL(), "edges", strings.Join(b.cfg.Targets, ","))
+	log.Info("local cluster", "origin", cluster.OriginURL(), "edges", strings.Join(b.cfg.Targets, ","), "disks", strings.Join(disks, ","))
 	return func() {
 		if err := cluster.Close(); err != nil {
 			log.Warn("stopping the local cluster", "err", err)
 		}
+		removeDisks()
 		closeLog()
 	}, nil
+}
+
+// localDisks makes a directory for each --local edge's disk tier, in one
+// temporary directory under --disk-dir (or the system's), and returns
+// them and what removes them all; none without --disk-size.
+func (b *benchFlags) localDisks() (dirs []string, remove func(), err error) {
+	if b.edge.DiskSize == 0 {
+		return nil, func() {}, nil
+	}
+	root, err := os.MkdirTemp(b.diskDir, "edgecache-bench-disks-")
+	if err != nil {
+		return nil, nil, usagef("edgecache bench: --disk-dir: %v", err)
+	}
+	for i := range b.local {
+		dirs = append(dirs, filepath.Join(root, fmt.Sprintf("edge%d", i+1)))
+	}
+	return dirs, func() { _ = os.RemoveAll(root) }, nil
+}
+
+// sentByTier sums the edges' own counters of body bytes sent, by where
+// they found them.
+func sentByTier(nodes []*edge.Node) bench.TierBytes {
+	var t bench.TierBytes
+	for _, n := range nodes {
+		s := n.Stats()
+		t.Memory += s.SentHit
+		t.Disk += s.SentDisk
+		t.Peer += s.SentPeer
+		t.Origin += s.SentOrigin
+	}
+	return t
 }
 
 // localLogger is the logger of the --local cluster: JSON lines appended

@@ -74,6 +74,11 @@ func TestBenchUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--compare", "a=http://127.0.0.1:1", "--sustain-max", "10"}, "--sustain-max"},
 		{[]string{"--target", "http://127.0.0.1:1", "--workload", "range", "--sustain-max", "10"}, "--bitrate"},
 		{[]string{"--target", "http://127.0.0.1:1", "--workload", "video", "--bitrate", "1Mbps", "--concurrency", "20", "--sustain-max", "10"}, "--concurrency"},
+		{[]string{"--target", "http://127.0.0.1:1", "--disk-size", "1GiB"}, "--disk-size"},
+		{[]string{"--local", "2", "--disk-size", "lots"}, "-disk-size"},
+		{[]string{"--local", "2", "--disk-size", "1MiB"}, "--disk-size"},
+		{[]string{"--local", "2", "--disk-dir", os.TempDir()}, "--disk-dir"},
+		{[]string{"--local", "2", "--disk-size", "64MiB", "--disk-dir", filepath.Join(os.TempDir(), "edgecache-no-such-dir")}, "--disk-dir"},
 	} {
 		_, err := benchCmd(t, nil, tc.args...)
 		var ue *usageError
@@ -173,6 +178,47 @@ func TestBenchLocalWithKill(t *testing.T) {
 	}
 	if run.Phases[1].Summary.OK == 0 {
 		t.Errorf("nothing served after the kill:\n%s", out)
+	}
+}
+
+// bench --local --disk-size gives each edge a disk tier, reports the bytes
+// the edges sent by tier (memory, disk, peers, origin) and the working
+// set against the origin's egress, and removes the disks when it ends.
+func TestBenchLocalWithDisks(t *testing.T) {
+	dir := t.TempDir()
+	jsonFile, htmlFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+	args := []string{"--local", "2", "--chunk-size", "256KiB", "--cache-size", "1MiB", "--disk-size", "16MiB",
+		"--disk-dir", dir, "--json", jsonFile, "--html", htmlFile}
+	out, err := benchCmd(t, nil, append(slices.Clone(quick), args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "edges' tiers") || !strings.Contains(out, "working set") {
+		t.Errorf("no tiers or working set in:\n%s", out)
+	}
+	f, err := os.Open(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := bench.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := rep.Runs[0]
+	// 16 chunks, a memory of fewer than 4 per edge: most reads are the
+	// disk's.
+	if tiers := run.Summary.Tiers; tiers == nil || tiers.Disk == 0 || tiers.Total() == 0 {
+		t.Errorf("bytes by tier %+v: want the disk's among them", tiers)
+	}
+	if ws := run.WorkingSet; ws == nil || ws.UniqueBytes == 0 || ws.UniqueBytes > 4<<20 || ws.OriginBytes == 0 {
+		t.Errorf("working set %+v: want at most the 4 MiB catalogue, and origin egress", ws)
+	}
+	if page, err := os.ReadFile(htmlFile); err != nil || !bytes.Contains(page, []byte("<td>edges' tiers</td><td>memory ")) {
+		t.Errorf("the HTML report has no bytes by tier (%v)", err)
+	}
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 2 {
+		t.Errorf("--disk-dir holds %v after the run (%v), want the reports alone", left, err)
 	}
 }
 
