@@ -58,6 +58,10 @@ type Summary struct {
 	// short_body, bad_range, verify_mismatch, other. Kinds with no error
 	// are omitted.
 	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+	// Failovers counts requests whose target refused the connection and
+	// that went to the next target, as a player moves off a node that is
+	// down; they are errors only if every target refused (connect).
+	Failovers int64 `json:"failovers"`
 	// Origin is nil when the origin's counters were not available.
 	Origin *OriginSummary `json:"origin,omitempty"`
 	// Video is set for paced video runs.
@@ -189,6 +193,7 @@ func summarize(t *tally, seconds float64, origin *originCounters, video bool) Su
 		Requests:      t.requests,
 		OK:            t.ok,
 		Errors:        t.failed(),
+		Failovers:     t.failovers,
 		Bytes:         t.bytes,
 		Latency:       percentiles(t.latency),
 		TTFB:          percentiles(t.ttfb),
