@@ -35,7 +35,7 @@ func (e *DiskError) Unwrap() error { return e.Err }
 func openDisks(cfg Config) (disks, error) {
 	var ds disks
 	for _, p := range cfg.DiskPaths {
-		s, err := disk.Open(disk.Config{Dir: p, Size: cfg.DiskSize, Logger: cfg.Logger})
+		s, err := disk.Open(disk.Config{Dir: p, Size: cfg.DiskSize, Logger: cfg.Logger, FS: cfg.diskFS})
 		if err != nil {
 			ds.close(context.Background())
 			return nil, &DiskError{Path: p, Err: err}
