@@ -67,10 +67,11 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 // counters hold still.
 func quiet(t *testing.T, n *Node) {
 	t.Helper()
-	waitFor(t, "the disk's queue to drain", func() bool {
-		s := n.disks.stats()[0]
-		return s.Queued == 0 && s.Puts > 0 && s.WrittenBytes > 0
-	})
+	for _, s := range n.disks {
+		if err := s.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // After disk reads and writes, the collector's series are the store's

@@ -67,6 +67,7 @@ func TestDiskSmallerThanTheWorkingSet(t *testing.T) {
 	for i := chunks - 1; i >= 0; i-- {
 		readChunk(t, n.Node, "/big.mp4", data, i)
 	}
+	quiet(t, n.Node)
 	s := n.disks.stats()[0]
 	if s.Evictions == 0 || s.Bytes > s.Size {
 		t.Errorf("the disk holds %d bytes of its %d after %d evictions; want evictions and no more than the budget", s.Bytes, s.Size, s.Evictions)
