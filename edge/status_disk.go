@@ -40,10 +40,10 @@ type DiskStatus struct {
 // histogram_quantile does: linearly inside the bucket they fall in, and
 // 1 s for any past the highest bound.
 type LatencyStatus struct {
-	Count uint64  `json:"count"`
-	Mean  float64 `json:"mean_seconds"`
-	P50   float64 `json:"p50_seconds"`
-	P99   float64 `json:"p99_seconds"`
+	Count uint64  `json:"count"`        // operations timed since start
+	Mean  float64 `json:"mean_seconds"` // their mean duration
+	P50   float64 `json:"p50_seconds"`  // the median, estimated
+	P99   float64 `json:"p99_seconds"`  // the 99th percentile, estimated
 }
 
 // diskStatus is the disk tier's part of Status.
