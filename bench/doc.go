@@ -30,8 +30,9 @@
 // whose node refuses connections moves to the next target, as a player
 // moves to another node, so that a node loss shows as load moving to the
 // rest of the cluster and as origin egress, not as an endless error loop;
-// the refused request itself, which never reached a server, goes to the
-// next target too and is counted as a failover, not an error.
+// a request that got no response at all (refused, or its connection
+// closed before a response byte) goes to the next target too and is
+// counted as a failover, not an error.
 //
 // What this package must never do:
 //   - import edge, chunk or ring: it measures a CDN from the outside, as a
@@ -44,8 +45,8 @@
 //     from the actual send time in open loop: both hide what a viewer saw
 //     (the retries allowed are of requests that never reached a server:
 //     one sent on a kept-alive connection the server had already closed,
-//     which every HTTP client retries, and one whose connection was
-//     refused, which goes to the next target and is counted);
+//     which every HTTP client retries, and one that got no response byte,
+//     which goes to the next target, as a player's would, and is counted);
 //   - run unbounded: every run ends after its duration (plus at most one
 //     request timeout to drain) or its request count, whichever comes first.
 package bench

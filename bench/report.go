@@ -192,7 +192,7 @@ func writeRun(w io.Writer, res *Result, named bool) error {
 	fmt.Fprintf(tw, "origin\t%s\n", originRow(s.Origin))
 	fmt.Fprintf(tw, "errors\t%s\n", errorsRow(s.ErrorsByKind))
 	if s.Failovers > 0 {
-		fmt.Fprintf(tw, "failovers\t%d requests moved to the next node, their own refusing connections\n", s.Failovers)
+		fmt.Fprintf(tw, "failovers\t%d requests moved to the next node, their own giving no response\n", s.Failovers)
 	}
 	if v := s.Video; v != nil {
 		fmt.Fprintf(tw, "rebuffers\t%d of %d segments (%.2f%%)\tstalled %.1fs\n", v.Rebuffers, v.Segments, 100*v.RebufferRatio, v.StallSeconds)

@@ -58,9 +58,10 @@ type Summary struct {
 	// short_body, bad_range, verify_mismatch, other. Kinds with no error
 	// are omitted.
 	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
-	// Failovers counts requests whose target refused the connection and
-	// that went to the next target, as a player moves off a node that is
-	// down; they are errors only if every target refused (connect).
+	// Failovers counts requests that got no response from their target
+	// (the connection refused, or closed before a response byte) and went
+	// to the next target, as a player moves off a node that is down; they
+	// are errors (connect, closed) only if every target failed them.
 	Failovers int64 `json:"failovers"`
 	// Origin is nil when the origin's counters were not available.
 	Origin *OriginSummary `json:"origin,omitempty"`

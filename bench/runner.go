@@ -171,11 +171,13 @@ func (r *runner) admit(phase int) bool {
 // send performs rq, preferring target pref. phase is the phase the request
 // started in: during warmup (-1) its bytes are not counted live.
 //
-// A request whose connection is refused never reached a server: it goes
-// to the next target that is not marked down, as a player whose node is
-// restarting moves to another, and is an error only when every target
-// refuses. Its latency counts from start, the time the move took
-// included, and the report counts the move (Summary.Failovers).
+// A request that got no response at all (its connection refused, or
+// closed before a response byte, as a node that stops does to the
+// requests it never took) goes to the next target that is not marked
+// down, as a player whose node is restarting moves to another: it is an
+// error only when every target fails it. Its latency counts from start,
+// the time the move took included, and the report counts the move
+// (Summary.Failovers).
 func (r *runner) send(s *scratch, samp *rand.Rand, rq request, pref int, start time.Time, phase int) outcome {
 	wantSum := r.ref != nil && !rq.obj.synthetic && samp.Float64() < r.cfg.VerifySample
 	var live *atomic.Int64
@@ -187,7 +189,11 @@ func (r *runner) send(s *scratch, samp *rand.Rand, rq request, pref int, start t
 	for {
 		out := r.client.fetch(s, ti, rq, start, wantSum, live)
 		out.failovers = failovers
-		if out.kind != errConnect {
+		switch out.kind {
+		case errConnect: // fetch marked the target down
+		case errClosed:
+			r.client.markDown(ti, time.Now())
+		default:
 			return out
 		}
 		next := r.client.pick(pref, time.Now())

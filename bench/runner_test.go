@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"regexp"
 	"testing"
 	"time"
@@ -193,6 +194,35 @@ func TestFaultSplitsPhases(t *testing.T) {
 	}
 	if n := after.ErrorsByKind["connect"]; n != 0 || after.Failovers == 0 {
 		t.Errorf("after the fault: %d connect errors and %d failovers, want 0 and some", n, after.Failovers)
+	}
+}
+
+// A target that closes every connection unanswered, as a stopping node
+// does with requests it never took, passes its requests to the next one.
+func TestClosedUnansweredFailsOver(t *testing.T) {
+	good := startOrigin(t, &testOrigin{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cfg := smallConfig(good.URL)
+	cfg.Targets = []string{"http://" + ln.Addr().String(), good.URL}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Summary; s.Errors != 0 || s.Failovers == 0 {
+		t.Errorf("errors %v and %d failovers: want none and some", s.ErrorsByKind, s.Failovers)
 	}
 }
 
