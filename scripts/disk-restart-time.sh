@@ -20,7 +20,7 @@ set -euo pipefail
 . "$(dirname "$0")/compare/lib.sh"
 
 SIZE=${SIZE:-10GiB}
-need curl:curl
+need curl:curl python3:python3
 setup disk-restart-time
 DISK_DIR=${DISK_DIR:-$WORK/disk}
 build
@@ -52,7 +52,7 @@ edge() {
   PIDS+=($!)
 }
 status() { curl -sf "http://127.0.0.1:$p_admin/status.json"; }
-disk_field() { status | sed -E "s/.*\"disks\":\[\{[^]]*\"$1\":([0-9]+).*/\1/"; }
+disk_field() { status | python3 -c 'import json, sys; print(json.load(sys.stdin)["disks"][0][sys.argv[1]])' "$1"; }
 origin_bytes() { curl -sf "$origin/.edgecache/stats" | sed -E 's/.*"body_bytes":([0-9]+).*/\1/'; }
 obj=$((64 * MiB))
 path() { echo "/synthetic/$obj/fill-$1.bin"; }

@@ -39,7 +39,7 @@ CONCURRENCY=${CONCURRENCY:-24}
 PAUSE=${PAUSE:-3}
 N=6
 
-need curl:curl
+need curl:curl python3:python3
 setup disk-restart
 # The rolling restart starts edges in a subshell: stop those too.
 trap '[ -f "$WORK/pids" ] && while read -r p; do stop_pid "$p"; done <"$WORK/pids"; stop_all' EXIT
@@ -82,7 +82,9 @@ ready() { wait_http "http://${admin[$1]}/readyz"; }
 # origin_bytes: body bytes the origin has sent so far.
 origin_bytes() { curl -sf "$origin/.edgecache/stats" | sed -E 's/.*"body_bytes":([0-9]+).*/\1/'; }
 # disk_entries I: entries edge I's disk index holds.
-disk_entries() { curl -sf "http://${admin[$1]}/status.json" | sed -E 's/.*"disks":\[\{[^]]*"entries":([0-9]+).*/\1/'; }
+disk_entries() {
+  curl -sf "http://${admin[$1]}/status.json" | python3 -c 'import json, sys; print(sum(d["entries"] for d in json.load(sys.stdin)["disks"]))'
+}
 # metric I NAME: the sum of edge I's samples of metric NAME.
 metric() {
   curl -sf "http://${admin[$1]}/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s}'
