@@ -50,6 +50,7 @@ type Stats struct {
 	DiskMisses         int64 // memory misses the disk tier did not answer
 	DiskBytes          int64 // bytes the disk tier holds, over every path
 	DiskEntries        int   // entries the disk tier holds, over every path
+	ObjectsFromDisk    int64 // lookups the disk tier answered with the stored object, asking no peer or origin
 	RingMembers        int   // members of the current ring
 	Suspects           int   // peers skipped for failing recently
 }
@@ -92,6 +93,7 @@ func (n *Node) Stats() Stats {
 		RelayedBytes:       n.stats.relayedBytes.Load(),
 		DiskHits:           es.DiskHits,
 		DiskMisses:         es.DiskMisses,
+		ObjectsFromDisk:    es.ObjectsFromDisk,
 		DiskBytes:          diskBytes,
 		DiskEntries:        diskEntries,
 		RingMembers:        n.cluster.Ring().Len(),

@@ -51,6 +51,9 @@ type Config struct {
 	// decoded chunks are written through to it and read from it after a
 	// memory miss. Nil: memory only.
 	Disk Disk
+	// Objects, with Disk, encodes the objects this node stores so that
+	// the disk keeps them too. Nil: objects are kept in memory only.
+	Objects ObjectCodec
 }
 
 // Engine is one node's cache engine: its metadata cache, its store and its
@@ -173,6 +176,8 @@ type counters struct {
 	streams       atomic.Int64
 	diskHits      atomic.Int64
 	diskMisses    atomic.Int64
+	// objectsFromDisk counts metadata-cache misses the disk answered.
+	objectsFromDisk atomic.Int64
 }
 
 // Stats are the engine's counters since it started.
@@ -188,6 +193,9 @@ type Stats struct {
 	Streams       int64 // requests to the origin for a body from an offset to its end, cut into chunks
 	DiskHits      int64 // memory misses the disk answered
 	DiskMisses    int64 // memory misses the disk did not answer (absent, an error, or the caller gave up)
+	// ObjectsFromDisk counts lookups the disk answered with the stored
+	// object, which neither a peer nor the origin was asked for.
+	ObjectsFromDisk int64
 }
 
 // Stats returns the engine's counters.
@@ -204,5 +212,7 @@ func (e *Engine) Stats() Stats {
 		Streams:       e.stats.streams.Load(),
 		DiskHits:      e.stats.diskHits.Load(),
 		DiskMisses:    e.stats.diskMisses.Load(),
+
+		ObjectsFromDisk: e.stats.objectsFromDisk.Load(),
 	}
 }
