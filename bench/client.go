@@ -113,6 +113,9 @@ type outcome struct {
 	// asked for it, for a reference check of a non-synthetic object.
 	sum     uint64
 	sampled bool
+	// failovers counts the targets that refused the connection before
+	// the one that answered (or the last that refused).
+	failovers int
 }
 
 // fetch performs rq against target ti. start is the time latency counts

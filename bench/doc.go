@@ -29,7 +29,10 @@
 // rebuffer that stalls playback (see playback in schedule.go). A worker
 // whose node refuses connections moves to the next target, as a player
 // moves to another node, so that a node loss shows as load moving to the
-// rest of the cluster and as origin egress, not as an endless error loop.
+// rest of the cluster and as origin egress, not as an endless error loop;
+// a request that got no response at all (refused, or its connection
+// closed before a response byte) goes to the next target too and is
+// counted as a failover, not an error.
 //
 // What this package must never do:
 //   - import edge, chunk or ring: it measures a CDN from the outside, as a
@@ -40,9 +43,10 @@
 //     measured;
 //   - retry a failed request behind the caller's back, or measure latency
 //     from the actual send time in open loop: both hide what a viewer saw
-//     (the one retry allowed is the one every HTTP client makes: a request
-//     sent on a kept-alive connection the server had already closed, which
-//     never reached it);
+//     (the retries allowed are of requests that never reached a server:
+//     one sent on a kept-alive connection the server had already closed,
+//     which every HTTP client retries, and one that got no response byte,
+//     which goes to the next target, as a player's would, and is counted);
 //   - run unbounded: every run ends after its duration (plus at most one
 //     request timeout to drain) or its request count, whichever comes first.
 package bench

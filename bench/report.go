@@ -201,6 +201,9 @@ func writeRun(w io.Writer, res *Result, named bool) error {
 		fmt.Fprintf(tw, "working set\t%s\n", workingSetRow(res.WorkingSet))
 	}
 	fmt.Fprintf(tw, "errors\t%s\n", errorsRow(s.ErrorsByKind))
+	if s.Failovers > 0 {
+		fmt.Fprintf(tw, "failovers\t%d requests moved to the next node, their own giving no response\n", s.Failovers)
+	}
 	if v := s.Video; v != nil {
 		fmt.Fprintf(tw, "rebuffers\t%d of %d segments (%.2f%%)\tstalled %.1fs\n", v.Rebuffers, v.Segments, 100*v.RebufferRatio, v.StallSeconds)
 	}

@@ -61,6 +61,11 @@ type Summary struct {
 	// short_body, bad_range, verify_mismatch, other. Kinds with no error
 	// are omitted.
 	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+	// Failovers counts requests that got no response from their target
+	// (the connection refused, or closed before a response byte) and went
+	// to the next target, as a player moves off a node that is down; they
+	// are errors (connect, closed) only if every target failed them.
+	Failovers int64 `json:"failovers"`
 	// Origin is nil when the origin's counters were not available.
 	Origin *OriginSummary `json:"origin,omitempty"`
 	// Tiers are the bytes the deployment's edges sent while measured, by
@@ -197,6 +202,7 @@ func summarize(t *tally, seconds float64, d reading, video bool) Summary {
 		Requests:      t.requests,
 		OK:            t.ok,
 		Errors:        t.failed(),
+		Failovers:     t.failovers,
 		Bytes:         t.bytes,
 		Latency:       percentiles(t.latency),
 		TTFB:          percentiles(t.ttfb),

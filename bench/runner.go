@@ -179,15 +179,40 @@ func (r *runner) admit(phase int) bool {
 
 // send performs rq, preferring target pref. phase is the phase the request
 // started in: during warmup (-1) its bytes are not counted live.
+//
+// A request that got no response at all (its connection refused, or
+// closed before a response byte, as a node that stops does to the
+// requests it never took) goes to the next target that is not marked
+// down, as a player whose node is restarting moves to another: it is an
+// error only when every target fails it. Its latency counts from start,
+// the time the move took included, and the report counts the move
+// (Summary.Failovers).
 func (r *runner) send(s *scratch, samp *rand.Rand, rq request, pref int, start time.Time, phase int) outcome {
-	ti := r.client.pick(pref, time.Now())
 	r.unique.add(rq.obj.id, rq.off, rq.n)
 	wantSum := r.ref != nil && !rq.obj.synthetic && samp.Float64() < r.cfg.VerifySample
 	var live *atomic.Int64
 	if phase >= 0 {
 		live = &r.live.bytes
 	}
-	return r.client.fetch(s, ti, rq, start, wantSum, live)
+	ti := r.client.pick(pref, time.Now())
+	failovers := 0
+	for {
+		out := r.client.fetch(s, ti, rq, start, wantSum, live)
+		out.failovers = failovers
+		switch out.kind {
+		case errConnect: // fetch marked the target down
+		case errClosed:
+			r.client.markDown(ti, time.Now())
+		default:
+			return out
+		}
+		next := r.client.pick(pref, time.Now())
+		if next == ti || failovers+1 >= len(r.client.targets) {
+			return out
+		}
+		ti = next
+		failovers++
+	}
 }
 
 // record files the outcome of rq, which started in startPhase. Warmup

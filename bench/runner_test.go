@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"regexp"
 	"testing"
 	"time"
@@ -185,9 +186,63 @@ func TestFaultSplitsPhases(t *testing.T) {
 	if res.Phases[0].Summary.Errors != 0 {
 		t.Errorf("errors before the fault: %v", res.Phases[0].Summary.ErrorsByKind)
 	}
-	// The worker on b fails over to a: the run goes on after the fault.
-	if res.Phases[1].Summary.OK == 0 {
+	// The worker on b fails over to a: the run goes on after the fault,
+	// and a request b refused is sent to a, not counted as an error.
+	after := res.Phases[1].Summary
+	if after.OK == 0 {
 		t.Errorf("no successful request after the fault")
+	}
+	if n := after.ErrorsByKind["connect"]; n != 0 || after.Failovers == 0 {
+		t.Errorf("after the fault: %d connect errors and %d failovers, want 0 and some", n, after.Failovers)
+	}
+}
+
+// A target that closes every connection unanswered, as a stopping node
+// does with requests it never took, passes its requests to the next one.
+func TestClosedUnansweredFailsOver(t *testing.T) {
+	good := startOrigin(t, &testOrigin{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cfg := smallConfig(good.URL)
+	cfg.Targets = []string{"http://" + ln.Addr().String(), good.URL}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Summary; s.Errors != 0 || s.Failovers == 0 {
+		t.Errorf("errors %v and %d failovers: want none and some", s.ErrorsByKind, s.Failovers)
+	}
+}
+
+// When every target refuses, a request has nowhere to go: it is a connect
+// error, after one try of each target.
+func TestEveryTargetRefusing(t *testing.T) {
+	a := startOrigin(t, &testOrigin{})
+	b := startOrigin(t, &testOrigin{})
+	cfg := smallConfig(a.URL)
+	cfg.Targets = []string{a.URL, b.URL}
+	a.Close()
+	b.Close()
+	cfg.Requests = 4
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Summary
+	if s.OK != 0 || s.ErrorsByKind["connect"] != s.Requests || s.Requests == 0 {
+		t.Errorf("%d requests, %d ok, errors %v: want every one a connect error", s.Requests, s.OK, s.ErrorsByKind)
 	}
 }
 

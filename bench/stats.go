@@ -111,6 +111,8 @@ type tally struct {
 	checked  int64 // body bytes verified, exactly or by a reference check
 	bySource [numSources]int64
 	errors   [numErrKinds]int64
+	// failovers counts requests that a refusing target passed to the next.
+	failovers int64
 
 	segments  int64 // video segments received (paced viewers only)
 	rebuffers int64
@@ -124,6 +126,9 @@ func (t *tally) add(o *outcome) {
 	t.bytes += o.bytes
 	t.checked += o.checked
 	t.errors[o.kind]++
+	if o.failovers > 0 {
+		t.failovers++
+	}
 	if o.kind == errNone {
 		t.ok++
 		t.bySource[o.source] += o.bytes
@@ -146,6 +151,7 @@ func (t *tally) merge(u *tally) {
 	for i := range t.errors {
 		t.errors[i] += u.errors[i]
 	}
+	t.failovers += u.failovers
 	t.segments += u.segments
 	t.rebuffers += u.rebuffers
 	t.stall += u.stall

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgecache/edgecache/chunk"
+	"github.com/edgecache/edgecache/chunk/disk"
 	"github.com/edgecache/edgecache/edge/internal/engine"
 	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"github.com/edgecache/edgecache/ring"
@@ -109,6 +110,9 @@ type Config struct {
 	// region (an eighth of a small store) holds a whole chunk. Required
 	// with DiskPaths.
 	DiskSize int64
+	// diskFS opens the disk tier's files; nil is the operating system's.
+	// Tests give chunk/disk/disktest's FS, whose devices fail on demand.
+	diskFS disk.FS
 	// Readahead is how many chunks past the one being sent a response
 	// fetches in the background. Default 4.
 	Readahead int

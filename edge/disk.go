@@ -14,15 +14,31 @@ import (
 // engine.Disk.
 type disks []*disk.Store
 
+// DiskError is a disk path that New could not open: not a directory, not
+// writable, without room for its file, or in use by another process. It
+// is a problem of the configuration or of the machine, found before the
+// node serves anything, which the edge command reports as a usage error.
+type DiskError struct {
+	Path string // the DiskPaths entry
+	Err  error  // what failed; its text names the path
+}
+
+// Error is the one line of Err.
+func (e *DiskError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *DiskError) Unwrap() error { return e.Err }
+
 // openDisks opens a store on every path of cfg, or none: a path that
-// cannot be opened, created or written fails with one line naming it.
+// cannot be opened, created or written fails with a *DiskError, one line
+// naming it.
 func openDisks(cfg Config) (disks, error) {
 	var ds disks
 	for _, p := range cfg.DiskPaths {
-		s, err := disk.Open(disk.Config{Dir: p, Size: cfg.DiskSize, Logger: cfg.Logger})
+		s, err := disk.Open(disk.Config{Dir: p, Size: cfg.DiskSize, Logger: cfg.Logger, FS: cfg.diskFS})
 		if err != nil {
 			ds.close(context.Background())
-			return nil, err // it names the path
+			return nil, &DiskError{Path: p, Err: err}
 		}
 		ds = append(ds, s)
 	}

@@ -2,9 +2,11 @@ package edge
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -77,6 +79,7 @@ func TestDiskServesMemoryMisses(t *testing.T) {
 	if after, per := originChunkGets(org, "/d.mp4"); after != before {
 		t.Fatalf("origin GETs went from %d to %d after memory was dropped: %v", before, after, per)
 	}
+	quiet(t, n.Node) // entries count once written
 	if s := n.Stats(); s.DiskHits < chunks || s.DiskEntries < chunks {
 		t.Fatalf("disk hits %d, entries %d; want at least %d each", s.DiskHits, s.DiskEntries, chunks)
 	}
@@ -96,15 +99,55 @@ func TestDiskSurvivesRestart(t *testing.T) {
 	n := startDiskNode(t, org.URL(), dir)
 	readAll(t, n.Node, "/r.mp4", data, chunks)
 	n.stop()
-	before := laterChunkGets(org, "/r.mp4")
+	before := allGets(org, "/r.mp4")
 	m := startDiskNode(t, org.URL(), dir)
 	readAll(t, m.Node, "/r.mp4", data, chunks)
-	if after := laterChunkGets(org, "/r.mp4"); after != before {
-		t.Fatalf("origin chunk GETs went from %d to %d across a restart", before, after)
+	// Neither the object (its lookup) nor a chunk is asked for again.
+	if after := allGets(org, "/r.mp4"); after != before {
+		t.Fatalf("origin GETs went from %d to %d across a restart", before, after)
 	}
-	if s := m.Stats(); s.DiskHits < chunks-1 {
-		t.Fatalf("disk hits %d after a restart; want at least %d", s.DiskHits, chunks-1)
+	if s := m.Stats(); s.DiskHits < chunks-1 || s.ObjectsFromDisk != 1 {
+		t.Fatalf("disk hits %d and %d objects from the disk after a restart; want at least %d and 1", s.DiskHits, s.ObjectsFromDisk, chunks-1)
 	}
+}
+
+// An object read back from the disk has aged by the time the edge was
+// stopped: past its lifetime it is stale, and revalidated, not served as
+// fresh.
+func TestDiskObjectAgesWhileStopped(t *testing.T) {
+	org := newTestOrigin(t)
+	data := randomBytes(rand.New(rand.NewPCG(3, 9)), 2*clusterChunk)
+	org.put("/a.mp4", &testObject{data: data, etag: `"a"`, modTime: confModTime, cacheControl: "max-age=60"})
+	clock := newTestClock()
+	dir := t.TempDir()
+	n := startDiskNodeWith(t, org.URL(), dir, func(c *Config) { c.Now = clock.Now })
+	readChunk(t, n.Node, "/a.mp4", data, 0)
+	n.stop()
+
+	clock.Advance(30 * time.Second)
+	m := startDiskNodeWith(t, org.URL(), dir, func(c *Config) { c.Now = clock.Now })
+	before := allGets(org, "/a.mp4")
+	res := readChunk(t, m.Node, "/a.mp4", data, 0)
+	if age, _ := strconv.Atoi(res.header.Get("Age")); age < 30 || allGets(org, "/a.mp4") != before {
+		t.Fatalf("30 s after it was stored: Age %q, origin GETs %d -> %d; want >= 30 and none", res.header.Get("Age"), before, allGets(org, "/a.mp4"))
+	}
+	m.stop()
+
+	clock.Advance(40 * time.Second)
+	k := startDiskNodeWith(t, org.URL(), dir, func(c *Config) { c.Now = clock.Now })
+	readChunk(t, k.Node, "/a.mp4", data, 0)
+	if allGets(org, "/a.mp4") == before {
+		t.Fatal("70 s after it was stored with max-age=60, the object was served without asking the origin")
+	}
+}
+
+// allGets counts the origin's GETs of path, of any range.
+func allGets(org *testOrigin, path string) int {
+	total := 0
+	for _, v := range org.rangeGets(path) {
+		total += v
+	}
+	return total
 }
 
 // A purge reaches the disk: after a restart the purged object's chunks
@@ -126,8 +169,8 @@ func TestDiskPurgeSurvivesRestart(t *testing.T) {
 	if after := laterChunkGets(org, "/p.mp4"); after != before+chunks-1 {
 		t.Fatalf("origin chunk GETs went from %d to %d after a purge and a restart; want every chunk past the first again", before, after)
 	}
-	if s := m.Stats(); s.DiskHits != 0 {
-		t.Fatalf("%d disk hits for a purged object", s.DiskHits)
+	if s := m.Stats(); s.DiskHits != 0 || s.ObjectsFromDisk != 0 {
+		t.Fatalf("%d disk hits and %d objects from the disk for a purged object", s.DiskHits, s.ObjectsFromDisk)
 	}
 }
 

@@ -213,8 +213,9 @@ func (n *Node) buildEngine() error {
 	}
 	n.peers = peerhttp.NewClient(pc)
 	var tier engine.Disk
+	var objects engine.ObjectCodec
 	if len(n.disks) > 0 {
-		tier = n.disks
+		tier, objects = n.disks, peerhttp.ObjectCodec{}
 		if cfg.wrapDisk != nil {
 			tier = cfg.wrapDisk(tier)
 		}
@@ -226,7 +227,7 @@ func (n *Node) buildEngine() error {
 		HedgeDelay: cfg.HedgeDelay, PurgeMemory: cfg.WriteTimeout + cfg.FillTimeout,
 		Policy: httpcache.Policy{DefaultTTL: cfg.DefaultTTL, NegativeTTL: cfg.NegativeTTL,
 			MaxHeuristic: maxHeuristic, ShareSetCookie: cfg.ShareSetCookie},
-		Via: n.viaName, Now: cfg.Now, Logger: n.log, Disk: tier,
+		Via: n.viaName, Now: cfg.Now, Logger: n.log, Disk: tier, Objects: objects,
 	}, n.origin, n.peers, n.cluster)
 	return err
 }

@@ -52,6 +52,7 @@ type Stats struct {
 	DiskSlow           int64 // disk reads given up on past their bound (a hedge delay for a player's, the peer timeout for a peer's): the ring or the origin answered instead
 	DiskBytes          int64 // bytes the disk tier holds, over every path
 	DiskEntries        int   // entries the disk tier holds, over every path
+	ObjectsFromDisk    int64 // lookups the disk tier answered with the stored object, asking no peer or origin
 	RingMembers        int   // members of the current ring
 	Suspects           int   // peers skipped for failing recently
 }
@@ -96,6 +97,7 @@ func (n *Node) Stats() Stats {
 		DiskHits:           es.DiskHits,
 		DiskMisses:         es.DiskMisses,
 		DiskSlow:           es.DiskSlow,
+		ObjectsFromDisk:    es.ObjectsFromDisk,
 		DiskBytes:          diskBytes,
 		DiskEntries:        diskEntries,
 		RingMembers:        n.cluster.Ring().Len(),

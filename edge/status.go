@@ -72,24 +72,6 @@ type CacheStatus struct {
 	ObjectsMax int     `json:"objects_max"` // MetaEntries
 }
 
-// DiskStatus is one path of the disk tier against its budget.
-type DiskStatus struct {
-	Path    string `json:"path"`    // a DiskPaths entry
-	Bytes   int64  `json:"bytes"`   // the blocks its entries take, headers and padding included
-	Budget  int64  `json:"budget"`  // DiskSize: its file, metadata included
-	Entries int    `json:"entries"` // shards and decoded chunks
-	Off     bool   `json:"off"`     // it stopped writing or reading after errors (see the log)
-}
-
-// diskStatus is the disk tier's part of Status.
-func (n *Node) diskStatus() []DiskStatus {
-	var out []DiskStatus
-	for _, s := range n.disks.stats() {
-		out = append(out, DiskStatus{Path: s.Dir, Bytes: s.Bytes, Budget: s.Size, Entries: s.Entries, Off: s.Off})
-	}
-	return out
-}
-
 // OriginStatus is the origin's health as this edge saw it. Every origin
 // request counts (metadata and chunk reads, retries inside one request
 // not separately); a 404 and a changed object are answers, not errors, and

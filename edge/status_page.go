@@ -82,6 +82,7 @@ type pageView struct {
 	Ratio       chart
 	OriginChart chart
 	CacheBar    chart
+	Disks       []diskView
 	Window      string
 	Colours     map[string]string
 }
@@ -96,7 +97,7 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 		}
 		return formatPct(*r)
 	},
-}).Parse(statusHTML))
+}).Parse(statusHTML + disksHTML))
 
 // serveStatusPage is GET / on the admin listener.
 func (n *Node) serveStatusPage(w http.ResponseWriter, _ *http.Request) {
@@ -139,6 +140,7 @@ func buildPage(s Status) pageView {
 	v.CacheBar = chart{W: chartW, H: barH}
 	v.CacheBar.add(rect{W: min(s.Cache.Fill, 1) * chartW, H: barH, Fill: colFill,
 		Title: formatBytes(s.Cache.Bytes) + " of " + formatBytes(s.Cache.Budget)})
+	v.Disks = diskViews(s.Disks)
 
 	slot := float64(chartW) / statusSamples
 	// Bars are placed from the right edge, so the newest interval is
@@ -352,6 +354,7 @@ footer { margin-top: 2em; color: #757575; }
 <svg viewBox="0 0 {{.CacheBar.W}} {{.CacheBar.H}}" role="img" aria-label="cache fill against budget">
 {{range .CacheBar.Rects}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Fill}}"><title>{{.Title}}</title></rect>{{end}}
 </svg>
+{{template "disks" .}}
 
 <h2 id="origin">Origin</h2>
 <div class="grid">

@@ -110,6 +110,12 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer closeLog()
 	n, err := edge.New(cfg)
+	var diskErr *edge.DiskError
+	if errors.As(err, &diskErr) {
+		// A path the edge cannot use is the operator's to fix, like a bad
+		// flag, and nothing was served yet.
+		return usagef("edgecache edge: --disk-path: %v", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -188,6 +188,34 @@ func TestDiskMemory(t *testing.T) {
 	}
 }
 
+// A disk path the edge cannot write, found only when it opens its file,
+// is one line naming the path, exit 2, as a bad flag is: the operator has
+// a path to fix, and the edge served nothing. (Tests run as root, which
+// any directory lets write: these paths fail for every user.)
+func TestUnwritableDiskPathIsOneLineAndExit2(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	taken := filepath.Join(dir, "taken") // its store file's name is a directory
+	if err := os.MkdirAll(filepath.Join(taken, disk.FileName), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	// Cancelled: an edge that wrongly started returns at once, exit 0.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, path := range []string{filepath.Join(file, "under"), taken} {
+		var out, errs bytes.Buffer
+		code := Run(ctx, []string{"edge", "--origin", testOrigin, "--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0",
+			"--admin-listen", "127.0.0.1:0", "--disk-path", path, "--disk-size", "64MiB"}, &out, &errs)
+		msg := errs.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "edgecache edge: --disk-path: ") || !strings.Contains(msg, path) {
+			t.Errorf("--disk-path %s: exit %d, stderr %q; want exit 2 and one line naming the path", path, code, msg)
+		}
+	}
+}
+
 // edgeAddrs are the listener addresses an edge logs when it starts, and
 // the name its log lines carry.
 type edgeAddrs struct{ Client, Admin, Peer, Node string }

@@ -107,6 +107,24 @@ func startProcess(t *testing.T, bin string, env []string, args ...string) *proce
 	return p
 }
 
+// logProblems logs, for a failing test, the process's warnings and
+// errors received and not yet read (at most 20), so that its failure says
+// what the process saw.
+func (p *process) logProblems(t *testing.T) {
+	t.Helper()
+	for n := 0; n < 20; {
+		select {
+		case m := <-p.logs:
+			if lvl, _ := m["level"].(string); lvl == "WARN" || lvl == "ERROR" {
+				t.Logf("process log: %v", m)
+				n++
+			}
+		default:
+			return
+		}
+	}
+}
+
 // waitLog waits for a log line whose msg is msg.
 func (p *process) waitLog(t *testing.T, msg string) map[string]any {
 	t.Helper()

@@ -81,15 +81,18 @@ func scrapeSeries(t *testing.T, url string, into series) {
 	}
 }
 
-// ringSeries runs a ring of two edges through a small workload (misses,
-// hits, chunks rebuilt from the other edge's shards, a 404) and returns
-// what their /metrics export.
+// ringSeries runs a ring of two edges, each with a disk tier, through a
+// small workload (misses, hits, chunks rebuilt from the other edge's
+// shards, a 404) and returns what their /metrics export.
 func ringSeries(t *testing.T) series {
 	t.Helper()
 	cluster := clustertest.Start(t, localcluster.Config{
 		Edges:  2,
 		Origin: origin.ServerConfig{Synthetic: true},
-		Edge:   func(_ int, cfg *edge.Config) { cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10 },
+		Edge: func(_ int, cfg *edge.Config) {
+			cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10
+			cfg.DiskPaths, cfg.DiskSize = []string{t.TempDir()}, 16<<20
+		},
 	})
 	path := origin.SyntheticPath(300<<10, "dash.mp4")
 	for _, target := range append(cluster.Targets(), cluster.Targets()...) {

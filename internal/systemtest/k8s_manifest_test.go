@@ -26,7 +26,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -594,6 +593,17 @@ func TestManifestConfigurationStartsAnEdge(t *testing.T) {
 	// Listen on loopback ports of the test's choosing; args win over env,
 	// so these last ones override the manifest's listeners only.
 	args = append(args, "--listen=127.0.0.1:0", "--peer-listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0")
+	// The disk tier's directories exist only in the pod, and its size is
+	// a file allocated whole: the same number of directories of the
+	// test's, of the smallest size the edge takes (16 chunks). The real
+	// values are validated by TestManifestDiskTier.
+	if cfg := edgeConfig(t, m); len(cfg.DiskPaths) > 0 {
+		dirs := make([]string, len(cfg.DiskPaths))
+		for i := range dirs {
+			dirs[i] = t.TempDir()
+		}
+		args = append(args, "--disk-path="+strings.Join(dirs, ","), "--disk-size="+strconv.FormatInt(16*cfg.ChunkSize, 10))
+	}
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
@@ -630,20 +640,18 @@ func TestManifestRolloutAndResources(t *testing.T) {
 		t.Errorf("maxUnavailable %d, want 1..%d (the parity shards): more would lose cached chunks", mu.IntVal, parity)
 	}
 
-	// Memory: the limit covers the cache plus the documented overhead, as
-	// the edge itself computes it (cli.MemoryLimit: 25% of the cache + 256
-	// MiB), and GOMEMLIMIT follows the limit.
-	cache, err := cli.ParseSize(effective("cache-size", args, env, flags))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Memory: the limit covers the cache plus the documented overhead and
+	// the disk tier, as the edge itself computes them (cli.MemoryLimit:
+	// 25% of the cache + 256 MiB; cli.DiskMemory: per disk path, its queue
+	// and index), from the ConfigMap's values; GOMEMLIMIT follows the limit.
+	cfg := edgeConfig(t, m)
 	limit, ok := c.Resources.Limits[corev1.ResourceMemory]
 	if !ok {
 		t.Fatal("no memory limit")
 	}
-	if need := cli.MemoryLimit(cache); limit.Value() < need {
-		t.Errorf("memory limit %s < cache %s + documented overhead = %s", limit.String(), cli.FormatSize(cache),
-			resource.NewQuantity(need, resource.BinarySI).String())
+	if need := edgeMemoryNeed(cfg); limit.Value() < need {
+		t.Errorf("memory limit %s < cache %s + documented overhead + disk tier %s (%d × --disk-size %s) = %s", limit.String(),
+			cli.FormatSize(cfg.CacheSize), mib(cli.DiskMemory(cfg)), len(cfg.DiskPaths), cli.FormatSize(cfg.DiskSize), mib(need))
 	}
 	if req, ok := c.Resources.Requests[corev1.ResourceMemory]; !ok || req.Cmp(limit) != 0 {
 		t.Errorf("memory request %v, want the limit %s: the cache is all used once warm", req.String(), limit.String())

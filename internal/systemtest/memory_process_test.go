@@ -162,7 +162,14 @@ func TestEdgeMemoryWithinBudget(t *testing.T) {
 		}
 	}()
 
+	// Each player sends its first request the moment it is connected, from
+	// this goroutine: a connection that sends nothing for --read-timeout
+	// (10s) is closed unanswered, as a slowloris would be, and a thousand
+	// busy player goroutines of a race-enabled test on a loaded machine can
+	// leave a new one waiting that long before it runs.
 	conns := make([]net.Conn, memClients)
+	players := make([]*memPlayer, memClients)
+	startLoad := time.Now()
 	for i := range conns {
 		c, err := net.Dial("tcp", client)
 		if err != nil {
@@ -170,30 +177,31 @@ func TestEdgeMemoryWithinBudget(t *testing.T) {
 		}
 		defer c.Close()
 		conns[i] = c
+		players[i] = &memPlayer{c: c, r: rand.New(rand.NewPCG(uint64(i), 42))}
+		players[i].send()
 	}
-	startLoad := time.Now()
 	var wg sync.WaitGroup
 	var failed atomic.Int64
-	for i, c := range conns {
+	for i, p := range players {
 		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(i), 42))
-			br := bufio.NewReaderSize(c, 16<<10)
+			br := bufio.NewReaderSize(p.c, 16<<10)
 			body, want := make([]byte, memRange), make([]byte, memRange)
-			for range memRequests {
-				name := fmt.Sprintf("m%d.mp4", r.IntN(memObjects))
-				off := r.Int64N(memObject - memRange)
-				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: edge\r\nRange: bytes=%d-%d\r\n\r\n",
-					origin.SyntheticPath(memObject, name), off, off+memRange-1)
-				c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			for rq := range memRequests {
+				if rq > 0 {
+					p.send()
+				}
+				p.c.SetReadDeadline(time.Now().Add(60 * time.Second))
 				res, err := http.ReadResponse(br, nil)
+				stage, got := "headers", 0
 				if err == nil {
-					_, err = io.ReadFull(res.Body, body)
+					stage = "body"
+					got, err = io.ReadFull(res.Body, body)
 					res.Body.Close()
 				}
-				origin.SyntheticFill(want, memObject, name, off)
+				origin.SyntheticFill(want, memObject, p.name, p.off)
 				if err != nil || res.StatusCode != http.StatusPartialContent || !bytes.Equal(body, want) {
 					if failed.Add(1) == 1 {
-						t.Errorf("client %d %s at %d: %v", i, name, off, err)
+						t.Errorf("client %d request %d %s at %d: %s after %d bytes: %v", i, rq, p.name, p.off, stage, got, err)
 					}
 					return
 				}
@@ -223,6 +231,7 @@ func TestEdgeMemoryWithinBudget(t *testing.T) {
 		c.Close()
 	}
 	if failed.Load() > 0 {
+		edge.logProblems(t)
 		t.Fatalf("%d clients failed", failed.Load())
 	}
 
@@ -251,4 +260,21 @@ func TestEdgeMemoryWithinBudget(t *testing.T) {
 	if got := metricValue(t, own.waitLog(t, "edge serving")["admin"].(string), "go_gc_gomemlimit_bytes"); got != 123<<20 {
 		t.Errorf("with GOMEMLIMIT=123MiB the limit is %v", got)
 	}
+}
+
+// memPlayer is one player of the memory test: its connection, and the
+// range it asked for last.
+type memPlayer struct {
+	c    net.Conn
+	r    *rand.Rand
+	name string
+	off  int64
+}
+
+// send asks for a random range of a random object.
+func (p *memPlayer) send() {
+	p.name = fmt.Sprintf("m%d.mp4", p.r.IntN(memObjects))
+	p.off = p.r.Int64N(memObject - memRange)
+	fmt.Fprintf(p.c, "GET %s HTTP/1.1\r\nHost: edge\r\nRange: bytes=%d-%d\r\n\r\n",
+		origin.SyntheticPath(memObject, p.name), p.off, p.off+memRange-1)
 }

@@ -44,6 +44,7 @@ var neededAlerts = map[string]string{
 	"EdgecacheRingMemberSuspect": "a ring member suspect",
 	"EdgecacheEvictionsChurning": "evictions churning",
 	"EdgecachePeerRefusals":      "peer requests refused",
+	"EdgecacheDiskOff":           "a disk tier stopped after errors",
 }
 
 func TestPrometheusRulesMatchMetrics(t *testing.T) {
@@ -295,4 +296,38 @@ tests:
         alertname: EdgecachePeerRefusals
         exp_alerts:
           - exp_labels: {severity: warning, instance: edge-1}
+
+  # edge-1: one of two disks turned off after 10 minutes. edge-2: both
+  # disks working, whatever errors they had.
+  - interval: 1m
+    input_series:
+      - series: 'edgecache_disk_off{instance="edge-1",path="/mnt/a"}'
+        values: '0x10 1x30'
+      - series: 'edgecache_disk_off{instance="edge-1",path="/mnt/b"}'
+        values: '0x40'
+      - series: 'edgecache_disk_off{instance="edge-2",path="/mnt/a"}'
+        values: '0x40'
+    alert_rule_test:
+      - eval_time: 12m
+        alertname: EdgecacheDiskOff
+      - eval_time: 30m
+        alertname: EdgecacheDiskOff
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: edge-1, path: /mnt/a}
+
+  # edge-1: a read fails every minute or so, for an hour. edge-2: a
+  # burst of three failed reads, once.
+  - interval: 1m
+    input_series:
+      - series: 'edgecache_disk_errors_total{instance="edge-1",path="/mnt/a",op="read"}'
+        values: '0+1x60'
+      - series: 'edgecache_disk_errors_total{instance="edge-2",path="/mnt/a",op="read"}'
+        values: '0x5 3x55'
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: EdgecacheDiskReadErrors
+      - eval_time: 50m
+        alertname: EdgecacheDiskReadErrors
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: edge-1, path: /mnt/a}
 `

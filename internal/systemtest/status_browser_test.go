@@ -23,10 +23,16 @@ import (
 // not wait for a browser.
 func TestStatusPageInChromium(t *testing.T) {
 	chromium := requireTool(t, "chromium", "chromium-browser", "google-chrome")
+	diskDir := t.TempDir() // the first edge's disk tier, which its page shows
 	nodes := clustertest.Start(t, localcluster.Config{
 		Edges:  3,
 		Origin: origin.ServerConfig{Synthetic: true},
-		Edge:   func(_ int, cfg *edge.Config) { cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10 },
+		Edge: func(i int, cfg *edge.Config) {
+			cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10
+			if i == 0 {
+				cfg.DiskPaths, cfg.DiskSize = []string{diskDir}, 16<<20
+			}
+		},
 	}).Nodes()
 	path := origin.SyntheticPath(256<<10, "browser.mp4")
 	for _, n := range nodes {
@@ -65,6 +71,11 @@ func TestStatusPageInChromium(t *testing.T) {
 	for _, n := range nodes {
 		if !strings.Contains(text, n.Advertise()) {
 			t.Errorf("the rendered page does not show member %s", n.Advertise())
+		}
+	}
+	for _, want := range []string{"Disks", diskDir, "disk hits", "read p50 / p99"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the rendered page does not show %q of the disk tier", want)
 		}
 	}
 	if !strings.Contains(text, "edgecache edge edge 1 "+nodes[0].Advertise()) {

@@ -81,6 +81,11 @@ func newOverlay(dir, tag string) (*overlay, error) {
 	return o, o.setTag(tag)
 }
 
+// diskSize is each edge's disk tier in the test cluster: the base's
+// 10 GiB, allocated whole by each of three edges, would need 31 GiB of the
+// machine's disk for a test that holds a few hundred MiB.
+const diskSize = "1GiB"
+
 // setTag rewrites the overlay's kustomization for image tag tag.
 func (o *overlay) setTag(tag string) error {
 	k := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
@@ -98,12 +103,15 @@ patches:
       - op: replace
         path: /data/EDGECACHE_ORIGIN
         value: %s
+      - op: replace
+        path: /data/EDGECACHE_DISK_SIZE
+        value: %s
 secretGenerator:
   - name: edgecache-cluster-secret
     behavior: replace
     files:
       - cluster-secret=cluster-secret.txt
-`, o.base, tag, originURL)
+`, o.base, tag, originURL, diskSize)
 	return os.WriteFile(filepath.Join(o.dir, "kustomization.yaml"), []byte(k), 0o644)
 }
 

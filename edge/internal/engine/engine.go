@@ -51,6 +51,9 @@ type Config struct {
 	// decoded chunks are written through to it and read from it after a
 	// memory miss. Nil: memory only.
 	Disk Disk
+	// Objects, with Disk, encodes the objects this node stores so that
+	// the disk keeps them too. Nil: objects are kept in memory only.
+	Objects ObjectCodec
 }
 
 // Engine is one node's cache engine: its metadata cache, its store and its
@@ -174,6 +177,8 @@ type counters struct {
 	diskHits      atomic.Int64
 	diskMisses    atomic.Int64
 	diskSlow      atomic.Int64
+	// objectsFromDisk counts metadata-cache misses the disk answered.
+	objectsFromDisk atomic.Int64
 }
 
 // Stats are the engine's counters since it started.
@@ -190,6 +195,9 @@ type Stats struct {
 	DiskHits      int64 // memory misses the disk answered
 	DiskMisses    int64 // memory misses the disk did not answer (absent, an error, or the caller gave up)
 	DiskSlow      int64 // disk reads given up on as too slow: past a hedge delay for a player (or past the peer timeout for a peer), the ring asked instead
+	// ObjectsFromDisk counts lookups the disk answered with the stored
+	// object, which neither a peer nor the origin was asked for.
+	ObjectsFromDisk int64
 }
 
 // Stats returns the engine's counters.
@@ -207,5 +215,7 @@ func (e *Engine) Stats() Stats {
 		DiskHits:      e.stats.diskHits.Load(),
 		DiskMisses:    e.stats.diskMisses.Load(),
 		DiskSlow:      e.stats.diskSlow.Load(),
+
+		ObjectsFromDisk: e.stats.objectsFromDisk.Load(),
 	}
 }

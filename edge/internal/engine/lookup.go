@@ -46,6 +46,9 @@ func (e *Engine) LookupLocal(ctx context.Context, req *Request) (Result, error) 
 
 func (e *Engine) lookup(ctx context.Context, req *Request, forward, retried bool) (Result, error) {
 	old := e.objects.find(req)
+	if old == nil {
+		old = e.objectFromDisk(ctx, req)
+	}
 	if old != nil {
 		if r, ok := e.usable(old, req, e.now()); ok {
 			if r.Stale {
@@ -200,13 +203,21 @@ func (e *Engine) revalidateBehind(req *Request, old *Object, forward bool) {
 // then o only answers that lookup's requests, which came before the purge.
 func (e *Engine) publish(o *Object, gen uint64) *Object {
 	o.gen = gen
-	e.fence.Admit(o.Key, gen, func() { e.objects.put(o) })
+	// Saved under the fence: a purge that marks the key after this is
+	// queued on the disk after the object, and removes it.
+	e.fence.Admit(o.Key, gen, func() {
+		e.objects.put(o)
+		e.saveObject(o)
+	})
 	return o
 }
 
 // Invalidate drops o if it is still what its key answers with: the origin
 // showed that the version it describes is gone.
-func (e *Engine) Invalidate(o *Object) { e.objects.drop(o) }
+func (e *Engine) Invalidate(o *Object) {
+	e.objects.drop(o)
+	e.forgetObjectOnDisk(o.Key)
+}
 
 // Objects is how many keys' metadata is cached.
 func (e *Engine) Objects() int { return e.objects.cache.Len() }
