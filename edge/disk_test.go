@@ -324,3 +324,34 @@ func TestDiskStalledIsHedged(t *testing.T) {
 		t.Errorf("%d slow disk reads for %d chunks, want at least one each", s.DiskSlow, chunks)
 	}
 }
+
+// An edge restarted on a disk that stalls answers for what the disk holds,
+// the object and its chunks, with the right bytes, from the origin: each
+// read of the disk is given up on after a hedge delay and counted.
+func TestDiskStalledAfterRestart(t *testing.T) {
+	org := newTestOrigin(t)
+	const chunks = 3
+	data := putMovie(org, "/stall-restart.mp4", chunks)
+	dir := t.TempDir()
+	n := startDiskNode(t, org.URL(), dir)
+	readAll(t, n.Node, "/stall-restart.mp4", data, chunks)
+	n.stop()
+	m := startDiskNodeWith(t, org.URL(), dir, func(cfg *Config) {
+		cfg.HedgeDelay = 50 * time.Millisecond
+		cfg.wrapDisk = func(d engine.Disk) engine.Disk {
+			sd := &stallingDisk{Disk: d}
+			sd.stalled.Store(true)
+			return sd
+		}
+	})
+	for i := range chunks {
+		if res := readChunk(t, m.Node, "/stall-restart.mp4", data, i); res.header.Get("X-Cache") != "MISS" {
+			t.Errorf("chunk %d with the disk stalled: X-Cache %q, want MISS", i, res.header.Get("X-Cache"))
+		}
+	}
+	// The object's read, then each chunk's but the first, which came with
+	// the lookup.
+	if s := m.Stats(); s.DiskSlow != chunks || s.ObjectsFromDisk != 0 {
+		t.Errorf("%d slow disk reads, %d objects from the disk; want %d and 0", s.DiskSlow, s.ObjectsFromDisk, chunks)
+	}
+}

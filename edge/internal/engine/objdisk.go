@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"time"
 )
 
@@ -59,6 +60,9 @@ func (e *Engine) objectFromDisk(ctx context.Context, req *Request) *Object {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.HedgeDelay)
 	defer cancel()
 	rec, err := e.cfg.Disk.Get(ctx, objectDiskKey(req.Key))
+	if errors.Is(err, context.DeadlineExceeded) {
+		e.stats.diskSlow.Add(1)
+	}
 	if err != nil || len(rec) < savedAtLen {
 		return nil
 	}
