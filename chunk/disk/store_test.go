@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/edgecache/edgecache/chunk/disk"
 	"github.com/edgecache/edgecache/chunk/disk/disktest"
@@ -247,4 +248,55 @@ func TestFormatChangeStartsEmpty(t *testing.T) {
 	if !strings.Contains(logs.String(), "disk format changed") {
 		t.Errorf("no log line says why the store is empty:\n%s", logs.String())
 	}
+}
+
+// A batch of writes larger than the whole store wraps it: the regions it
+// reclaims hold records of the batch itself, not indexed yet. Those must
+// leave with their region like any other, so that the index points only
+// at records still on the device and its bytes stay within the budget.
+func TestBatchLargerThanTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := disktest.New()
+		cfg := testConfig(fs)
+		cfg.Size = disk.BlockSize + 2*testRegion
+		s := mustOpen(t, cfg)
+		defer mustClose(t, s)
+		stall := make(chan struct{})
+		fs.Inject(func(op disktest.Op) error {
+			if op.Kind == disktest.OpWrite {
+				<-stall
+			}
+			return nil
+		})
+		s.Put("first", "g", value("first", 100))
+		synctest.Wait() // the writer stalls on it; what follows is one batch
+		const n = 100   // 400 KiB of records for two regions of 64 KiB
+		for i := range n {
+			if !s.Put(fmt.Sprint(i), "g", value(fmt.Sprint(i), 4000)) {
+				t.Fatalf("Put %d dropped", i)
+			}
+		}
+		fs.Inject(nil)
+		close(stall)
+		mustFlush(t, s)
+
+		st := s.Stats()
+		if st.Bytes > st.Size || st.Evictions == 0 {
+			t.Errorf("the store holds %d bytes of its %d after %d evictions", st.Bytes, st.Size, st.Evictions)
+		}
+		hits := 0
+		for i := range n {
+			got, err := s.Get(context.Background(), fmt.Sprint(i))
+			switch {
+			case errors.Is(err, disk.ErrNotFound):
+			case err != nil || !bytes.Equal(got, value(fmt.Sprint(i), 4000)):
+				t.Fatalf("Get %d: %v", i, err)
+			default:
+				hits++
+			}
+		}
+		if st := s.Stats(); hits+1 < st.Entries || st.ReadErrors != 0 {
+			t.Errorf("%d of the %d entries indexed read back, %d read errors: the index points at overwritten records", hits, st.Entries, st.ReadErrors)
+		}
+	})
 }

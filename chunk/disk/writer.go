@@ -271,12 +271,28 @@ func (s *Store) reclaim(r int, seq0 uint64) {
 			}
 		}
 	}
+	n += s.dropInflight(first, first+s.regBlock)
 	s.regions[r] = region{seq0: seq0}
 	s.mu.Unlock()
 	if old != 0 {
 		s.st.reclaims.Add(1)
 		s.st.evictions.Add(uint64(n))
 	}
+}
+
+// dropInflight cancels the records of the batch being written that start
+// in blocks [from, to), and returns how many: a batch larger than the
+// store wraps it, reclaiming regions that hold its own records before
+// writeBatch indexes them. s.mu must be held.
+func (s *Store) dropInflight(from, to uint32) int {
+	n := 0
+	for _, it := range s.inflight {
+		if it.kind == kindPut && !it.cancelled && it.block >= from && it.block < to {
+			it.cancelled = true
+			n++
+		}
+	}
+	return n
 }
 
 // readSummary reads and checks the summary of region r's life seq0.
