@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -785,41 +784,20 @@ func dockerfileExposed(t *testing.T) map[int32]bool {
 // `kubectl kustomize k8s/` renders, every rendered object decodes strictly,
 // and the generated Secret is the one the DaemonSet refers to.
 func TestKustomizeRenders(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not on PATH")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, kubectl, "kustomize", k8sDir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", k8sDir, err, stderr.String())
-	}
 	var ds *appsv1.DaemonSet
 	secrets := map[string]*corev1.Secret{}
 	kinds := map[string]int{}
-	for i, doc := range splitDocs(out) {
-		obj, err := decodeObject(doc)
-		if err != nil {
-			t.Fatalf("rendered document %d: %v\n%s", i+1, err, doc)
-		}
+	for key, obj := range kustomizeBuild(t, k8sDir) {
 		switch o := obj.(type) {
 		case *appsv1.DaemonSet:
 			ds = o
 		case *corev1.Secret:
 			secrets[o.Name] = o
 		}
-		var meta struct {
-			Kind     string            `json:"kind"`
-			Metadata metav1.ObjectMeta `json:"metadata"`
-		}
-		_ = yaml.Unmarshal(doc, &meta)
-		kinds[meta.Kind]++
-		if meta.Kind != "Namespace" && meta.Metadata.Namespace != "edgecache" {
-			t.Errorf("%s %s is in namespace %q, want edgecache", meta.Kind, meta.Metadata.Name, meta.Metadata.Namespace)
+		kind, _, _ := strings.Cut(key, "/")
+		kinds[kind]++
+		if ns := obj.(metav1.Object).GetNamespace(); kind != "Namespace" && ns != "edgecache" {
+			t.Errorf("%s is in namespace %q, want edgecache", key, ns)
 		}
 	}
 	for _, k := range []string{"Namespace", "ConfigMap", "Secret", "DaemonSet"} {
