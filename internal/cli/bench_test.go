@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"net/http"
@@ -100,15 +99,7 @@ func TestBenchTargetFromEnvWritesReports(t *testing.T) {
 	if !strings.Contains(out, "throughput") || !strings.Contains(out, "offload") {
 		t.Errorf("no table in:\n%s", out)
 	}
-	f, err := os.Open(jsonFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := bench.ReadJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, jsonFile)
 	if s := rep.Runs[0].Summary; s.Requests != 40 || s.Errors != 0 || s.Origin == nil {
 		t.Errorf("summary %+v", s)
 	}
@@ -132,6 +123,21 @@ func TestBenchMismatchFailsTheRun(t *testing.T) {
 	if !errors.Is(err, bench.ErrMismatch) {
 		t.Fatalf("err = %v, want ErrMismatch", err)
 	}
+}
+
+// readReport reads the JSON report bench wrote to path.
+func readReport(t *testing.T, path string) *bench.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := bench.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
 
 type flipWriter struct{ http.ResponseWriter }
@@ -161,14 +167,7 @@ func TestBenchLocalWithKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(jsonFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep bench.Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, jsonFile)
 	run := rep.Runs[0]
 	if len(run.Targets) != 2 || len(run.Phases) != 2 || run.Phases[1].Name != "after kill edge 2" {
 		t.Fatalf("targets %v phases %+v", run.Targets, run.Phases)
@@ -196,15 +195,7 @@ func TestBenchLocalWithDisks(t *testing.T) {
 	if !strings.Contains(out, "edges' tiers") || !strings.Contains(out, "working set") {
 		t.Errorf("no tiers or working set in:\n%s", out)
 	}
-	f, err := os.Open(jsonFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := bench.ReadJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, jsonFile)
 	run := rep.Runs[0]
 	// 16 chunks, a memory of fewer than 4 per edge: most reads are the
 	// disk's.
