@@ -36,17 +36,27 @@ func (r *rig) chunkAt(t *testing.T, addr string) engine.Source {
 	return src
 }
 
+// rebuildOffTheDisk places a chunk's shards, leaves owner 1's own shard
+// on its disk alone (a disk that stalls, if stall), and rebuilds the chunk
+// there. It returns the rig, that owner, and the shard reads per owner.
+func rebuildOffTheDisk(t *testing.T, stall bool) (*rig, string, []int) {
+	t.Helper()
+	r := newRigWith(t, true)
+	r.place(t)
+	reader := r.owners[1]
+	r.forget(reader)
+	r.disks[reader].Stall(stall)
+	before := r.asked()
+	r.rebuild(t, reader)
+	return r, reader, r.since(before)
+}
+
 // A shard this node owns that only its disk holds counts towards k: the
 // read asks the other data owners and no one else.
 func TestRebuildTakesTheOwnShardFromTheDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newRigWith(t, true)
-		r.place(t)
-		reader := r.owners[1]
-		r.forget(reader)
-		before := r.asked()
-		r.rebuild(t, reader)
-		if got := r.since(before); !slices.Equal(got, []int{1, 0, 1, 1, 0, 0}) {
+		r, reader, got := rebuildOffTheDisk(t, false)
+		if !slices.Equal(got, []int{1, 0, 1, 1, 0, 0}) {
 			t.Errorf("shard reads per owner: %v, want the three other data owners once: the disk holds shard 1", got)
 		}
 		if s := r.at(reader).Stats(); s.DiskHits != 1 || s.DiskSlow != 0 || s.Hedges != 0 {
@@ -60,14 +70,8 @@ func TestRebuildTakesTheOwnShardFromTheDisk(t *testing.T) {
 // it did not send is not repaired: it may be there still.
 func TestRebuildHedgesAStalledDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newRigWith(t, true)
-		r.place(t)
-		reader := r.owners[1]
-		r.forget(reader)
-		r.disks[reader].Stall(true)
-		before := r.asked()
-		r.rebuild(t, reader)
-		if got := r.since(before); got[1] != 0 || got[4]+got[5] != 1 {
+		r, reader, got := rebuildOffTheDisk(t, true)
+		if got[1] != 0 || got[4]+got[5] != 1 {
 			t.Errorf("shard reads per owner: %v, want one parity owner asked in the stalled disk's place", got)
 		}
 		r.at(reader).Settle()
