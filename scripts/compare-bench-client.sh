@@ -25,12 +25,10 @@ build
 make_data
 versions | tee "$OUT/summary.txt"
 
-take_port
-p=$PORT
-start_nginx origin nginx-origin.conf 2 "$p" "@DATA@=$DATA"
-target=http://127.0.0.1:$p
+start_origin 2
+target=http://$ORIGIN_HP
 echo "/big.bin $((256 * MiB))" >"$WORK/paths.txt"
-warm "127.0.0.1:$p" >/dev/null
+warm "$ORIGIN_HP" >/dev/null
 
 for rep in $(seq "$REPS"); do
   wrk -t1 -c16 -d"$DURATION" -s "$COMPARE_DIR/range1m.lua" "$target" |

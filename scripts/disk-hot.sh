@@ -35,10 +35,8 @@ build
 make_data
 versions | tee "$OUT/summary.txt"
 
-take_port
-p_origin=$PORT
-start_nginx origin nginx-origin.conf 2 "$p_origin" "@DATA@=$DATA"
-origin=http://127.0.0.1:$p_origin
+start_origin 2
+origin=http://$ORIGIN_HP
 start_one_edge memory "$origin" --cache-size 1GiB
 mem_hp=127.0.0.1:$P_EDGE mem_pid=$! mem_admin=127.0.0.1:$P_ADMIN
 start_one_edge disk "$origin" --cache-size "$MEMORY" --disk-path "$DISK_DIR" --disk-size 2GiB

@@ -35,10 +35,8 @@ make_data
 versions | tee "$OUT/summary.txt"
 echo "# PIN=${PIN:-0}, $REPS × $DURATION" | tee -a "$OUT/summary.txt"
 
-take_port
-p_origin=$PORT
-start_nginx origin nginx-origin.conf 1 "$p_origin" "@DATA@=$DATA"
-origin=http://127.0.0.1:$p_origin
+start_origin 1
+origin=http://$ORIGIN_HP
 
 # on CORE: places what is started next on CORE when PIN=1.
 on() { if [ "${PIN:-0}" = 1 ]; then ON=(taskset -c "$1"); else ON=(); fi; }

@@ -178,6 +178,15 @@ start_nginx() {
   wait_for_port "$port"
 }
 
+# start_origin WORKERS: nginx serving the data set ($DATA) with WORKERS
+# worker processes, on a port of its own; sets ORIGIN_HP to its host:port.
+start_origin() {
+  take_port
+  start_nginx origin nginx-origin.conf "$1" "$PORT" "@DATA@=$DATA"
+  # shellcheck disable=SC2034 # the result, read by the caller
+  ORIGIN_HP=127.0.0.1:$PORT
+}
+
 # wait_for_port PORT: waits up to 30 s for something to listen on PORT
 # (for servers whose root answers 404).
 wait_for_port() {
