@@ -336,13 +336,7 @@ func TestRepeatedPurgesShareOneTombstone(t *testing.T) {
 		}
 		mustFlush(t, s)
 		before := s.Stats().WrittenBytes
-		stall := make(chan struct{})
-		fs.Inject(func(op disktest.Op) error {
-			if op.Kind == disktest.OpWrite {
-				<-stall
-			}
-			return nil
-		})
+		stall := stallWrites(fs)
 		s.Put("slow", "h", value("x", 100))
 		synctest.Wait() // the writer stalls on it
 		for i := range 10 {

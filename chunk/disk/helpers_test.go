@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgecache/edgecache/chunk/disk"
+	"github.com/edgecache/edgecache/chunk/disk/disktest"
 )
 
 // The layout of the tests' stores: small regions, so that a few dozen
@@ -94,3 +95,16 @@ func (l *logBuffer) String() string {
 }
 
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// stallWrites makes every write to fs wait until the returned channel is
+// closed: a device stuck on a write, for tests that need the writer busy.
+func stallWrites(fs *disktest.FS) chan struct{} {
+	stall := make(chan struct{})
+	fs.Inject(func(op disktest.Op) error {
+		if op.Kind == disktest.OpWrite {
+			<-stall
+		}
+		return nil
+	})
+	return stall
+}

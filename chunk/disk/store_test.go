@@ -261,13 +261,7 @@ func TestBatchLargerThanTheStore(t *testing.T) {
 		cfg.Size = disk.BlockSize + 2*testRegion
 		s := mustOpen(t, cfg)
 		defer mustClose(t, s)
-		stall := make(chan struct{})
-		fs.Inject(func(op disktest.Op) error {
-			if op.Kind == disktest.OpWrite {
-				<-stall
-			}
-			return nil
-		})
+		stall := stallWrites(fs)
 		s.Put("first", "g", value("first", 100))
 		synctest.Wait() // the writer stalls on it; what follows is one batch
 		const n = 100   // 400 KiB of records for two regions of 64 KiB
