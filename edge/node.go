@@ -267,7 +267,7 @@ func pingTimeout(hedge time.Duration) time.Duration { return max(hedge, time.Sec
 // peerServer is the peer listener's server: other edges only.
 func (n *Node) peerServer() *fasthttp.Server {
 	cfg := n.cfg
-	ps := &peerhttp.Server{Engine: n.eng, Auth: n.auth, Log: n.log, Refused: func() { n.stats.peerRefused.Add(1) }}
+	ps := &peerhttp.Server{Engine: n.eng, Context: n.baseCtx, Auth: n.auth, Log: n.log, Refused: func() { n.stats.peerRefused.Add(1) }}
 	return &fasthttp.Server{
 		Handler:                      ps.Serve,
 		ErrorHandler:                 n.peerRequestError,

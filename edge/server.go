@@ -73,7 +73,9 @@ func (n *Node) serveCached(ctx *fasthttp.RequestCtx, key string, x *exchange) {
 	// A version that changes at the origin while we serve it is found
 	// before any byte is sent: look the object up again, once.
 	for attempt := 0; ; attempt++ {
-		r, err := n.eng.Lookup(ctx, &req)
+		// Never ctx itself: a timer context derived from a RequestCtx
+		// reads it when the timer fires, after fasthttp may have reset it.
+		r, err := n.eng.Lookup(n.baseCtx, &req)
 		switch {
 		case err != nil:
 			n.fail(ctx, key, err)

@@ -1,6 +1,7 @@
 package peerhttp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -21,11 +22,23 @@ import (
 // cluster.
 type Server struct {
 	Engine *engine.Engine
-	Auth   *peerwire.Auth
-	Log    *slog.Logger
+	// Context is what the engine calls of a request derive from and end
+	// with; nil is context.Background. Never the fasthttp RequestCtx: a
+	// timer context derived from it reads it when the timer fires, after
+	// fasthttp may have reset it for the connection's next request.
+	Context context.Context
+	Auth    *peerwire.Auth
+	Log     *slog.Logger
 	// Refused counts a request refused for its signature or parameters;
 	// may be nil.
 	Refused func()
+}
+
+func (s *Server) context() context.Context {
+	if s.Context == nil {
+		return context.Background()
+	}
+	return s.Context
 }
 
 // Serve is the peer listener's fasthttp handler.
@@ -70,7 +83,7 @@ func (s *Server) serveShards(ctx *fasthttp.RequestCtx) {
 		ctx.Error("bad chunk key: "+err.Error(), fasthttp.StatusBadRequest)
 		return
 	}
-	frames := s.Engine.ShardFrames(ctx, key)
+	frames := s.Engine.ShardFrames(s.context(), key)
 	if len(frames) == 0 {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
@@ -143,7 +156,7 @@ func (s *Server) serveMeta(ctx *fasthttp.RequestCtx) {
 		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
 		return
 	}
-	a, err := s.Engine.MetaFor(ctx, requestFrom(m))
+	a, err := s.Engine.MetaFor(s.context(), requestFrom(m))
 	if err != nil {
 		upstream(ctx, err)
 		return
