@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -105,11 +106,16 @@ type Config struct {
 	// "The disk tier"). Each holds one file of DiskSize bytes; a key's
 	// device is chosen by its hash. None: memory only. Default none.
 	DiskPaths []string
-	// DiskSize is the bytes each of DiskPaths may take, the store's
-	// metadata included: at least 16 chunks and 512 KiB, so that a
-	// region (an eighth of a small store) holds a whole chunk. Required
-	// with DiskPaths.
+	// DiskSize is the bytes each of DiskPaths may take, the stores'
+	// metadata included: at least MinDiskSize. Required with DiskPaths.
 	DiskSize int64
+	// DiskChunkShare is the share of each DiskSize that keeps the decoded
+	// chunks this node served, in a store of their own; the rest keeps
+	// the shards it owns and its objects. The disk evicts oldest first,
+	// so one store for both would let the copies each member writes of
+	// what it serves push out the shards, the ring's only copy. Default
+	// 0.25; strictly between 0 and 1.
+	DiskChunkShare float64
 	// diskFS opens the disk tier's files; nil is the operating system's.
 	// Tests give chunk/disk/disktest's FS, whose devices fail on demand.
 	diskFS disk.FS
@@ -241,6 +247,7 @@ func DefaultConfig() Config {
 		SuspectFor:       5 * time.Second,
 		CacheSize:        512 << 20,
 		HotShare:         0.125,
+		DiskChunkShare:   0.25,
 		ChunkSize:        1 << 20,
 		Readahead:        4,
 		ReadaheadNext:    4,
@@ -417,8 +424,23 @@ func refusable(methods []string) []error {
 const minDiskBytes = 512 << 10
 
 // MinDiskSize is the smallest DiskSize Validate accepts with chunks of
-// chunkSize bytes: 16 chunks, and at least 512 KiB.
-func MinDiskSize(chunkSize int64) int64 { return max(minDiskBytes, 16*chunkSize) }
+// chunkSize bytes and a DiskChunkShare of share: one whose both stores
+// hold 16 chunks and 512 KiB, so that a region (an eighth of a small
+// store) holds a whole chunk. 0 for a share outside (0, 1).
+func MinDiskSize(chunkSize int64, share float64) int64 {
+	if !(share > 0 && share < 1) {
+		return 0
+	}
+	least := float64(max(minDiskBytes, 16*chunkSize))
+	return int64(math.Ceil(least / min(share, 1-share)))
+}
+
+// diskSplit returns the bytes of a DiskSize of size that keep decoded
+// chunks and those that keep the rest.
+func diskSplit(size int64, share float64) (chunks, owned int64) {
+	chunks = int64(float64(size) * share)
+	return chunks, size - chunks
+}
 
 // validateDisk checks the disk tier's settings: a size that holds whole
 // chunks, and paths that are directories (or not yet there), so that a
@@ -428,8 +450,10 @@ func (c *Config) validateDisk() []error {
 		return nil
 	}
 	var errs []error
-	if need := MinDiskSize(c.ChunkSize); c.DiskSize < need {
-		errs = append(errs, fmt.Errorf("disk size %d bytes is under %d (16 chunks, and at least 512 KiB)", c.DiskSize, need))
+	if !(c.DiskChunkShare > 0 && c.DiskChunkShare < 1) {
+		errs = append(errs, fmt.Errorf("disk chunk share %v is outside (0, 1)", c.DiskChunkShare))
+	} else if need := MinDiskSize(c.ChunkSize, c.DiskChunkShare); c.DiskSize < need {
+		errs = append(errs, fmt.Errorf("disk size %d bytes is under %d (16 chunks, and at least 512 KiB, for decoded chunks and for shards)", c.DiskSize, need))
 	}
 	seen := map[string]bool{}
 	for _, p := range c.DiskPaths {

@@ -9,9 +9,30 @@ import (
 	"github.com/edgecache/edgecache/chunk/disk"
 )
 
-// disks is the node's disk tier: one store per configured path, a key's
-// store chosen by its hash so that devices share the load. It satisfies
-// engine.Disk.
+// diskTier is the node's disk tier: on every path, a store of the
+// shards this node owns and its objects (the ring's durable copy) and one
+// of the decoded chunks it served (copies the ring can rebuild), each its
+// share of DiskSize (Config.DiskChunkShare), so that neither evicts the
+// other. Empty without DiskPaths.
+type diskTier struct {
+	owned, chunks disks
+}
+
+// The stores' files in each disk path.
+const (
+	ownedFile  = "shards.edgecache"
+	chunksFile = "chunks.edgecache"
+)
+
+// Parts of the disk tier, as the metrics and the status page name them.
+const (
+	partShards = "shards"
+	partChunks = "chunks"
+)
+
+// disks is one part of the disk tier: a store per configured path, a
+// key's store chosen by its hash so that devices share the load. It
+// satisfies engine.Disk.
 type disks []*disk.Store
 
 // DiskError is a disk path that New could not open: not a directory, not
@@ -29,20 +50,65 @@ func (e *DiskError) Error() string { return e.Err.Error() }
 // Unwrap returns Err.
 func (e *DiskError) Unwrap() error { return e.Err }
 
-// openDisks opens a store on every path of cfg, or none: a path that
+// openDisks opens both stores on every path of cfg, or none: a path that
 // cannot be opened, created or written fails with a *DiskError, one line
-// naming it.
-func openDisks(cfg Config) (disks, error) {
-	var ds disks
-	for _, p := range cfg.DiskPaths {
-		s, err := disk.Open(disk.Config{Dir: p, Size: cfg.DiskSize, Logger: cfg.Logger, FS: cfg.diskFS})
-		if err != nil {
-			ds.close(context.Background())
-			return nil, &DiskError{Path: p, Err: err}
-		}
-		ds = append(ds, s)
+// naming it. The two stores of a path share its write queue's bytes as
+// they share its size, so a path holds no more in memory than one store.
+func openDisks(cfg Config) (diskTier, error) {
+	var t diskTier
+	chunks, owned := diskSplit(cfg.DiskSize, cfg.DiskChunkShare)
+	open := func(p, name string, size int64) (*disk.Store, error) {
+		queue := int64(float64(diskQueueBytes) * float64(size) / float64(cfg.DiskSize))
+		return disk.Open(disk.Config{Dir: p, Name: name, Size: size, QueueBytes: queue, Logger: cfg.Logger, FS: cfg.diskFS})
 	}
-	return ds, nil
+	for _, p := range cfg.DiskPaths {
+		o, err := open(p, ownedFile, owned)
+		if err == nil {
+			t.owned = append(t.owned, o)
+			var c *disk.Store
+			c, err = open(p, chunksFile, chunks)
+			if err == nil {
+				t.chunks = append(t.chunks, c)
+			}
+		}
+		if err != nil {
+			t.close(context.Background())
+			return diskTier{}, &DiskError{Path: p, Err: err}
+		}
+	}
+	return t, nil
+}
+
+// DiskQueueBytes is what the disk tier on one path may hold in memory
+// waiting to be written: its two stores' write queues together.
+const DiskQueueBytes = diskQueueBytes
+
+const diskQueueBytes = 64 << 20
+
+// on reports whether the node has a disk tier.
+func (t diskTier) on() bool { return len(t.owned) > 0 }
+
+// close writes what is queued and closes every store, giving up with ctx.
+func (t diskTier) close(ctx context.Context) error {
+	return errors.Join(t.owned.close(ctx), t.chunks.close(ctx))
+}
+
+// partStats is the Stats of one store of the tier, with its part.
+type partStats struct {
+	part string
+	disk.Stats
+}
+
+// stats returns every store's Stats, path by path.
+func (t diskTier) stats() []partStats {
+	var out []partStats
+	for i, s := range t.owned {
+		out = append(out, partStats{partShards, s.Stats()})
+		if i < len(t.chunks) {
+			out = append(out, partStats{partChunks, t.chunks[i].Stats()})
+		}
+	}
+	return out
 }
 
 // close writes what is queued and closes every store, giving up with ctx.
@@ -86,13 +152,4 @@ func (ds disks) RemoveGroup(ctx context.Context, group string) (int, error) {
 		errs = append(errs, err)
 	}
 	return total, errors.Join(errs...)
-}
-
-// stats returns every store's Stats.
-func (ds disks) stats() []disk.Stats {
-	out := make([]disk.Stats, len(ds))
-	for i, s := range ds {
-		out[i] = s.Stats()
-	}
-	return out
 }

@@ -22,34 +22,37 @@ type diskCollector struct {
 }
 
 func newDiskCollector(n *Node) *diskCollector {
+	// Every series of a store has two labels: path, its DiskPaths entry,
+	// and part, shards (the shards this node owns and its objects) or
+	// chunks (the decoded chunks it served).
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("edgecache_disk_"+name, help, labels, nil)
 	}
 	return &diskCollector{
 		n:       n,
-		bytes:   d("bytes", "Bytes the disk tier holds on this path: its records' blocks, headers and padding included.", "path"),
-		budget:  d("budget_bytes", "The disk tier's budget on this path (--disk-size): the size of its file, metadata included.", "path"),
-		entries: d("entries", "Entries (shards and decoded chunks) the disk tier holds on this path.", "path"),
-		queued:  d("queued_bytes", "Bytes of records waiting in memory to be written on this path (at most 64 MiB: more are dropped).", "path"),
+		bytes:   d("bytes", "Bytes the disk tier holds on this path: its records' blocks, headers and padding included.", "path", "part"),
+		budget:  d("budget_bytes", "The disk tier's budget on this path (--disk-size): the size of its file, metadata included.", "path", "part"),
+		entries: d("entries", "Entries (shards and decoded chunks) the disk tier holds on this path.", "path", "part"),
+		queued:  d("queued_bytes", "Bytes of records waiting in memory to be written on this path (at most 64 MiB: more are dropped).", "path", "part"),
 		off: d("off", "1 when the disk tier on this path stopped after errors (a failed write, or too many failed reads "+
-			"in a row) until the edge restarts: the node serves from memory, peers and the origin.", "path"),
+			"in a row) until the edge restarts: the node serves from memory, peers and the origin.", "path", "part"),
 		rebuild: d("index_rebuild_seconds", "How long the disk tier on this path took to rebuild its index from the device "+
-			"when the edge started.", "path"),
-		reads:        d("reads_total", "Records the disk tier read and verified on this path.", "path"),
-		readBytes:    d("read_bytes_total", "Bytes of the records the disk tier read and verified on this path.", "path"),
-		writes:       d("writes_total", "Write calls the disk tier issued on this path (each gathers records into up to 1 MiB).", "path"),
-		writtenBytes: d("written_bytes_total", "Bytes the disk tier wrote on this path.", "path"),
+			"when the edge started.", "path", "part"),
+		reads:        d("reads_total", "Records the disk tier read and verified on this path.", "path", "part"),
+		readBytes:    d("read_bytes_total", "Bytes of the records the disk tier read and verified on this path.", "path", "part"),
+		writes:       d("writes_total", "Write calls the disk tier issued on this path (each gathers records into up to 1 MiB).", "path", "part"),
+		writtenBytes: d("written_bytes_total", "Bytes the disk tier wrote on this path.", "path", "part"),
 		readSeconds: d("read_seconds", "Latency of the disk tier's record reads on this path, failed ones included "+
-			"(a Get waits for a reader first; that wait is not counted).", "path"),
-		writeSeconds: d("write_seconds", "Latency of the disk tier's write calls on this path.", "path"),
+			"(a Get waits for a reader first; that wait is not counted).", "path", "part"),
+		writeSeconds: d("write_seconds", "Latency of the disk tier's write calls on this path.", "path", "part"),
 		errors: d("errors_total", "Failed disk reads (I/O errors and checksums: a miss) and writes (the first turns "+
-			"writing off) on this path, by op: read or write.", "path", "op"),
-		evictions: d("evictions_total", "Entries that left the disk tier on this path with their region (FIFO, a region at a time).", "path"),
-		puts:      d("puts_total", "Values queued to be written on this path.", "path"),
+			"writing off) on this path, by op: read or write.", "path", "part", "op"),
+		evictions: d("evictions_total", "Entries that left the disk tier on this path with their region (FIFO, a region at a time).", "path", "part"),
+		puts:      d("puts_total", "Values queued to be written on this path.", "path", "part"),
 		dropped: d("puts_dropped_total", "Values not written on this path, by reason: queue (the write queue full: "+
-			"the device is slower than the misses; or the store off or closing) or too_large (larger than a region).", "path", "reason"),
+			"the device is slower than the misses; or the store off or closing) or too_large (larger than a region).", "path", "part", "reason"),
 		abandoned: d("reads_abandoned_total", "Disk reads on this path whose caller stopped waiting before they ended "+
-			"(a slow device: the data came from elsewhere).", "path"),
+			"(a slow device: the data came from elsewhere).", "path", "part"),
 		hits: d("hits_total", "Memory misses the disk tier answered: shards and chunks that needed neither a peer nor the origin."),
 	}
 }
@@ -68,16 +71,16 @@ func (c *diskCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the current values.
 func (c *diskCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.n.disks.stats() {
-		c.collectPath(ch, s)
+		c.collectPart(ch, s)
 	}
 	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(c.n.eng.Stats().DiskHits))
 }
 
-// collectPath sends the series of one path.
-func (c *diskCollector) collectPath(ch chan<- prometheus.Metric, s disk.Stats) {
-	p := s.Dir
+// collectPart sends the series of one store.
+func (c *diskCollector) collectPart(ch chan<- prometheus.Metric, s partStats) {
+	p, part := s.Dir, s.part
 	send := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, t, v, append([]string{p}, labels...)...)
+		ch <- prometheus.MustNewConstMetric(d, t, v, append([]string{p, part}, labels...)...)
 	}
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
 	send(c.bytes, gauge, float64(s.Bytes))
@@ -97,8 +100,8 @@ func (c *diskCollector) collectPath(ch chan<- prometheus.Metric, s disk.Stats) {
 	send(c.dropped, counter, float64(s.Dropped), "queue")
 	send(c.dropped, counter, float64(s.Refused), "too_large")
 	send(c.abandoned, counter, float64(s.Abandoned))
-	ch <- latencyHistogram(c.readSeconds, s.ReadLatency, p)
-	ch <- latencyHistogram(c.writeSeconds, s.WriteLatency, p)
+	ch <- latencyHistogram(c.readSeconds, s.ReadLatency, p, part)
+	ch <- latencyHistogram(c.writeSeconds, s.WriteLatency, p, part)
 }
 
 // latencyHistogram turns a store's histogram into a Prometheus one: the

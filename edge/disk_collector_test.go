@@ -67,7 +67,7 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 // counters hold still.
 func quiet(t *testing.T, n *Node) {
 	t.Helper()
-	for _, s := range n.disks {
+	for _, s := range slices.Concat(n.disks.owned, n.disks.chunks) {
 		if err := s.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -93,11 +93,20 @@ func TestDiskCollectorExportsTheStore(t *testing.T) {
 	if problems, err := promlint.NewWithMetricFamilies(slices.Collect(maps.Values(fams))).Lint(); err != nil || len(problems) > 0 {
 		t.Errorf("the disk metrics do not pass Prometheus's lint: %v %v", err, problems)
 	}
-	s := n.disks.stats()[0]
-	if s.Reads == 0 || s.Writes == 0 {
-		t.Fatalf("the store read %d records and wrote %d times; want both", s.Reads, s.Writes)
+	parts := n.disks.stats()
+	// A node alone reads back its chunks; it wrote its object too.
+	if len(parts) != 2 || parts[0].Writes == 0 || parts[1].Writes == 0 || parts[1].Reads == 0 {
+		t.Fatalf("the stores: %+v; want two, each written, the chunks read", parts)
 	}
-	path := map[string]string{"path": dir}
+	for _, s := range parts {
+		checkDiskSeries(t, fams, dir, s)
+	}
+}
+
+// checkDiskSeries checks the series of one store against its Stats.
+func checkDiskSeries(t *testing.T, fams map[string]*dto.MetricFamily, dir string, s partStats) {
+	t.Helper()
+	path := map[string]string{"path": dir, "part": s.part}
 	for name, want := range map[string]float64{
 		"edgecache_disk_reads_total":           float64(s.Reads),
 		"edgecache_disk_read_bytes_total":      float64(s.ReadBytes),
@@ -110,7 +119,7 @@ func TestDiskCollectorExportsTheStore(t *testing.T) {
 		"edgecache_disk_reads_abandoned_total": float64(s.Abandoned),
 		"edgecache_disk_entries":               float64(s.Entries),
 		"edgecache_disk_bytes":                 float64(s.Bytes),
-		"edgecache_disk_budget_bytes":          4 << 20,
+		"edgecache_disk_budget_bytes":          float64(s.Size),
 		"edgecache_disk_evictions_total":       float64(s.Evictions),
 	} {
 		m := diskSample(t, fams, name, path)
@@ -119,7 +128,7 @@ func TestDiskCollectorExportsTheStore(t *testing.T) {
 		}
 	}
 	for _, reason := range []string{"queue", "too_large"} {
-		diskSample(t, fams, "edgecache_disk_puts_dropped_total", map[string]string{"path": dir, "reason": reason})
+		diskSample(t, fams, "edgecache_disk_puts_dropped_total", map[string]string{"path": dir, "part": s.part, "reason": reason})
 	}
 	for name, want := range map[string]disk.Latency{
 		"edgecache_disk_read_seconds":  s.ReadLatency,

@@ -32,13 +32,17 @@ func startFaultyDiskNode(t *testing.T, originURL, dir string, fs *disktest.FS, l
 // only path whose labels include the label pairs.
 func diskMetric(t *testing.T, n *Node, name string, pairs ...string) float64 {
 	t.Helper()
-	want := map[string]string{"path": n.cfg.DiskPaths[0]}
+	want := map[string]string{"path": n.cfg.DiskPaths[0], "part": partChunks}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		want[pairs[i]] = pairs[i+1]
 	}
 	m := diskSample(t, diskFamilies(t, n), name, want)
 	return m.GetGauge().GetValue() + m.GetCounter().GetValue()
 }
+
+// chunkStore returns the Stats of the store of decoded chunks, the one a
+// node alone writes its chunks to, on its first path.
+func chunkStore(n *Node) disk.Stats { return n.disks.chunks[0].Stats() }
 
 func dropMemory(n *Node) { n.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true }) }
 
@@ -56,9 +60,9 @@ func failing(kind disktest.Kind) func(disktest.Op) error {
 // comes from the origin again.
 func TestDiskSmallerThanTheWorkingSet(t *testing.T) {
 	org := newTestOrigin(t)
-	const chunks = 40 // 2.5 MiB of chunks alone, on a disk of 1 MiB
+	const chunks = 40 // 2.5 MiB of chunks alone, for a chunk store of 1 MiB
 	data := putMovie(org, "/big.mp4", chunks)
-	n := startDiskNodeWith(t, org.URL(), t.TempDir(), func(cfg *Config) { cfg.DiskSize = 1 << 20 })
+	n := startDiskNodeWith(t, org.URL(), t.TempDir(), func(cfg *Config) { cfg.DiskSize = 4 << 20 })
 	readAll(t, n.Node, "/big.mp4", data, chunks)
 	quiet(t, n.Node)
 	dropMemory(n.Node)
@@ -68,7 +72,7 @@ func TestDiskSmallerThanTheWorkingSet(t *testing.T) {
 		readChunk(t, n.Node, "/big.mp4", data, i)
 	}
 	quiet(t, n.Node)
-	s := n.disks.stats()[0]
+	s := chunkStore(n.Node)
 	if s.Evictions == 0 || s.Bytes > s.Size {
 		t.Errorf("the disk holds %d bytes of its %d after %d evictions; want evictions and no more than the budget", s.Bytes, s.Size, s.Evictions)
 	}
@@ -128,7 +132,7 @@ func TestDiskReadErrorsAreMisses(t *testing.T) {
 	if !logs.has(slog.LevelWarn, "disk read failed") || !logs.has(slog.LevelError, "disk reads keep failing") {
 		t.Errorf("the failed reads were not logged: %q", logs.msgs)
 	}
-	if d := n.Status().Disks; len(d) != 1 || !d[0].Off {
+	if d := n.Status().Disks; len(d) != 2 || d[1].Part != partChunks || !d[1].Off {
 		t.Errorf("the status does not show the store off: %+v", d)
 	}
 }
@@ -144,7 +148,7 @@ func TestDiskWriteErrorTurnsWritingOff(t *testing.T) {
 	n := startFaultyDiskNode(t, org.URL(), t.TempDir(), fs, logs)
 	fs.Inject(failing(disktest.OpWrite))
 	readAll(t, n.Node, "/w1.mp4", first, chunks)
-	waitFor(t, "the store to turn off", func() bool { return n.disks.stats()[0].Off })
+	waitFor(t, "the store to turn off", func() bool { return chunkStore(n.Node).Off })
 
 	before, _ := originChunkGets(org, "/w1.mp4")
 	readAll(t, n.Node, "/w2.mp4", second, chunks)
@@ -178,7 +182,7 @@ func TestDiskCorruptRecordIsAMiss(t *testing.T) {
 	readAll(t, n.Node, "/c.mp4", data, chunks)
 	quiet(t, n.Node)
 	n.stop()
-	corruptFirstRegion(t, filepath.Join(dir, disk.FileName), 512<<10)
+	corruptFirstRegion(t, filepath.Join(dir, chunksFile), 512<<10)
 
 	before, _ := originChunkGets(org, "/c.mp4")
 	logs := &logCapture{}

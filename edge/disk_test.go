@@ -32,7 +32,7 @@ func startDiskNodeWith(t *testing.T, originURL, dir string, mutate func(*Config)
 	cfg.CacheSize, cfg.ChunkSize = 64<<20, clusterChunk
 	cfg.Readahead, cfg.ReadaheadNext = 0, 0 // every origin read is a test's own
 	cfg.ClusterSecret = testSecret
-	cfg.DiskPaths, cfg.DiskSize = []string{dir}, 4<<20
+	cfg.DiskPaths, cfg.DiskSize = []string{dir}, 16<<20 // 4 MiB of chunks: 64
 	// A player's disk read is given up on past a hedge delay; these tests
 	// count origin requests exactly, and a loaded CI machine's disk can
 	// take longer than a production hedge delay to answer.
@@ -83,7 +83,7 @@ func TestDiskServesMemoryMisses(t *testing.T) {
 	if s := n.Stats(); s.DiskHits < chunks || s.DiskEntries < chunks {
 		t.Fatalf("disk hits %d, entries %d; want at least %d each", s.DiskHits, s.DiskEntries, chunks)
 	}
-	if d := n.Status().Disks; len(d) != 1 || d[0].Entries < chunks || d[0].Bytes == 0 || d[0].Budget != 4<<20 {
+	if d := n.Status().Disks; len(d) != 2 || d[1].Entries < chunks || d[1].Bytes == 0 || d[1].Budget != 4<<20 || d[0].Budget != 12<<20 {
 		t.Fatalf("status of the disk tier: %+v", d)
 	}
 }
@@ -275,7 +275,7 @@ func TestDiskRingRestart(t *testing.T) {
 // caller gives up, as a disk stuck behind a failing device does.
 type stallingDisk struct {
 	engine.Disk
-	stalled atomic.Bool
+	stalled *atomic.Bool // shared by both parts of the tier
 }
 
 func (d *stallingDisk) Get(ctx context.Context, key string) ([]byte, error) {
@@ -294,13 +294,10 @@ func TestDiskStalledIsHedged(t *testing.T) {
 	const chunks = 6
 	data := putMovie(org, "/stall.mp4", chunks)
 	c := &testCluster{}
-	var disk *stallingDisk
+	var stalled atomic.Bool
 	reader := c.addDiskNode(t, org.URL(), t.TempDir(), "127.0.0.1:0", func(cfg *Config) {
 		cfg.HedgeDelay = 50 * time.Millisecond // each chunk waits on the stalled disk twice
-		cfg.wrapDisk = func(d engine.Disk) engine.Disk {
-			disk = &stallingDisk{Disk: d}
-			return disk
-		}
+		cfg.wrapDisk = func(d engine.Disk) engine.Disk { return &stallingDisk{Disk: d, stalled: &stalled} }
 	})
 	for range 2 {
 		c.addDiskNode(t, org.URL(), t.TempDir(), "127.0.0.1:0", nil)
@@ -310,7 +307,7 @@ func TestDiskStalledIsHedged(t *testing.T) {
 	c.settle()
 	before := laterChunkGets(org, "/stall.mp4")
 	reader.eng.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
-	disk.stalled.Store(true)
+	stalled.Store(true)
 	for i := range chunks {
 		if res := readChunk(t, reader.Node, "/stall.mp4", data, i); res.header.Get("X-Cache") != "PEER" {
 			t.Errorf("chunk %d with the disk stalled: X-Cache %q, want PEER", i, res.header.Get("X-Cache"))
@@ -338,11 +335,9 @@ func TestDiskStalledAfterRestart(t *testing.T) {
 	n.stop()
 	m := startDiskNodeWith(t, org.URL(), dir, func(cfg *Config) {
 		cfg.HedgeDelay = 50 * time.Millisecond
-		cfg.wrapDisk = func(d engine.Disk) engine.Disk {
-			sd := &stallingDisk{Disk: d}
-			sd.stalled.Store(true)
-			return sd
-		}
+		var stalled atomic.Bool
+		stalled.Store(true)
+		cfg.wrapDisk = func(d engine.Disk) engine.Disk { return &stallingDisk{Disk: d, stalled: &stalled} }
 	})
 	for i := range chunks {
 		if res := readChunk(t, m.Node, "/stall-restart.mp4", data, i); res.header.Get("X-Cache") != "MISS" {

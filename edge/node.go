@@ -35,7 +35,7 @@ type Node struct {
 
 	// The cache, and the paths to the origin and the peers.
 	eng       *engine.Engine
-	disks     disks // the disk tier; empty without DiskPaths
+	disks     diskTier // empty without DiskPaths
 	cluster   *engine.Cluster
 	origin    *originMeter     // the one wrapper of the origin: every origin request is counted there
 	peers     *peerhttp.Client // the engine's Peers, and purges
@@ -212,12 +212,12 @@ func (n *Node) buildEngine() error {
 		pc.Observe, pc.Failed = n.metrics.peerRequest, n.metrics.peerError
 	}
 	n.peers = peerhttp.NewClient(pc)
-	var tier engine.Disk
+	var owned, chunks engine.Disk
 	var objects engine.ObjectCodec
-	if len(n.disks) > 0 {
-		tier, objects = n.disks, peerhttp.ObjectCodec{}
+	if n.disks.on() {
+		owned, chunks, objects = n.disks.owned, n.disks.chunks, peerhttp.ObjectCodec{}
 		if cfg.wrapDisk != nil {
-			tier = cfg.wrapDisk(tier)
+			owned, chunks = cfg.wrapDisk(owned), cfg.wrapDisk(chunks)
 		}
 	}
 	n.eng, err = engine.New(engine.Config{
@@ -227,7 +227,7 @@ func (n *Node) buildEngine() error {
 		HedgeDelay: cfg.HedgeDelay, PurgeMemory: cfg.WriteTimeout + cfg.FillTimeout,
 		Policy: httpcache.Policy{DefaultTTL: cfg.DefaultTTL, NegativeTTL: cfg.NegativeTTL,
 			MaxHeuristic: maxHeuristic, ShareSetCookie: cfg.ShareSetCookie},
-		Via: n.viaName, Now: cfg.Now, Logger: n.log, Disk: tier, Objects: objects,
+		Via: n.viaName, Now: cfg.Now, Logger: n.log, Disk: owned, ChunkDisk: chunks, Objects: objects,
 	}, n.origin, n.peers, n.cluster)
 	return err
 }

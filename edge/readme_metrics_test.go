@@ -75,7 +75,7 @@ func registeredMetrics(t *testing.T) map[string]readmeMetric {
 	cfg.Listen, cfg.PeerListen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Registerer, cfg.Gatherer = reg, reg
 	// With a disk tier, so that its series (one per path) exist.
-	cfg.DiskPaths, cfg.DiskSize = []string{t.TempDir()}, 16*cfg.ChunkSize
+	cfg.DiskPaths, cfg.DiskSize = []string{t.TempDir()}, edge.MinDiskSize(cfg.ChunkSize, cfg.DiskChunkShare)
 	n, err := edge.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -64,8 +64,8 @@ func (n *Node) Stats() Stats {
 	shards, _ := store.ClassStats(true)
 	var diskBytes int64
 	var diskEntries int
-	for _, d := range n.disks {
-		diskBytes, diskEntries = diskBytes+d.Bytes(), diskEntries+d.Len()
+	for _, d := range n.disks.stats() {
+		diskBytes, diskEntries = diskBytes+d.Bytes, diskEntries+d.Entries
 	}
 	return Stats{
 		Requests:           n.stats.requests.Load(),

@@ -7,13 +7,16 @@ import (
 	"github.com/edgecache/edgecache/chunk/disk"
 )
 
-// DiskStatus is one path of the disk tier: its fill against its budget,
+// DiskStatus is one store of the disk tier: its fill against its budget,
 // what it served and wrote, how fast, and whether errors stopped it.
 // Counters count from the edge's start.
 type DiskStatus struct {
-	Path    string  `json:"path"`    // a DiskPaths entry
+	Path string `json:"path"` // a DiskPaths entry
+	// Part is what the store keeps: "shards" (the shards this node owns,
+	// and its objects) or "chunks" (the decoded chunks it served).
+	Part    string  `json:"part"`
 	Bytes   int64   `json:"bytes"`   // the blocks its entries take, headers and padding included
-	Budget  int64   `json:"budget"`  // DiskSize: its file, metadata included
+	Budget  int64   `json:"budget"`  // its share of DiskSize: its file, metadata included
 	Fill    float64 `json:"fill"`    // Bytes / Budget
 	Entries int     `json:"entries"` // shards and decoded chunks
 	Queued  int64   `json:"queued"`  // bytes waiting in memory to be written
@@ -50,14 +53,14 @@ type LatencyStatus struct {
 func (n *Node) diskStatus() []DiskStatus {
 	var out []DiskStatus
 	for _, s := range n.disks.stats() {
-		out = append(out, newDiskStatus(s))
+		out = append(out, newDiskStatus(s.part, s.Stats))
 	}
 	return out
 }
 
-func newDiskStatus(s disk.Stats) DiskStatus {
+func newDiskStatus(part string, s disk.Stats) DiskStatus {
 	return DiskStatus{
-		Path: s.Dir, Bytes: s.Bytes, Budget: s.Size, Fill: float64(s.Bytes) / float64(max(s.Size, 1)),
+		Path: s.Dir, Part: part, Bytes: s.Bytes, Budget: s.Size, Fill: float64(s.Bytes) / float64(max(s.Size, 1)),
 		Entries: s.Entries, Queued: s.Queued,
 		Reads: s.Reads, ReadErrors: s.ReadErrors, WriteErrors: s.WriteErrors,
 		Evictions: s.Evictions, Dropped: s.Dropped + s.Refused,
@@ -152,7 +155,7 @@ const disksHTML = `{{define "disks"}}{{if .Disks}}
 <h2 id="disks">Disks</h2>
 <p class="sub">The disk tier behind memory, one store per <code>--disk-path</code>. Disk hits are the records it read back;
 latencies are estimated from its histograms (bounds 100 µs to 1 s).</p>
-{{range .Disks}}<h3 class="disk"><code>{{.Path}}</code>{{if .Off}} <span class="bad">off</span>{{end}}</h3>
+{{range .Disks}}<h3 class="disk"><code>{{.Path}}</code> {{.Part}}{{if .Off}} <span class="bad">off</span>{{end}}</h3>
 {{if .Off}}<div class="banner bad disk-off"><b>Disk off</b>It stopped after errors (a failed write, or 16 failed reads in a row) and stays off until
 the edge restarts; this edge serves from memory, peers and the origin. The log says what failed.</div>
 {{end}}<div class="grid">

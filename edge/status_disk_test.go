@@ -68,18 +68,18 @@ func TestStatusPageDisks(t *testing.T) {
 
 	var lat disk.Latency
 	lat.Buckets[0], lat.Buckets[6], lat.Count, lat.Sum = 98, 2, 100, 40*time.Millisecond // 2% in (5 ms, 10 ms]
-	ok := newDiskStatus(disk.Stats{Dir: "/mnt/ssd0", Size: 100 << 30, Bytes: 25 << 30, Entries: 1234, Reads: 567,
+	ok := newDiskStatus(partShards, disk.Stats{Dir: "/mnt/ssd0", Size: 100 << 30, Bytes: 25 << 30, Entries: 1234, Reads: 567,
 		ReadErrors: 3, Evictions: 89, Rebuild: 1500 * time.Millisecond, ReadLatency: lat})
-	off := newDiskStatus(disk.Stats{Dir: "/mnt/ssd1", Size: 100 << 30, WriteErrors: 1, Off: true})
+	off := newDiskStatus(partChunks, disk.Stats{Dir: "/mnt/ssd1", Size: 100 << 30, WriteErrors: 1, Off: true})
 	s := base
 	s.Disks = []DiskStatus{ok, off}
 	sec := disksSection(renderStatusPage(t, s))
 	for _, want := range []string{
-		"<code>/mnt/ssd0</code>", "25.0 GiB", "100.0 GiB", "25.0%", "<b>1234</b>", "<b>567</b>",
+		"<code>/mnt/ssd0</code> shards", "<code>/mnt/ssd1</code> chunks", "25.0 GiB", "100.0 GiB", "25.0%", "<b>1234</b>", "<b>567</b>",
 		"51 µs / 7.5 ms", // p50 and p99 of the reads
 		"– / –",          // no write yet
 		`class="bad">3 / 0`, "<b>89</b>", "1.50 s",
-		"<code>/mnt/ssd1</code> <span class=\"bad\">off</span>", "Disk off", "0 / 1",
+		"<code>/mnt/ssd1</code> chunks <span class=\"bad\">off</span>", "Disk off", "0 / 1",
 	} {
 		if !strings.Contains(sec, want) {
 			t.Errorf("the Disks section lacks %q:\n%s", want, sec)

@@ -46,7 +46,7 @@ wait_http "http://$disk_admin/readyz"
 warm "$mem_hp" | tee -a "$OUT/summary.txt"
 warm "$disk_hp" | tee -a "$OUT/summary.txt"
 
-file=$DISK_DIR/edgecache.disk
+file=$DISK_DIR/chunks.edgecache # the decoded chunks: what the ranges read
 # metric ADMIN NAME: the sum of an edge's samples of metric NAME.
 metric() {
   curl -sf "http://$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s}'

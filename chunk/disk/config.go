@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 )
 
@@ -13,10 +14,12 @@ const FileName = "edgecache.disk"
 // Config configures a Store. Dir and Size are required; every other field
 // has the default its comment gives.
 type Config struct {
-	// Dir is the directory on the device the store lives in (one Store per
-	// device); it is created if missing. The store is one file in it,
-	// FileName.
+	// Dir is the directory on the device the store lives in; it is
+	// created if missing. The store is one file in it, Name.
 	Dir string
+	// Name is the store's file in Dir, so that stores of different
+	// contents may share a device. Default FileName.
+	Name string
 	// Size is the budget: the file's size, metadata included, so the store
 	// never takes more of the device. At least two regions and the
 	// superblock; at most 16 TiB (block numbers are 32 bits).
@@ -53,7 +56,7 @@ type Config struct {
 	// FS opens the file. Default OSFS{}.
 	FS FS
 	// Logger receives the store's log lines, each with the attribute
-	// "disk" = Dir. Nil: discard.
+	// "disk" = the file's path. Nil: discard.
 	Logger *slog.Logger
 	// Now is the clock that times reads, writes and the index rebuild.
 	// Nil: time.Now.
@@ -70,6 +73,9 @@ const (
 // withDefaults returns c with every zero field set to its default, or an
 // error naming every field out of range.
 func (c Config) withDefaults() (Config, error) {
+	if c.Name == "" {
+		c.Name = FileName
+	}
 	if c.RegionSize == 0 {
 		c.RegionSize = min(16<<20, (c.Size/8)&^(BlockSize-1))
 	}
@@ -101,6 +107,9 @@ func (c *Config) validate() error {
 	var errs []error
 	if c.Dir == "" {
 		errs = append(errs, errors.New("a directory is required"))
+	}
+	if c.Name == "." || c.Name == ".." || filepath.Base(c.Name) != c.Name {
+		errs = append(errs, fmt.Errorf("file name %q is not a name in the directory", c.Name))
 	}
 	if c.RegionSize < minRegionSize || c.RegionSize > maxRegionSize || c.RegionSize%BlockSize != 0 {
 		errs = append(errs, fmt.Errorf("region size %d is not a multiple of %d between %d and %d",

@@ -103,6 +103,8 @@ func TestConfigRejects(t *testing.T) {
 		"odd write size":  {Dir: "/d", Size: 1 << 30, WriteBytes: 1000},
 		"negative queue":  {Dir: "/d", Size: 1 << 30, QueueBytes: -1},
 		"negative reader": {Dir: "/d", Size: 1 << 30, Readers: -1},
+		"name in a sub":   {Dir: "/d", Size: 1 << 30, Name: "sub/x.disk"},
+		"parent as name":  {Dir: "/d", Size: 1 << 30, Name: ".."},
 	} {
 		if _, err := c.withDefaults(); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -122,7 +122,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("disk %s: %w", cfg.Dir, err)
 	}
 	start := cfg.Now()
-	name := filepath.Join(cfg.Dir, FileName)
+	name := filepath.Join(cfg.Dir, cfg.Name)
 	f, err := cfg.FS.Open(name, cfg.Size, !cfg.Buffered)
 	if err != nil {
 		return nil, fmt.Errorf("disk %s: %w", cfg.Dir, err)
@@ -131,7 +131,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg:        cfg,
 		name:       name,
 		f:          f,
-		log:        cfg.Logger.With("disk", cfg.Dir),
+		log:        cfg.Logger.With("disk", name),
 		regBlock:   uint32(cfg.RegionSize / BlockSize),
 		reads:      make(chan *readReq),
 		wake:       make(chan struct{}, 1),

@@ -48,6 +48,33 @@ func TestPutGetReopen(t *testing.T) {
 	}
 }
 
+// Two stores under different names share a directory without sharing
+// anything else: each keeps, and finds after a restart, its own value of
+// the same key, and a purge of one leaves the other whole.
+func TestTwoStoresInOneDir(t *testing.T) {
+	fs := disktest.New()
+	open := func(fs *disktest.FS, name string) *disk.Store {
+		cfg := testConfig(fs)
+		cfg.Name = name
+		return mustOpen(t, cfg)
+	}
+	a, b := open(fs, "a.disk"), open(fs, "b.disk")
+	a.Put("k", "g", value("a", 3000))
+	b.Put("k", "g", value("b", 5000))
+	mustClose(t, a)
+	mustClose(t, b)
+	fs = fs.Restart()
+	a, b = open(fs, "a.disk"), open(fs, "b.disk")
+	defer mustClose(t, b)
+	defer mustClose(t, a)
+	mustGet(t, a, "k", value("a", 3000))
+	mustGet(t, b, "k", value("b", 5000))
+	if n, err := a.RemoveGroup(context.Background(), "g"); n != 1 || err != nil {
+		t.Fatalf("RemoveGroup: %d, %v", n, err)
+	}
+	mustGet(t, b, "k", value("b", 5000))
+}
+
 func TestRemoveGroupSurvivesReopen(t *testing.T) {
 	fs := disktest.New()
 	s := mustOpen(t, testConfig(fs))

@@ -172,9 +172,9 @@ func (b *benchFlags) checkDisk(bad map[string]bool) error {
 		return errors.New("--disk-size needs --local: the bench can only give a disk tier to edges it starts")
 	case size < 0:
 		return errors.New("--disk-size must not be negative")
-	case size > 0 && size < edge.MinDiskSize(b.edge.ChunkSize):
-		return fmt.Errorf("--disk-size %s is under 16 chunks of --chunk-size and 512 KiB: give at least %s",
-			FormatSize(size), FormatSize(edge.MinDiskSize(b.edge.ChunkSize)))
+	case size > 0 && size < edge.MinDiskSize(b.edge.ChunkSize, b.edge.DiskChunkShare):
+		return fmt.Errorf("--disk-size %s leaves its shards or its chunks under 16 chunks of --chunk-size and 512 KiB: give at least %s",
+			FormatSize(size), FormatSize(edge.MinDiskSize(b.edge.ChunkSize, b.edge.DiskChunkShare)))
 	case b.diskDir != "" && size == 0:
 		return errors.New("--disk-dir needs --disk-size")
 	}

@@ -54,6 +54,7 @@ func (e *edgeFlags) register(f *flagSet, cfg *edge.Config) {
 	f.Size(&cfg.ChunkSize, "chunk-size", "chunk size: the unit of caching and origin fetches")
 	f.List(&cfg.DiskPaths, "disk-path", "comma-separated directories, one per local device, for the disk tier: the shards this edge owns and the chunks it serves, kept across restarts (default: none, memory only)")
 	f.Size(&cfg.DiskSize, "disk-size", "bytes of each --disk-path the disk tier may take, its metadata included (e.g. 100GiB)")
+	f.Float64(&cfg.DiskChunkShare, "disk-chunk-share", "share of --disk-size for the whole chunks this edge serves; the rest keeps the shards it owns, which those chunks can then never push out")
 	f.Int(&cfg.Readahead, "readahead", "chunks a response fetches ahead of the one it is sending")
 	f.Int(&cfg.PrefetchSegments, "prefetch-playlists", "segments an HLS or DASH playlist names that are warmed when it first passes through (0: off)")
 	f.Int(&cfg.ReadaheadNext, "readahead-next", "chunks past a sequential range request's end fetched for the player's next request (0: off)")
@@ -169,12 +170,8 @@ func MemoryLimit(cacheSize int64) int64 {
 	return cacheSize + cacheSize/4 + memoryOverhead
 }
 
-// diskQueueBytes is what each disk store may hold in memory waiting to be
-// written (disk.Config.QueueBytes, its default).
-const diskQueueBytes = 64 << 20
-
 // DiskMemory is what the disk tier of cfg adds to an edge's memory: per
-// path, its write queue and its index, disk.IndexEntryBytes per entry,
+// path, its write queues and its indexes, disk.IndexEntryBytes per entry,
 // counting an entry per shard's worth (ChunkSize/DataShards) of
 // DiskSize: shards are the tier's smallest common entries. 0 without a
 // disk tier.
@@ -183,5 +180,5 @@ func DiskMemory(cfg edge.Config) int64 {
 		return 0
 	}
 	entries := cfg.DiskSize / max(1, cfg.ChunkSize/int64(cfg.DataShards))
-	return int64(len(cfg.DiskPaths)) * (diskQueueBytes + entries*disk.IndexEntryBytes)
+	return int64(len(cfg.DiskPaths)) * (edge.DiskQueueBytes + entries*disk.IndexEntryBytes)
 }

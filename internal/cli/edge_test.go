@@ -199,7 +199,7 @@ func TestUnwritableDiskPathIsOneLineAndExit2(t *testing.T) {
 		t.Fatal(err)
 	}
 	taken := filepath.Join(dir, "taken") // its store file's name is a directory
-	if err := os.MkdirAll(filepath.Join(taken, disk.FileName), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Join(taken, "shards.edgecache"), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	// Cancelled: an edge that wrongly started returns at once, exit 0.

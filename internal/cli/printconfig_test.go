@@ -33,7 +33,7 @@ func TestEdgeConfigProblemMessages(t *testing.T) {
 		{[]string{"--refuse-methods", "PUT,DE LETE"}, `refused method "DE LETE" is not an HTTP method token`},
 		{[]string{"--max-body-size", "0"}, "max body size must be positive"},
 		{[]string{"--disk-size", "12XB"}, `invalid value "12XB" for --disk-size: unknown size unit "XB"`},
-		{[]string{"--disk-path", dir, "--disk-size", "1MiB"}, "disk size 1048576 bytes is under 16777216 (16 chunks, and at least 512 KiB)"},
+		{[]string{"--disk-path", dir, "--disk-size", "1MiB"}, "disk size 1048576 bytes is under 67108864 (16 chunks, and at least 512 KiB, for decoded chunks and for shards)"},
 		{[]string{"--disk-path", file, "--disk-size", "1GiB"}, "disk path " + file + " is not a directory"},
 	} {
 		code, _, errs := runCmd(t, append([]string{"edge", "--origin", testOrigin}, c.args...), nil)

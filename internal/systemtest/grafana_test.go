@@ -91,7 +91,7 @@ func ringSeries(t *testing.T) series {
 		Origin: origin.ServerConfig{Synthetic: true},
 		Edge: func(_ int, cfg *edge.Config) {
 			cfg.CacheSize, cfg.ChunkSize = 32<<20, 64<<10
-			cfg.DiskPaths, cfg.DiskSize = []string{t.TempDir()}, 16<<20
+			cfg.DiskPaths, cfg.DiskSize = []string{t.TempDir()}, edge.MinDiskSize(cfg.ChunkSize, cfg.DiskChunkShare)
 		},
 	})
 	path := origin.SyntheticPath(300<<10, "dash.mp4")

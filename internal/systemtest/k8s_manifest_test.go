@@ -601,7 +601,7 @@ func TestManifestConfigurationStartsAnEdge(t *testing.T) {
 		for i := range dirs {
 			dirs[i] = t.TempDir()
 		}
-		args = append(args, "--disk-path="+strings.Join(dirs, ","), "--disk-size="+strconv.FormatInt(16*cfg.ChunkSize, 10))
+		args = append(args, "--disk-path="+strings.Join(dirs, ","), "--disk-size="+strconv.FormatInt(edge.MinDiskSize(cfg.ChunkSize, cfg.DiskChunkShare), 10))
 	}
 	for k, v := range env {
 		t.Setenv(k, v)

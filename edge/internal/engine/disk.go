@@ -46,20 +46,30 @@ func diskKey(k StoreKey) string {
 // out sooner.
 func (e *Engine) add(k StoreKey, v []byte) {
 	e.store.Add(k, v)
-	if d := e.cfg.Disk; d != nil {
+	if d := e.diskFor(k); d != nil {
 		if key := diskKey(k); !d.Contains(key) {
 			d.Put(key, k.Object, v)
 		}
 	}
 }
 
+// diskFor returns the disk that keeps k: Config.ChunkDisk for a decoded
+// chunk when there is one, else Config.Disk (nil without a disk tier).
+func (e *Engine) diskFor(k StoreKey) Disk {
+	if k.Shard < 0 && e.cfg.ChunkDisk != nil {
+		return e.cfg.ChunkDisk
+	}
+	return e.cfg.Disk
+}
+
 // fromDisk reads k from the disk after a memory miss; an error, or no
 // disk, is a miss.
 func (e *Engine) fromDisk(ctx context.Context, k StoreKey) ([]byte, bool) {
-	if e.cfg.Disk == nil {
+	d := e.diskFor(k)
+	if d == nil {
 		return nil, false
 	}
-	v, err := e.cfg.Disk.Get(ctx, diskKey(k))
+	v, err := d.Get(ctx, diskKey(k))
 	if err != nil {
 		e.stats.diskMisses.Add(1)
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -92,7 +102,7 @@ func (e *Engine) localChunk(o *Object, key chunk.Key) ([]byte, Source, bool) {
 	if b, ok := e.store.Get(k); ok {
 		return b, SourceHit, true
 	}
-	if e.cfg.Disk == nil {
+	if e.diskFor(k) == nil {
 		return nil, SourceHit, false
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.HedgeDelay)
@@ -171,8 +181,8 @@ func (gr *gatherer) readDisk(ctx context.Context, idx []int) {
 // not be read back after a restart.
 func (e *Engine) dropLocal(k StoreKey) {
 	e.store.Remove(k)
-	if e.cfg.Disk != nil {
-		e.cfg.Disk.Remove(diskKey(k))
+	if d := e.diskFor(k); d != nil {
+		d.Remove(diskKey(k))
 	}
 }
 
@@ -185,9 +195,16 @@ func (e *Engine) purgeDisk(key string) int {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.FillTimeout)
 	defer cancel()
-	n, err := e.cfg.Disk.RemoveGroup(ctx, key)
-	if err != nil {
-		e.log.Warn("purging the disk failed", "key", key, "err", err)
+	n := 0
+	for _, d := range []Disk{e.cfg.Disk, e.cfg.ChunkDisk} {
+		if d == nil {
+			continue
+		}
+		dropped, err := d.RemoveGroup(ctx, key)
+		if err != nil {
+			e.log.Warn("purging the disk failed", "key", key, "err", err)
+		}
+		n += dropped
 	}
 	return n
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -174,4 +175,67 @@ func TestAlonePastAStalledDisk(t *testing.T) {
 			t.Errorf("the origin served %d reads of chunk 1, want 2", n)
 		}
 	})
+}
+
+// With a ChunkDisk, decoded chunks are kept there and nowhere else, and
+// the shards on Disk: chunks written by every member for what it serves
+// never push the ring's shards out of their log. Both are read after a
+// memory miss, and a purge empties both.
+func TestChunksOnTheirOwnDisk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
+		org := enginetest.NewOrigin()
+		data := enginetest.Movie(org, path, 2, 9)
+		cfgs := make([]engine.Config, 6)
+		owned, served := make([]*enginetest.Disk, 6), make([]*enginetest.Disk, 6)
+		for i := range cfgs {
+			owned[i], served[i] = enginetest.NewDisk(), enginetest.NewDisk()
+			cfgs[i] = enginetest.Config()
+			cfgs[i].Disk, cfgs[i].ChunkDisk = owned[i], served[i]
+		}
+		members := enginetest.StartEach(t, net, org, cfgs)
+		t.Cleanup(net.Wait)
+		e := members[0].Engine
+		o := enginetest.Get(t, e, path).Object
+		if _, _, err := e.Chunk(context.Background(), o, 1); err != nil {
+			t.Fatal(err)
+		}
+		shards := 0
+		for i, m := range members {
+			m.Engine.Settle()
+			if keys := served[i].Keys(); !all(keys, decoded) {
+				t.Errorf("member %d: chunk disk holds %q, want decoded chunks only", i, keys)
+			}
+			if keys := owned[i].Keys(); slices.ContainsFunc(keys, decoded) {
+				t.Errorf("member %d: disk holds %q, want shards only", i, keys)
+			}
+			shards += owned[i].Len()
+		}
+		if shards == 0 || served[0].Len() == 0 {
+			t.Fatalf("%d shards on the disks, %d chunks on the reader's chunk disk; want both", shards, served[0].Len())
+		}
+		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+		got, src, err := e.Chunk(context.Background(), o, 1)
+		if err != nil || src != engine.SourceDisk || !bytes.Equal(got, data[enginetest.ChunkSize:]) {
+			t.Errorf("chunk 1 after memory is emptied: %v, source %d, identical=%v; want it from the chunk disk", err, src, bytes.Equal(got, data[enginetest.ChunkSize:]))
+		}
+		for i, m := range members {
+			m.Engine.Purge(path)
+			if owned[i].Len()+served[i].Len() != 0 {
+				t.Errorf("member %d after a purge: the disks hold %q and %q, want nothing", i, owned[i].Keys(), served[i].Keys())
+			}
+		}
+	})
+}
+
+// decoded reports whether a disk key names a decoded chunk.
+func decoded(k string) bool { return strings.HasSuffix(k, "/-1") }
+
+func all(s []string, f func(string) bool) bool {
+	for _, v := range s {
+		if !f(v) {
+			return false
+		}
+	}
+	return true
 }

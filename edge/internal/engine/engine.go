@@ -51,6 +51,13 @@ type Config struct {
 	// decoded chunks are written through to it and read from it after a
 	// memory miss. Nil: memory only.
 	Disk Disk
+	// ChunkDisk, with Disk, takes the decoded chunks instead of Disk,
+	// which keeps the shards and objects: the ring's durable copy. A
+	// disk is a log evicted oldest first, so decoded chunks sharing it
+	// would push the shards out: each member serves, and would write,
+	// copies of most of the working set, which the ring can rebuild,
+	// while an evicted shard is a loss the origin pays for. Nil: Disk.
+	ChunkDisk Disk
 	// Objects, with Disk, encodes the objects this node stores so that
 	// the disk keeps them too. Nil: objects are kept in memory only.
 	Objects ObjectCodec
