@@ -125,7 +125,8 @@ edge 3
 ready 3
 t1=$(date +%s.%N)
 after=$(disk_entries 3)
-rebuild=$(grep "disk store open" "$WORK/edge3.log" | tail -1 | grep -o "entries=[0-9]* .*rebuild=[^ ]*" || true)
+# Its two stores' lines: shards, then decoded chunks.
+rebuild=$(grep "disk store open" "$WORK/edge3.log" | tail -2 | grep -o "entries=[0-9]* .*rebuild=[^ ]*" | sed 's/ direct=[a-z]*//' | paste -sd ';' || true)
 o0=$(origin_bytes)
 reads0=$(metric 3 edgecache_disk_reads_total)
 wrong=0

@@ -73,9 +73,13 @@ setup() {
 }
 
 # alive PID: the process exists and has not exited (a detached daemon that
-# exited stays a zombie until its new parent reaps it).
+# exited stays a zombie until its new parent reaps it). A killed process's
+# main thread can be a zombie while its other threads still finish their
+# I/O, holding its files and their locks: it is alive until they are gone.
 alive() {
-  [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+  [ -e "/proc/$1" ] || return 1
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null ||
+    [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -gt 1 ]
 }
 
 # stop_pid PID: SIGTERM, then SIGKILL if it is still there after 10 s.
