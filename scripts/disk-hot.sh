@@ -3,7 +3,8 @@
 # the same ranges served from memory and with the device itself:
 #   memory  one edge, --cache-size 1GiB: every range a memory hit
 #   disk    one edge, --cache-size MEMORY (default 16MiB) and a disk tier of
-#           2 GiB in DISK_DIR: nearly every chunk read from the disk (a
+#           2 GiB in DISK_DIR, 90% of it for decoded chunks (an edge alone
+#           keeps no shards): nearly every chunk read from the disk (a
 #           chunk read from the disk is promoted to the small memory, so a
 #           few are memory hits; the edge's counters say how many)
 #   dd      dd iflag=direct bs=1M over the disk tier's file, right after
@@ -39,7 +40,8 @@ start_origin 2
 origin=http://$ORIGIN_HP
 start_one_edge memory "$origin" --cache-size 1GiB
 mem_hp=127.0.0.1:$P_EDGE mem_pid=$! mem_admin=127.0.0.1:$P_ADMIN
-start_one_edge disk "$origin" --cache-size "$MEMORY" --disk-path "$DISK_DIR" --disk-size 2GiB
+# An edge alone keeps decoded chunks and no shards: give them the disk.
+start_one_edge disk "$origin" --cache-size "$MEMORY" --disk-path "$DISK_DIR" --disk-size 2GiB --disk-chunk-share 0.9
 disk_hp=127.0.0.1:$P_EDGE disk_pid=$! disk_admin=127.0.0.1:$P_ADMIN
 wait_http "http://$mem_admin/readyz"
 wait_http "http://$disk_admin/readyz"
