@@ -58,7 +58,7 @@ func openDisks(cfg Config) (diskTier, error) {
 	var t diskTier
 	chunks, owned := diskSplit(cfg.DiskSize, cfg.DiskChunkShare)
 	open := func(p, name string, size int64) (*disk.Store, error) {
-		queue := int64(float64(diskQueueBytes) * float64(size) / float64(cfg.DiskSize))
+		queue := int64(float64(DiskQueueBytes) * float64(size) / float64(cfg.DiskSize))
 		return disk.Open(disk.Config{Dir: p, Name: name, Size: size, QueueBytes: queue, Logger: cfg.Logger, FS: cfg.diskFS})
 	}
 	for _, p := range cfg.DiskPaths {
@@ -81,9 +81,7 @@ func openDisks(cfg Config) (diskTier, error) {
 
 // DiskQueueBytes is what the disk tier on one path may hold in memory
 // waiting to be written: its two stores' write queues together.
-const DiskQueueBytes = diskQueueBytes
-
-const diskQueueBytes = 64 << 20
+const DiskQueueBytes = 64 << 20
 
 // on reports whether the node has a disk tier.
 func (t diskTier) on() bool { return len(t.owned) > 0 }
