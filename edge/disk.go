@@ -61,20 +61,21 @@ func openDisks(cfg Config) (diskTier, error) {
 		queue := int64(float64(DiskQueueBytes) * float64(size) / float64(cfg.DiskSize))
 		return disk.Open(disk.Config{Dir: p, Name: name, Size: size, QueueBytes: queue, Logger: cfg.Logger, FS: cfg.diskFS})
 	}
+	fail := func(p string, err error) (diskTier, error) {
+		t.close(context.Background())
+		return diskTier{}, &DiskError{Path: p, Err: err}
+	}
 	for _, p := range cfg.DiskPaths {
 		o, err := open(p, ownedFile, owned)
-		if err == nil {
-			t.owned = append(t.owned, o)
-			var c *disk.Store
-			c, err = open(p, chunksFile, chunks)
-			if err == nil {
-				t.chunks = append(t.chunks, c)
-			}
-		}
 		if err != nil {
-			t.close(context.Background())
-			return diskTier{}, &DiskError{Path: p, Err: err}
+			return fail(p, err)
 		}
+		t.owned = append(t.owned, o)
+		c, err := open(p, chunksFile, chunks)
+		if err != nil {
+			return fail(p, err)
+		}
+		t.chunks = append(t.chunks, c)
 	}
 	return t, nil
 }
