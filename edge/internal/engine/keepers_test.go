@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -55,5 +56,61 @@ func TestLeaderTakesTheKeepersCopy(t *testing.T) {
 	}
 	if n := org.Lookups(path); n != 2 {
 		t.Errorf("a no-cache request: the origin was asked %d times in all, want 2", n)
+	}
+}
+
+// Keepers this node suspects are asked last, not skipped: under load a
+// live member times out now and then, and skipping every suspect keeper
+// sends the lookup to the origin. A keeper whose leader is down takes the
+// copy the keepers behind it hold.
+func TestSuspectKeepersAskedBeforeTheOrigin(t *testing.T) {
+	net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
+	org := enginetest.NewOrigin()
+	enginetest.Movie(org, path, 2, 7)
+	members := map[string]*engine.Engine{}
+	var any *engine.Engine
+	for _, m := range enginetest.Start(t, net, org, enginetest.Config(), 6) {
+		members[m.Addr], any = m.Engine, m.Engine
+	}
+	t.Cleanup(func() {
+		for _, e := range members {
+			e.Settle()
+		}
+		net.Wait()
+	})
+	keepers := any.Cluster().Ring().Owners(xxhash.Sum64String(path), 3)
+	leader := members[keepers[0]]
+	first := enginetest.Get(t, leader, path).Object
+	leader.Settle()
+
+	var other *engine.Engine
+	for addr, e := range members {
+		if addr != keepers[0] && addr != keepers[1] && addr != keepers[2] {
+			other = e
+		}
+	}
+	for _, k := range keepers {
+		other.Cluster().MarkSuspect(k, errors.New("timed out under load"))
+	}
+	if o := enginetest.Get(t, other, path).Object; o == nil || o.Version != first.Version {
+		t.Fatalf("a member suspecting every keeper: %+v", o)
+	}
+	if n := org.Lookups(path); n != 1 {
+		t.Errorf("a member suspecting every keeper: the origin was asked %d times, want 1", n)
+	}
+
+	second := members[keepers[1]]
+	second.Invalidate(enginetest.Get(t, second, path).Object) // as if it had restarted empty
+	if second.HasObject(path) {
+		t.Fatal("the second keeper still holds the object")
+	}
+	before := org.Lookups(path)
+	net.Set(keepers[0], enginetest.Fault{Down: true})
+	second.Cluster().MarkSuspect(keepers[2], errors.New("timed out under load"))
+	if o := enginetest.Get(t, second, path).Object; o == nil || o.Version != first.Version {
+		t.Fatalf("a keeper whose leader is down: %+v", o)
+	}
+	if n := org.Lookups(path) - before; n != 0 {
+		t.Errorf("a keeper whose leader is down: the origin was asked %d times, want 0", n)
 	}
 }

@@ -111,15 +111,16 @@ func (e *Engine) leadsObject(key string) bool {
 }
 
 // askObjectLeader asks the object's leader what req's key is now, so
-// that the origin sees one request per object for the cluster. ok is false
-// when this node leads, or no leader answered: then it asks the origin.
+// that the origin sees one request per object for the cluster. The
+// keepers ahead of this node are asked in turn, suspects last rather than
+// never: one that timed out once under load is usually alive, and the
+// alternative is the origin. ok is false when this node leads, or no
+// keeper ahead of it answered: then it leads.
 func (e *Engine) askObjectLeader(ctx context.Context, req *Request, gen uint64) (out *outcome, ok bool, err error) {
-	for _, addr := range e.objectKeepers(req.Key) {
-		if addr == e.cluster.Self() {
-			return nil, false, nil
-		}
-		if e.cluster.IsSuspect(addr) || ctx.Err() != nil {
-			continue
+	ahead, _ := e.aroundSelf(e.objectKeepers(req.Key))
+	for _, addr := range e.suspectsLast(ahead) {
+		if ctx.Err() != nil {
+			break
 		}
 		a, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, req) })
 		var pe *PeerError
@@ -134,22 +135,27 @@ func (e *Engine) askObjectLeader(ctx context.Context, req *Request, gen uint64) 
 	return nil, false, nil
 }
 
-// askKeepers asks the other keepers of req's key for a copy they hold,
-// when this node leads the key and holds none: a leader new to the ring
+// askKeepers asks the keepers of req's key behind this node for a copy
+// they hold, when this node leads the key (by the ring, or because the
+// keepers ahead of it failed) and holds none: a leader new to the ring
 // (a node that joined, or came back empty) takes the response its
 // predecessor shared instead of asking the origin again. A keeper answers
 // from what it stores only (only-if-cached, stale or not), so it never
 // asks anyone itself; a request that wants the origin's word (no-cache)
 // skips this. The copy is published here, its age rebased on this clock.
 func (e *Engine) askKeepers(ctx context.Context, req *Request, gen uint64) *Object {
-	if e.cluster.Alone() || !e.leadsObject(req.Key) || req.directives().NoCache || req.PragmaNoCache {
+	if e.cluster.Alone() || req.directives().NoCache || req.PragmaNoCache {
+		return nil
+	}
+	_, behind := e.aroundSelf(e.objectKeepers(req.Key))
+	if len(behind) == 0 {
 		return nil
 	}
 	cached := NewRequest(req.Key, append(req.Header.All(), httpcache.Field{Name: "Cache-Control", Value: "only-if-cached, max-stale"}),
 		req.Header.Client())
-	for _, addr := range e.objectKeepers(req.Key) {
-		if addr == e.cluster.Self() || e.cluster.IsSuspect(addr) || ctx.Err() != nil {
-			continue
+	for _, addr := range e.suspectsLast(behind) {
+		if ctx.Err() != nil {
+			break
 		}
 		a, err := patient(e, "meta", addr, func() (MetaAnswer, error) { return e.peers.Meta(addr, cached) })
 		if err != nil || a.Object == nil || a.Pass || a.Object.Pass {
@@ -160,6 +166,32 @@ func (e *Engine) askKeepers(ctx context.Context, req *Request, gen uint64) *Obje
 		return e.publish(o, gen)
 	}
 	return nil
+}
+
+// aroundSelf splits keepers at this node: those ahead of it, and those
+// behind it. A node that keeps nothing has every keeper ahead of it.
+func (e *Engine) aroundSelf(keepers []string) (ahead, behind []string) {
+	for i, addr := range keepers {
+		if addr == e.cluster.Self() {
+			return keepers[:i], keepers[i+1:]
+		}
+	}
+	return keepers, nil
+}
+
+// suspectsLast orders members to be asked: those in good standing first,
+// in ring order, then the suspects.
+func (e *Engine) suspectsLast(members []string) []string {
+	out := make([]string, 0, len(members))
+	var suspects []string
+	for _, addr := range members {
+		if e.cluster.IsSuspect(addr) {
+			suspects = append(suspects, addr)
+		} else {
+			out = append(out, addr)
+		}
+	}
+	return append(out, suspects...)
 }
 
 // fromLeader takes in what an object's leader answered: the object (its

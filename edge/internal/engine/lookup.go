@@ -169,12 +169,14 @@ func (e *Engine) refresh(req *Request, old *Object, forward bool) (*outcome, err
 			return &outcome{obj: cur, pass: r.Pass}, nil // a lookup that ended while this one began
 		}
 	}
-	if forward && !e.leadsObject(req.Key) {
+	leads := e.leadsObject(req.Key)
+	if forward && !leads {
 		if out, ok, err := e.askObjectLeader(ctx, req, gen); ok {
 			return out, err
 		}
+		leads = true // no keeper ahead of this node answered
 	}
-	if old == nil {
+	if old == nil && leads {
 		// A copy a keeper holds is as good as this node's own: served if
 		// fresh, else revalidated rather than fetched whole.
 		if kept := e.askKeepers(ctx, req, gen); kept != nil {
