@@ -93,11 +93,16 @@ func (e *Engine) localShard(ctx context.Context, k StoreKey) ([]byte, bool) {
 
 // localChunk returns decoded chunk key of o from memory (SourceHit), else
 // from the disk (SourceDisk). A player waits on it, so the disk has a
-// hedge delay to answer: past that the chunk is taken to be absent, and
-// the caller asks the ring, as it does past a slow owner (ARCHITECTURE.md,
-// invariant 6). A chunk read from the disk goes back into memory, since
-// it is what a player reads again, unless a purge overtook o's lookup.
-func (e *Engine) localChunk(o *Object, key chunk.Key) ([]byte, Source, bool) {
+// bound to answer: past it the chunk is taken to be absent. When the ring
+// is what answers then (patient false), the bound is the hedge delay, as
+// for a slow owner (ARCHITECTURE.md, invariant 6). When the origin would
+// (patient: a node alone, or the chunk's leader), a disk busy under load
+// is worth waiting for: the bound is PeerTimeout, and a disk that misses
+// it is held slow for the suspect period, waited on for the hedge delay
+// only, as a stalled disk must not hold every player for PeerTimeout.
+// A chunk read from the disk goes back into memory, since it is what a
+// player reads again, unless a purge overtook o's lookup.
+func (e *Engine) localChunk(o *Object, key chunk.Key, patient bool) ([]byte, Source, bool) {
 	k := ChunkEntry(key)
 	if b, ok := e.store.Get(k); ok {
 		return b, SourceHit, true
@@ -105,11 +110,20 @@ func (e *Engine) localChunk(o *Object, key chunk.Key) ([]byte, Source, bool) {
 	if e.diskFor(k) == nil {
 		return nil, SourceHit, false
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.HedgeDelay)
+	bound := e.cfg.HedgeDelay
+	patient = patient && e.now().UnixNano() >= e.chunkDiskSlowUntil.Load()
+	if patient {
+		bound = max(bound, e.cfg.PeerTimeout)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, bound)
 	defer cancel()
 	v, ok := e.fromDisk(ctx, k)
 	if ok {
 		e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
+	} else if patient && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.chunkDiskSlowUntil.Store(e.now().Add(e.cluster.cfg.SuspectFor).UnixNano())
+		e.log.Warn("disk read of a chunk past the peer timeout: the disk is waited on for the hedge delay only for a while",
+			"chunk", key.String(), "bound", bound, "for", e.cluster.cfg.SuspectFor)
 	}
 	return v, SourceDisk, ok
 }

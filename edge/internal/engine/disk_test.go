@@ -16,9 +16,9 @@ import (
 // These tests drive the disk tier through fakes (enginetest.Disk): a disk
 // that answers is read instead of a peer or the origin, and one that
 // stalls costs a read what a slow peer costs, a hedge delay, after which
-// the ring or the origin answers (ARCHITECTURE.md, invariant 6). A
-// stalled disk here never answers at all: a read that waited on it would
-// never end.
+// the ring answers (ARCHITECTURE.md, invariant 6); where only the origin
+// would, the disk has up to the peer timeout. A stalled disk here never
+// answers at all: a read that waited on it would never end.
 
 // forget drops everything the member at addr holds in memory, so that
 // what it holds is on its disk alone.
@@ -120,8 +120,9 @@ func TestChunkFromTheDiskOrPastIt(t *testing.T) {
 	})
 }
 
-// A leader whose disk stalls answers a fill from the origin rather than
-// hold the member that asked.
+// A leader waits for its disk when busy, since the origin is its only
+// other source; one whose disk stalls answers a fill from the origin
+// after the peer timeout rather than hold the member that asked longer.
 func TestLeaderPastAStalledDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRigWith(t, true)
@@ -131,9 +132,18 @@ func TestLeaderPastAStalledDisk(t *testing.T) {
 		}
 		r.at(leader).Settle()
 		r.forget(leader)
-		r.disks[leader].Stall(true)
+		r.disks[leader].Slow(time.Second)
 		asker := r.net.Peers(t, r.owners[5])
 		got, src, err := asker.Fill(leader, r.key, r.obj, len(r.data))
+		if err != nil || !bytes.Equal(got, r.data) || src != engine.SourcePeer {
+			t.Fatalf("fill from a leader with a busy disk: %v, %v, identical=%v; want the leader's own bytes", err, src, bytes.Equal(got, r.data))
+		}
+		if n := r.at(leader).Stats().DiskHits; n != 1 {
+			t.Errorf("%d disk hits at the leader, want 1", n)
+		}
+		r.forget(leader)
+		r.disks[leader].Stall(true)
+		got, src, err = asker.Fill(leader, r.key, r.obj, len(r.data))
 		if err != nil || !bytes.Equal(got, r.data) || src != engine.SourceOrigin {
 			t.Fatalf("fill from a leader with a stalled disk: %v, %v, identical=%v; want the origin's bytes", err, src, bytes.Equal(got, r.data))
 		}
@@ -143,7 +153,10 @@ func TestLeaderPastAStalledDisk(t *testing.T) {
 	})
 }
 
-// A node alone, whose disk stalls, fills from the origin.
+// A node alone has only the origin to go to past its disk, so it waits
+// for a disk that is busy, up to the peer timeout, rather than send the
+// origin what it holds. A disk that stalls past that bound is waited on
+// for the hedge delay only, for the suspect period, and the origin fills.
 func TestAlonePastAStalledDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
@@ -155,25 +168,39 @@ func TestAlonePastAStalledDisk(t *testing.T) {
 		e := enginetest.StartEach(t, net, org, []engine.Config{cfg})[0].Engine
 		t.Cleanup(net.Wait)
 		o := enginetest.Get(t, e, path).Object
-		read := func(want engine.Source) {
+		read := func(want engine.Source, took time.Duration) {
 			t.Helper()
+			e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+			start := time.Now()
 			got, src, err := e.Chunk(context.Background(), o, 1)
 			if err != nil || !bytes.Equal(got, data[enginetest.ChunkSize:]) || src != want {
 				t.Fatalf("chunk 1: %v, source %d, identical=%v; want source %d", err, src, bytes.Equal(got, data[enginetest.ChunkSize:]), want)
 			}
+			if d := time.Since(start); d != took {
+				t.Errorf("chunk 1 from source %d took %v, want %v", src, d, took)
+			}
 		}
-		read(engine.SourceOrigin)
-		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
-		read(engine.SourceDisk)
-		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+		read(engine.SourceOrigin, 0)
+		read(engine.SourceDisk, 0)
+		busy := 40 * cfg.HedgeDelay
+		disk.Slow(busy)
+		read(engine.SourceDisk, busy)
+		if n := org.Reads(path); n != 1 {
+			t.Errorf("the origin served %d reads of chunk 1 with the disk busy, want 1", n)
+		}
+
 		disk.Stall(true)
-		read(engine.SourceOrigin)
-		if n := e.Stats().DiskSlow; n != 1 {
-			t.Errorf("%d slow disk reads, want 1", n)
+		read(engine.SourceOrigin, cfg.PeerTimeout)
+		read(engine.SourceOrigin, cfg.HedgeDelay) // held slow: the hedge delay only
+		if n := e.Stats().DiskSlow; n != 2 {
+			t.Errorf("%d slow disk reads, want 2", n)
 		}
-		if n := org.Reads(path); n != 2 {
-			t.Errorf("the origin served %d reads of chunk 1, want 2", n)
+		if n := org.Reads(path); n != 3 {
+			t.Errorf("the origin served %d reads of chunk 1, want 3", n)
 		}
+		time.Sleep(enginetest.SuspectFor)
+		disk.Stall(false)
+		read(engine.SourceDisk, busy) // the suspect period over, the busy disk is waited for again
 	})
 }
 

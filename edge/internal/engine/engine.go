@@ -81,6 +81,10 @@ type Engine struct {
 	repairs chan struct{} // bounds repairs in flight
 	bg      background
 	stats   counters
+	// chunkDiskSlowUntil (Unix nanoseconds): until then the disk of
+	// decoded chunks is waited on for the hedge delay only, after a read
+	// it was given PeerTimeout for failed to come back (see localChunk).
+	chunkDiskSlowUntil atomic.Int64
 
 	ctx  context.Context // fills and placements run under it; ends with Close
 	stop context.CancelFunc

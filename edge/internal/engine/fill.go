@@ -75,7 +75,8 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 // for the whole cluster. It runs once per chunk on this node however many
 // requests wait for it.
 func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
-	if b, src, ok := e.localChunk(o, key); ok {
+	// A node alone has only the origin to go to past its disk.
+	if b, src, ok := e.localChunk(o, key, e.cluster.Alone()); ok {
 		return fillResult{b, src}, nil
 	}
 	e.stats.fillsInFlight.Add(1)
@@ -144,7 +145,7 @@ func (e *Engine) leadFill(o *Object, key chunk.Key, askDisk bool) (fillResult, e
 // localCopy is localChunk, or the memory's copy alone without askDisk.
 func (e *Engine) localCopy(o *Object, key chunk.Key, askDisk bool) ([]byte, Source, bool) {
 	if askDisk {
-		return e.localChunk(o, key)
+		return e.localChunk(o, key, true) // the leader's alternative is the origin
 	}
 	b, ok := e.store.Get(ChunkEntry(key))
 	return b, SourceHit, ok

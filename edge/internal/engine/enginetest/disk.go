@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 )
 
 // ErrNotOnDisk is what Disk.Get returns for a key it does not hold.
@@ -14,11 +15,13 @@ var ErrNotOnDisk = errors.New("not on the disk")
 
 // Disk is an in-memory engine.Disk. Stall makes every read hang until its
 // caller gives up, as a disk stuck behind a failing device does; what it
-// holds is still there once Stall is lifted.
+// holds is still there once Stall is lifted. Slow makes every read take a
+// while, as a device busy under load does.
 type Disk struct {
 	mu      sync.Mutex
 	entries map[string]diskEntry
 	stalled bool
+	delay   time.Duration
 	gets    int
 	puts    int
 }
@@ -36,6 +39,14 @@ func (d *Disk) Stall(on bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stalled = on
+}
+
+// Slow makes every read answer d later, or fail with its context's error
+// if that ends first; 0 makes reads immediate again.
+func (d *Disk) Slow(delay time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.delay = delay
 }
 
 // Len is how many entries the disk holds.
@@ -69,16 +80,25 @@ func (d *Disk) Put(key, group string, v []byte) bool {
 }
 
 // Get is engine.Disk's: a copy of what key holds, ErrNotOnDisk, or, while
-// stalled, ctx's error once it ends.
+// stalled or past ctx's end, ctx's error.
 func (d *Disk) Get(ctx context.Context, key string) ([]byte, error) {
 	d.mu.Lock()
 	d.gets++
 	e, ok := d.entries[key]
-	stalled := d.stalled
+	stalled, delay := d.stalled, d.delay
 	d.mu.Unlock()
 	if stalled {
 		<-ctx.Done()
 		return nil, ctx.Err()
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if !ok {
 		return nil, ErrNotOnDisk
