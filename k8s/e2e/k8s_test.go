@@ -18,7 +18,7 @@ import (
 // (the later ones build on it); the cluster is torn down either way.
 func TestKubernetes(t *testing.T) {
 	c := startCluster(t)
-	o, err := newOverlay(filepath.Join(stateDir, "overlay"), edgeTag)
+	o, err := newOverlay(filepath.Join(stateDir, "overlay"), edgeTag, c.nodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +77,36 @@ func (s *suite) dryRun(t *testing.T) {
 // apply: the README's client-side apply, then a server-side apply over
 // it, which conflicts on any field the server defaults and the manifests
 // leave out inside an atomic structure (a fieldRef without apiVersion).
+// Every apply that reaches the DaemonSet warns exactly once, of the
+// hostPath volume the node-disk component brings (its documented cost):
+// any other warning is a deviation from the restricted Pod Security level.
 func (s *suite) apply(t *testing.T) {
-	t.Log(s.kubectl(t, "apply", "-k", s.o.dir))
-	t.Log(s.kubectl(t, "apply", "--server-side", "-k", s.o.dir))
+	for _, args := range [][]string{{"apply", "-k", s.o.dir}, {"apply", "--server-side", "-k", s.o.dir}} {
+		out := s.kubectl(t, args...)
+		t.Log(out)
+		if n := strings.Count(out, hostPathWarning); n != 1 {
+			t.Errorf("kubectl %s: the node-disk component's warning %d times, want once", strings.Join(args, " "), n)
+		}
+		if rest := withoutHostPathWarning(out); strings.Contains(rest, "Warning:") {
+			t.Errorf("kubectl %s: a warning besides the node-disk component's:\n%s", strings.Join(args, " "), rest)
+		}
+	}
+}
+
+// hostPathWarning is what Pod Security, enforcing privileged but warning
+// at restricted (k8s/components/node-disk), says of the disk volume.
+const hostPathWarning = `Warning: would violate PodSecurity "restricted:latest": restricted volume types (volume "disk" uses restricted volume type "hostPath")`
+
+// withoutHostPathWarning returns kubectl's output without the lines of
+// hostPathWarning.
+func withoutHostPathWarning(out string) string {
+	var b strings.Builder
+	for line := range strings.Lines(out) {
+		if strings.TrimSpace(line) != hostPathWarning {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // reapply: applying again changes nothing. The first client-side apply
@@ -87,7 +114,8 @@ func (s *suite) apply(t *testing.T) {
 // back into its own last-applied record); the second must find every
 // object unchanged. No apply may change the DaemonSet's spec (its
 // generation), which would roll every edge; and kubectl diff, client- and
-// server-side, finds nothing to change.
+// server-side, finds nothing to change (the server-side diff's dry run
+// warns of the hostPath volume, as every apply does).
 func (s *suite) reapply(t *testing.T) {
 	gen := s.dsGeneration(t)
 	s.kubectl(t, "apply", "-k", s.o.dir)
@@ -98,7 +126,7 @@ func (s *suite) reapply(t *testing.T) {
 	}
 	s.kubectl(t, "apply", "--server-side", "-k", s.o.dir)
 	for _, args := range [][]string{{"diff", "-k", s.o.dir}, {"diff", "--server-side", "-k", s.o.dir}} {
-		if out, err := s.c.kubectl(args...); err != nil || out != "" {
+		if out, err := s.c.kubectl(args...); err != nil || withoutHostPathWarning(out) != "" {
 			t.Errorf("kubectl %s after apply: want no difference, got %v:\n%s", strings.Join(args, " "), err, out)
 		}
 	}
@@ -319,7 +347,7 @@ func (s *suite) deletePod(t *testing.T) {
 	if got := originDelta(t, before); got != 0 {
 		t.Errorf("the origin sent %d bytes while an edge pod was replaced under load: cached chunks were lost", got)
 	}
-	// The new edge serves the whole set from its peers' shards.
+	// The new edge serves the whole set from its disk and its peers' shards.
 	mid := originBytes(t)
 	if err := s.c.startPlayer("after-delete", victim, wholeArgs()); err != nil {
 		t.Fatal(err)
@@ -332,7 +360,7 @@ func (s *suite) deletePod(t *testing.T) {
 		t.Errorf("the new edge on %s: %v", victim.name, sum)
 	}
 	if got := originDelta(t, mid); got != 0 {
-		t.Errorf("the new edge on %s read the working set with %d origin bytes, want 0 (from its peers)", victim.name, got)
+		t.Errorf("the new edge on %s read the working set with %d origin bytes, want 0 (from its disk and its peers)", victim.name, got)
 	}
 }
 
@@ -412,7 +440,8 @@ func (s *suite) stopKubelet(t *testing.T) {
 // rollout: under load on every node, the image tag changes and the
 // DaemonSet replaces the edges one node at a time: each new edge had been
 // Ready for minReadySeconds before the next was started. No player loses
-// a request beyond the retry, and no byte is wrong.
+// a request beyond the retry, no byte is wrong, and the origin is not
+// asked again: every new edge starts on its node's disk tier.
 func (s *suite) rollout(t *testing.T) {
 	const load = 110 * time.Second
 	before := originBytes(t)
@@ -442,7 +471,12 @@ func (s *suite) rollout(t *testing.T) {
 	if err := s.c.waitRing(pods, time.Minute); err != nil {
 		t.Error(err)
 	}
-	t.Logf("the origin sent %d bytes during the rollout (new edges start empty and rebuild from their peers)", originDelta(t, before))
+	// Each new edge finds its node's disk tier as the old one left it
+	// (k8s/components/node-disk), and serves its shards at once: the
+	// ring holds the whole working set throughout.
+	if got := originDelta(t, before); got != 0 {
+		t.Errorf("the origin sent %d bytes during the rollout, want 0: a new edge should find its node's disk as the old one left it", got)
+	}
 }
 
 // minReadySeconds reads the DaemonSet's minReadySeconds.

@@ -59,8 +59,9 @@ type overlay struct {
 	base string // k8s/, relative to dir
 }
 
-// newOverlay writes the overlay for image tag tag.
-func newOverlay(dir, tag string) (*overlay, error) {
+// newOverlay writes the overlay for image tag tag, and prepares a disk
+// directory for each of nodes.
+func newOverlay(dir, tag string, nodes []*node) (*overlay, error) {
 	k8sDir, err := filepath.Abs("..")
 	if err != nil {
 		return nil, err
@@ -77,8 +78,37 @@ func newOverlay(dir, tag string) (*overlay, error) {
 	if err := os.WriteFile(filepath.Join(dir, "cluster-secret.txt"), []byte(base64.StdEncoding.EncodeToString(secret)), 0o600); err != nil {
 		return nil, err
 	}
+	if err := prepareNodeDisks(nodes); err != nil {
+		return nil, err
+	}
 	o := &overlay{dir: dir, base: base}
 	return o, o.setTag(tag)
+}
+
+// The suite deploys k8s/components/node-disk, so that a replaced pod finds
+// its node's disk tier as it was left. The component's hostPath is one
+// directory of the node, but the test nodes share this machine's file
+// system: each edge mounts the subdirectory of nodeDiskRoot named after
+// its node instead (subPathExpr), prepared as the component asks of a
+// node, owned by the edge's user.
+const (
+	nodeDiskRoot = stateDir + "/node-disk"
+	edgeUID      = 65532 // the image's user
+)
+
+// prepareNodeDisks makes each node's disk directory, as an operator
+// prepares /var/lib/edgecache on every node.
+func prepareNodeDisks(nodes []*node) error {
+	for _, n := range nodes {
+		d := filepath.Join(nodeDiskRoot, n.name)
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return err
+		}
+		if err := os.Chown(d, edgeUID, edgeUID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // diskSize is each edge's disk tier in the test cluster: the base's
@@ -92,26 +122,47 @@ func (o *overlay) setTag(tag string) error {
 kind: Kustomization
 namespace: edgecache
 resources:
-  - %s
+  - %[1]s
+components:
+  - %[1]s/components/node-disk
 images:
   - name: edgecache
     newName: edgecache
-    newTag: %s
+    newTag: %[2]s
 patches:
   - target: {kind: ConfigMap, name: edgecache-config}
     patch: |-
       - op: replace
         path: /data/EDGECACHE_ORIGIN
-        value: %s
+        value: %[3]s
       - op: replace
         path: /data/EDGECACHE_DISK_SIZE
-        value: %s
+        value: %[4]s
+  - target: {kind: DaemonSet, name: edgecache}
+    patch: |-
+      apiVersion: apps/v1
+      kind: DaemonSet
+      metadata:
+        name: edgecache
+      spec:
+        template:
+          spec:
+            volumes:
+              - name: disk
+                hostPath:
+                  path: %[5]s
+            containers:
+              - name: edge
+                volumeMounts:
+                  - name: disk
+                    mountPath: /var/cache/edgecache
+                    subPathExpr: $(NODE_NAME)
 secretGenerator:
   - name: edgecache-cluster-secret
     behavior: replace
     files:
       - cluster-secret=cluster-secret.txt
-`, o.base, tag, originURL, diskSize)
+`, o.base, tag, originURL, diskSize, nodeDiskRoot)
 	return os.WriteFile(filepath.Join(o.dir, "kustomization.yaml"), []byte(k), 0o644)
 }
 
