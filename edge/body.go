@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/edgecache/edgecache/edge/internal/engine"
 )
@@ -19,20 +20,45 @@ type span struct {
 
 // slot is the fetch of one chunk the body needs. A chunk found in local
 // memory is resolved at once; any other is fetched in the background.
+// release, when set, gives data's buffer back to the disk that lent it
+// (engine.ChunkLent): the body calls it once it has written the chunk, or
+// when it is recycled, and never reads data after.
 type slot struct {
-	data  []byte
-	src   engine.Source
-	err   error
-	async *asyncFetch
+	data    []byte
+	src     engine.Source
+	err     error
+	release func()
+	async   *asyncFetch
 }
 
 // asyncFetch is owned by the goroutine that fills it until done is closed,
-// so a body recycled while a fetch is still running shares nothing with it.
+// so a body recycled while a fetch is still running shares nothing with it:
+// the body marks the fetch abandoned, and the goroutine gives back the
+// lent buffer it gets. state decides who does, once: fetching, then
+// fetched (set by the goroutine, then done closed) or abandoned (set by
+// the body first).
 type asyncFetch struct {
-	done chan struct{}
-	data []byte
-	src  engine.Source
-	err  error
+	done    chan struct{}
+	state   atomic.Int32
+	data    []byte
+	src     engine.Source
+	err     error
+	release func()
+}
+
+// The states of an asyncFetch.
+const (
+	fetching int32 = iota
+	fetched
+	abandoned
+)
+
+// abandon is the body's side of a fetch it no longer wants: a fetch that
+// has ended gives its lent buffer back now, one still running when it ends.
+func (f *asyncFetch) abandon() {
+	if !f.state.CompareAndSwap(fetching, abandoned) && f.release != nil {
+		f.release()
+	}
 }
 
 // body streams a response: it walks its spans in order and fetches the
@@ -176,6 +202,17 @@ func (b *body) prepare() (engine.Source, error) {
 	return worst, nil
 }
 
+// done drops the slot's bytes, giving a lent buffer back, or abandons
+// its fetch.
+func (s *slot) done() {
+	if s.async != nil {
+		s.async.abandon()
+	} else if s.release != nil {
+		s.release()
+	}
+	*s = slot{}
+}
+
 func isDone(c chan struct{}) bool {
 	select {
 	case <-c:
@@ -217,7 +254,10 @@ func (b *body) start(i int) {
 	ctx := b.ctx
 	go func() {
 		defer close(f.done)
-		f.data, f.src, f.err = n.eng.Chunk(ctx, o, idx)
+		f.data, f.src, f.release, f.err = n.eng.ChunkLent(ctx, o, idx)
+		if !f.state.CompareAndSwap(fetching, fetched) && f.release != nil {
+			f.release() // the body was recycled meanwhile
+		}
 	}()
 }
 
@@ -230,7 +270,7 @@ func (b *body) wait(i int) ([]byte, engine.Source, error) {
 		case <-b.ctx.Done():
 			return nil, engine.SourceOrigin, b.ctx.Err()
 		}
-		s.data, s.src, s.err, s.async = f.data, f.src, f.err, nil
+		s.data, s.src, s.err, s.release, s.async = f.data, f.src, f.err, f.release, nil
 	}
 	return s.data, s.src, s.err
 }
@@ -242,7 +282,10 @@ func (b *body) chunkAt(idx int64) ([]byte, error) {
 		return b.curData, nil
 	}
 	if b.cur >= 0 {
-		b.slots[b.cur] = slot{} // let the bytes go as soon as they are sent
+		// The chunk is written (WriteTo and Read ask for the next piece
+		// only then): its bytes go, and a lent buffer goes back.
+		b.slots[b.cur].done()
+		b.curData = nil
 	}
 	b.cur++
 	if b.cur >= len(b.needs) || b.needs[b.cur] != idx {
@@ -369,6 +412,9 @@ func (b *body) release() {
 	b.n.countSent(b.sent)
 	if b.cancel != nil {
 		b.cancel()
+	}
+	for i := range b.slots {
+		b.slots[i].done()
 	}
 	clear(b.slots)
 	*b = body{spans: b.spans[:0], needs: b.needs[:0], slots: b.slots[:0], scrap: b.scrap[:0]}

@@ -7,6 +7,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/edgecache/edgecache/chunk/disk"
+	"github.com/edgecache/edgecache/edge/internal/engine"
 )
 
 // diskTier is the node's disk tier: on every path, a store of the
@@ -132,6 +133,16 @@ func (ds disks) Put(key, group string, v []byte) bool { return ds.pick(key).Put(
 // Get reads key from its store.
 func (ds disks) Get(ctx context.Context, key string) ([]byte, error) {
 	return ds.pick(key).Get(ctx, key)
+}
+
+// Lend reads key from its store into a buffer the store lends
+// (engine.Lender).
+func (ds disks) Lend(ctx context.Context, key string) (engine.Lent, error) {
+	v, err := ds.pick(key).GetValue(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Contains reports whether key's store holds it.

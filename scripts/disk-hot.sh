@@ -5,8 +5,9 @@
 #   disk    one edge, --cache-size MEMORY (default 16MiB) and a disk tier of
 #           2 GiB in DISK_DIR, 90% of it for decoded chunks (an edge alone
 #           keeps no shards): nearly every chunk read from the disk (a
-#           chunk read from the disk is promoted to the small memory, so a
-#           few are memory hits; the edge's counters say how many)
+#           chunk read from the disk twice within the memory's turnover is
+#           kept in the small memory, so a few are memory hits; the edge's
+#           counters say how many)
 #   dd      dd iflag=direct bs=1M over the disk tier's file, right after
 #           each disk run: the device's sequential read bandwidth
 # Both edges sit in front of nginx serving the data set (scripts/compare/),

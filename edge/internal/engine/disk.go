@@ -69,13 +69,18 @@ func (e *Engine) fromDisk(ctx context.Context, k StoreKey) ([]byte, bool) {
 	if d == nil {
 		return nil, false
 	}
-	v, err := d.Get(ctx, diskKey(k))
+	return diskRead(e, ctx, k, d.Get)
+}
+
+// diskRead reads k with read, counting the hit, the miss or the slow read.
+func diskRead[T any](e *Engine, ctx context.Context, k StoreKey, read func(context.Context, string) (T, error)) (T, bool) {
+	v, err := read(ctx, diskKey(k))
 	if err != nil {
 		e.stats.diskMisses.Add(1)
 		if errors.Is(err, context.DeadlineExceeded) {
 			e.stats.diskSlow.Add(1)
 		}
-		return nil, false
+		return v, false
 	}
 	e.stats.diskHits.Add(1)
 	return v, true
@@ -92,24 +97,35 @@ func (e *Engine) localShard(ctx context.Context, k StoreKey) ([]byte, bool) {
 }
 
 // localChunk returns decoded chunk key of o from memory (SourceHit), else
-// from the disk (SourceDisk). A player waits on it, so the disk has a
-// bound to answer: past it the chunk is taken to be absent. When the ring
-// is what answers then (patient false), the bound is the hedge delay, as
-// for a slow owner (ARCHITECTURE.md, invariant 6). When the origin would
-// (patient: a node alone, or the chunk's leader), a disk busy under load
-// is worth waiting for: the bound is PeerTimeout, and a disk that misses
-// it is held slow for the suspect period, waited on for the hedge delay
-// only, as a stalled disk must not hold every player for PeerTimeout.
-// A chunk read from the disk goes back into memory, since it is what a
-// player reads again, unless a purge overtook o's lookup.
+// from the disk (SourceDisk). A chunk read from the disk goes back into
+// memory, since it is what a player reads again, unless a purge overtook
+// o's lookup.
 func (e *Engine) localChunk(o *Object, key chunk.Key, patient bool) ([]byte, Source, bool) {
 	k := ChunkEntry(key)
 	if b, ok := e.store.Get(k); ok {
 		return b, SourceHit, true
 	}
-	if e.diskFor(k) == nil {
+	d := e.diskFor(k)
+	if d == nil {
 		return nil, SourceHit, false
 	}
+	v, ok := chunkFromDisk(e, key, patient, d.Get)
+	if ok {
+		e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
+	}
+	return v, SourceDisk, ok
+}
+
+// chunkFromDisk reads decoded chunk key from the disk with read. A player
+// waits on it, so the disk has a bound to answer: past it the chunk is
+// taken to be absent. When the ring is what answers then (patient false),
+// the bound is the hedge delay, as for a slow owner (ARCHITECTURE.md,
+// invariant 6). When the origin would (patient: a node alone, or the
+// chunk's leader), a disk busy under load is worth waiting for: the bound
+// is PeerTimeout, and a disk that misses it is held slow for the suspect
+// period, waited on for the hedge delay only, as a stalled disk must not
+// hold every player for PeerTimeout.
+func chunkFromDisk[T any](e *Engine, key chunk.Key, patient bool, read func(context.Context, string) (T, error)) (T, bool) {
 	bound := e.cfg.HedgeDelay
 	patient = patient && e.now().UnixNano() >= e.chunkDiskSlowUntil.Load()
 	if patient {
@@ -117,15 +133,49 @@ func (e *Engine) localChunk(o *Object, key chunk.Key, patient bool) ([]byte, Sou
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, bound)
 	defer cancel()
-	v, ok := e.fromDisk(ctx, k)
-	if ok {
-		e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
-	} else if patient && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	v, ok := diskRead(e, ctx, ChunkEntry(key), read)
+	if !ok && patient && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		e.chunkDiskSlowUntil.Store(e.now().Add(e.cluster.cfg.SuspectFor).UnixNano())
 		e.log.Warn("disk read of a chunk past the peer timeout: the disk is waited on for the hedge delay only for a while",
 			"chunk", key.String(), "bound", bound, "for", e.cluster.cfg.SuspectFor)
 	}
-	return v, SourceDisk, ok
+	return v, ok
+}
+
+// Lent is a value a disk read into a buffer it lends: Bytes is valid
+// until Release gives the buffer back, for another read to reuse.
+type Lent interface {
+	Bytes() []byte
+	Release()
+}
+
+// Lender is a Disk that can lend its read buffers (the edge's disk tier
+// does): a chunk sent to a player and then dropped costs no fresh buffer,
+// nor the zeroing and the collection of one.
+type Lender interface {
+	Lend(ctx context.Context, key string) (Lent, error)
+}
+
+// lend reads decoded chunk key into a buffer the disk lends, if the disk
+// can lend and holds the chunk, and the chunk was not read from it lately:
+// a chunk read again within the memory's turnover is left to the fill,
+// which keeps it in memory. What a player reads once stays on the disk,
+// and what players read again is worth memory: a scan of the long tail
+// does not push the hot chunks out of memory.
+// asked says whether the disk was read: v is nil when it was and did not
+// answer in time, or failed.
+func (e *Engine) lend(key chunk.Key) (v Lent, asked bool) {
+	k := ChunkEntry(key)
+	d := e.diskFor(k)
+	l, ok := d.(Lender)
+	if !ok || !d.Contains(diskKey(k)) {
+		return nil, false
+	}
+	if seen, _ := e.readOnDisk.ContainsOrAdd(key, struct{}{}); seen {
+		return nil, false // and the requests for it that follow join one fill
+	}
+	v, _ = chunkFromDisk(e, key, e.cluster.Alone(), l.Lend)
+	return v, true
 }
 
 // diskCandidates returns the shard indices of the chunk being gathered

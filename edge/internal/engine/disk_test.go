@@ -266,3 +266,62 @@ func all(s []string, f func(string) bool) bool {
 	}
 	return true
 }
+
+// A chunk that only the disk holds is lent to the caller the first time,
+// and not kept in memory; read again soon after, it goes into memory, and
+// is a memory hit from then on. A disk that does not lend in time is not
+// asked again by the fill that follows.
+func TestChunkLent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
+		org := enginetest.NewOrigin()
+		data := enginetest.Movie(org, path, 2, 9)
+		want := data[enginetest.ChunkSize:]
+		cfg := enginetest.Config()
+		disk := enginetest.NewDisk()
+		cfg.Disk = disk
+		e := enginetest.StartEach(t, net, org, []engine.Config{cfg})[0].Engine
+		t.Cleanup(net.Wait)
+		o := enginetest.Get(t, e, path).Object
+		key := o.ChunkKey(1)
+		read := func(wantSrc engine.Source, wantLent bool) {
+			t.Helper()
+			got, src, release, err := e.ChunkLent(context.Background(), o, 1)
+			if err != nil || !bytes.Equal(got, want) || src != wantSrc || (release != nil) != wantLent {
+				t.Fatalf("chunk 1: %v, source %d, lent %v, identical=%v; want source %d, lent %v",
+					err, src, release != nil, bytes.Equal(got, want), wantSrc, wantLent)
+			}
+			if wantLent {
+				if n := disk.Outstanding(); n != 1 {
+					t.Errorf("%d buffers lent, want 1", n)
+				}
+				release()
+				if n := disk.Outstanding(); n != 0 {
+					t.Errorf("%d buffers lent after the release, want 0", n)
+				}
+			}
+		}
+		read(engine.SourceOrigin, false)
+		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+		read(engine.SourceDisk, true)
+		if e.Holds(key) {
+			t.Error("a chunk lent from the disk once is in memory")
+		}
+		read(engine.SourceDisk, false) // read again soon: into memory
+		if !e.Holds(key) {
+			t.Error("a chunk read from the disk twice is not in memory")
+		}
+		read(engine.SourceHit, false)
+		if n := org.Reads(path); n != 1 {
+			t.Errorf("the origin served %d reads of chunk 1, want 1", n)
+		}
+
+		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
+		disk.Stall(true)
+		gets := disk.Gets()
+		read(engine.SourceOrigin, false)
+		if n := disk.Gets() - gets; n != 1 {
+			t.Errorf("the disk was read %d times for one chunk, want once", n)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -85,6 +86,10 @@ type Engine struct {
 	// decoded chunks is waited on for the hedge delay only, after a read
 	// it was given PeerTimeout for failed to come back (see localChunk).
 	chunkDiskSlowUntil atomic.Int64
+	// readOnDisk holds the chunks read from the disk lately, as many as
+	// memory holds: a chunk read again while listed goes into memory
+	// (see ChunkLent).
+	readOnDisk *lru.Cache[chunk.Key, struct{}]
 
 	ctx  context.Context // fills and placements run under it; ends with Close
 	stop context.CancelFunc
@@ -116,6 +121,9 @@ func New(cfg Config, org Origin, peers Peers, c *Cluster) (*Engine, error) {
 		store: store, fence: NewFence(cfg.Now, cfg.PurgeMemory), repairs: make(chan struct{}, maxRepairs)}
 	e.ctx, e.stop = context.WithCancel(context.Background())
 	e.objects = objs
+	if e.readOnDisk, err = lru.New[chunk.Key, struct{}](int(max(16, cfg.CacheSize/max(1, cfg.ChunkSize)))); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

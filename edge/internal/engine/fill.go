@@ -47,6 +47,37 @@ type fillResult struct {
 // ctx bounds only this caller's wait: the fill itself goes on for the
 // others, and its result is kept.
 func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Source, error) {
+	return e.chunk(ctx, o, idx, true)
+}
+
+// ChunkLent is Chunk for a caller that is done with the bytes once it has
+// sent them. A decoded chunk that only this node's disk holds, and that
+// was not read from it lately, is read into a buffer the disk lends and
+// is not kept in memory: release gives the buffer back, and the bytes must
+// not be used after it (release is nil when there is nothing to give
+// back). A chunk read from the disk again soon after goes through Chunk,
+// and into memory.
+func (e *Engine) ChunkLent(ctx context.Context, o *Object, idx int64) (b []byte, src Source, release func(), err error) {
+	if o.Storable() {
+		key := o.ChunkKey(idx)
+		if b, ok := e.store.Get(ChunkEntry(key)); ok {
+			return b, SourceHit, nil, nil
+		}
+		v, asked := e.lend(key)
+		if v != nil {
+			return v.Bytes(), SourceDisk, v.Release, nil
+		}
+		// A disk that did not lend the chunk in time is not asked again.
+		b, src, err = e.chunk(ctx, o, idx, !asked)
+		return b, src, nil, err
+	}
+	b, src, err = e.Chunk(ctx, o, idx)
+	return b, src, nil, err
+}
+
+// chunk is Chunk; askDisk false leaves this node's disk out of the fill
+// this call starts (one it joins may have asked it).
+func (e *Engine) chunk(ctx context.Context, o *Object, idx int64, askDisk bool) ([]byte, Source, error) {
 	if !o.Storable() {
 		return nil, SourceOrigin, fmt.Errorf("chunk %d of %s: a pass marker has no body", idx, o.Key)
 	}
@@ -54,7 +85,7 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 	if b, ok := e.store.Get(ChunkEntry(key)); ok {
 		return b, SourceHit, nil
 	}
-	ch := e.fills.DoChan(key.String(), func() (any, error) { return e.fill(o, key) })
+	ch := e.fills.DoChan(key.String(), func() (any, error) { return e.fill(o, key, askDisk) })
 	select {
 	case r := <-ch:
 		if r.Shared {
@@ -74,9 +105,9 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 // shards on the ring, else filled by its leader, which asks the origin once
 // for the whole cluster. It runs once per chunk on this node however many
 // requests wait for it.
-func (e *Engine) fill(o *Object, key chunk.Key) (fillResult, error) {
+func (e *Engine) fill(o *Object, key chunk.Key, askDisk bool) (fillResult, error) {
 	// A node alone has only the origin to go to past its disk.
-	if b, src, ok := e.localChunk(o, key, e.cluster.Alone()); ok {
+	if b, src, ok := e.localCopy(o, key, askDisk, e.cluster.Alone()); ok {
 		return fillResult{b, src}, nil
 	}
 	e.stats.fillsInFlight.Add(1)
@@ -121,7 +152,7 @@ func (e *Engine) FillAsLeader(key chunk.Key, o *Object) ([]byte, Source, error) 
 // stalled owner must not hold up the response.
 func (e *Engine) leadFill(o *Object, key chunk.Key, askDisk bool) (fillResult, error) {
 	v, err, _ := e.fills.Do("lead:"+key.String(), func() (any, error) {
-		if b, src, ok := e.localCopy(o, key, askDisk); ok {
+		if b, src, ok := e.localCopy(o, key, askDisk, true); ok { // the leader's alternative is the origin
 			return fillResult{b, src}, nil
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.FillTimeout)
@@ -143,9 +174,9 @@ func (e *Engine) leadFill(o *Object, key chunk.Key, askDisk bool) (fillResult, e
 }
 
 // localCopy is localChunk, or the memory's copy alone without askDisk.
-func (e *Engine) localCopy(o *Object, key chunk.Key, askDisk bool) ([]byte, Source, bool) {
+func (e *Engine) localCopy(o *Object, key chunk.Key, askDisk, patient bool) ([]byte, Source, bool) {
 	if askDisk {
-		return e.localChunk(o, key, true) // the leader's alternative is the origin
+		return e.localChunk(o, key, patient)
 	}
 	b, ok := e.store.Get(ChunkEntry(key))
 	return b, SourceHit, ok

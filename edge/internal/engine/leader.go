@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/edgecache/edgecache/edge/internal/httpcache"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
 	"github.com/edgecache/edgecache/edge/internal/forward"
+	"github.com/edgecache/edgecache/edge/internal/httpcache"
 )
 
 // fillFromLeader asks the chunk's leader to fill it; when the leader is

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/edgecache/edgecache/edge/internal/engine"
 )
 
 // ErrNotOnDisk is what Disk.Get returns for a key it does not hold.
@@ -22,8 +24,10 @@ type Disk struct {
 	entries map[string]diskEntry
 	stalled bool
 	delay   time.Duration
-	gets    int
-	puts    int
+	// outstanding counts the buffers Lend lent that were not released.
+	outstanding int
+	gets        int
+	puts        int
 }
 
 type diskEntry struct {
@@ -104,6 +108,54 @@ func (d *Disk) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, ErrNotOnDisk
 	}
 	return bytes.Clone(e.v), nil
+}
+
+// Lend is engine.Lender's: Get's answer, in a buffer whose Release
+// overwrites it (every byte 0xEE), so that a caller reading it after the
+// release sends wrong bytes that a test sees. Outstanding counts the
+// buffers lent and not given back.
+func (d *Disk) Lend(ctx context.Context, key string) (engine.Lent, error) {
+	v, err := d.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.outstanding++
+	d.mu.Unlock()
+	return &lent{d: d, v: v}, nil
+}
+
+// Outstanding is how many buffers Lend lent that were not released.
+func (d *Disk) Outstanding() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.outstanding
+}
+
+// lent is a value the fake Disk lent.
+type lent struct {
+	d    *Disk
+	v    []byte
+	once sync.Once
+}
+
+func (l *lent) Bytes() []byte { return l.v }
+
+func (l *lent) Release() {
+	l.once.Do(func() {
+		Poison(l.v)
+		l.d.mu.Lock()
+		l.d.outstanding--
+		l.d.mu.Unlock()
+	})
+}
+
+// Poison overwrites b as a buffer given back for reuse may be: a reader
+// that kept it past its release sees 0xEE bytes.
+func Poison(b []byte) {
+	for i := range b {
+		b[i] = 0xEE
+	}
 }
 
 // Contains is engine.Disk's.
