@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/edgecache/edgecache/chunk"
 )
@@ -116,30 +117,42 @@ func (e *Engine) localChunk(o *Object, key chunk.Key, patient bool) ([]byte, Sou
 	return v, SourceDisk, ok
 }
 
-// chunkFromDisk reads decoded chunk key from the disk with read. A player
-// waits on it, so the disk has a bound to answer: past it the chunk is
-// taken to be absent. When the ring is what answers then (patient false),
-// the bound is the hedge delay, as for a slow owner (ARCHITECTURE.md,
-// invariant 6). When the origin would (patient: a node alone, or the
-// chunk's leader), a disk busy under load is worth waiting for: the bound
-// is PeerTimeout, and a disk that misses it is held slow for the suspect
-// period, waited on for the hedge delay only, as a stalled disk must not
-// hold every player for PeerTimeout.
+// chunkFromDisk reads decoded chunk key from the disk with read, within
+// diskBound.
 func chunkFromDisk[T any](e *Engine, key chunk.Key, patient bool, read func(context.Context, string) (T, error)) (T, bool) {
-	bound := e.cfg.HedgeDelay
-	patient = patient && e.now().UnixNano() >= e.chunkDiskSlowUntil.Load()
-	if patient {
-		bound = max(bound, e.cfg.PeerTimeout)
-	}
+	bound, patient := e.diskBound(patient)
 	ctx, cancel := context.WithTimeout(e.ctx, bound)
 	defer cancel()
 	v, ok := diskRead(e, ctx, ChunkEntry(key), read)
 	if !ok && patient && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		e.chunkDiskSlowUntil.Store(e.now().Add(e.cluster.cfg.SuspectFor).UnixNano())
-		e.log.Warn("disk read of a chunk past the peer timeout: the disk is waited on for the hedge delay only for a while",
-			"chunk", key.String(), "bound", bound, "for", e.cluster.cfg.SuspectFor)
+		e.diskMissed("chunk "+key.String(), bound)
 	}
 	return v, ok
+}
+
+// diskBound is how long a read of the disk that a player waits on may
+// take: past it the entry is taken to be absent. When the ring is what
+// answers then (patient false), the bound is the hedge delay, as for a
+// slow owner (ARCHITECTURE.md, invariant 6). When the origin would
+// (patient: a node alone, or the leader of the chunk or the object), a
+// disk busy under load is worth waiting for: the bound is PeerTimeout,
+// and a disk that misses it (diskMissed) is held slow for the suspect
+// period, waited on for the hedge delay only, as a stalled disk must not
+// hold every player for PeerTimeout. It reports whether the read is a
+// patient one.
+func (e *Engine) diskBound(patient bool) (time.Duration, bool) {
+	if patient && e.now().UnixNano() >= e.diskSlowUntil.Load() {
+		return max(e.cfg.HedgeDelay, e.cfg.PeerTimeout), true
+	}
+	return e.cfg.HedgeDelay, false
+}
+
+// diskMissed holds the disk slow after a patient read of what missed
+// bound.
+func (e *Engine) diskMissed(what string, bound time.Duration) {
+	e.diskSlowUntil.Store(e.now().Add(e.cluster.cfg.SuspectFor).UnixNano())
+	e.log.Warn("disk read past the peer timeout: the disk is waited on for the hedge delay only for a while",
+		"read", what, "bound", bound, "for", e.cluster.cfg.SuspectFor)
 }
 
 // Lent is a value a disk read into a buffer it lends: Bytes is valid

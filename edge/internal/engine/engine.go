@@ -82,10 +82,10 @@ type Engine struct {
 	repairs chan struct{} // bounds repairs in flight
 	bg      background
 	stats   counters
-	// chunkDiskSlowUntil (Unix nanoseconds): until then the disk of
-	// decoded chunks is waited on for the hedge delay only, after a read
-	// it was given PeerTimeout for failed to come back (see localChunk).
-	chunkDiskSlowUntil atomic.Int64
+	// diskSlowUntil (Unix nanoseconds): until then the disk tier is
+	// waited on for the hedge delay only, after a read it was given
+	// PeerTimeout for failed to come back (see diskBound).
+	diskSlowUntil atomic.Int64
 	// readOnDisk holds the chunks read from the disk lately, as many as
 	// memory holds: a chunk read again while listed goes into memory
 	// (see ChunkLent).

@@ -47,7 +47,9 @@ func (e *Engine) LookupLocal(ctx context.Context, req *Request) (Result, error) 
 func (e *Engine) lookup(ctx context.Context, req *Request, forward, retried bool) (Result, error) {
 	old := e.objects.find(req)
 	if old == nil {
-		old = e.objectFromDisk(ctx, req)
+		// A node that leads the key (or is asked as its leader) has only
+		// the origin to go to past its disk.
+		old = e.objectFromDisk(ctx, req, !forward || e.leadsObject(req.Key))
 	}
 	if old != nil {
 		if r, ok := e.usable(old, req, e.now()); ok {

@@ -50,18 +50,24 @@ func (e *Engine) saveObject(o *Object) {
 
 // objectFromDisk reads the object of req's key from the disk after a miss
 // of the metadata cache, and publishes it unless a purge of the key
-// overtook the read. The read is bounded by the hedge delay: a slow disk
-// costs a lookup no more than a slow peer would. Nil: none usable.
-func (e *Engine) objectFromDisk(ctx context.Context, req *Request) *Object {
+// overtook the read. The read is bounded as diskBound says: a slow disk
+// costs a lookup no more than a slow peer would, unless only the origin
+// could answer instead (patient: this node leads the key). Nil: none
+// usable.
+func (e *Engine) objectFromDisk(ctx context.Context, req *Request, patient bool) *Object {
 	if e.cfg.Disk == nil || e.cfg.Objects == nil {
 		return nil
 	}
 	gen := e.fence.Epoch()
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.HedgeDelay)
+	bound, patient := e.diskBound(patient)
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	rec, err := e.cfg.Disk.Get(ctx, objectDiskKey(req.Key))
 	if errors.Is(err, context.DeadlineExceeded) {
 		e.stats.diskSlow.Add(1)
+		if patient && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			e.diskMissed("object "+req.Key, bound)
+		}
 	}
 	if err != nil || len(rec) < savedAtLen {
 		return nil
