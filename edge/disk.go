@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -143,6 +144,17 @@ func (ds disks) Lend(ctx context.Context, key string) (engine.Lent, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// LastRead is when one of the stores' devices last ended a read.
+func (ds disks) LastRead() time.Time {
+	var last time.Time
+	for _, s := range ds {
+		if t := s.LastRead(); t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 // Contains reports whether key's store holds it.

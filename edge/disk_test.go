@@ -324,9 +324,8 @@ func TestDiskStalledIsHedged(t *testing.T) {
 
 // An edge restarted on a disk that stalls answers for what the disk holds,
 // the object and its chunks, with the right bytes, from the origin: each
-// read of the disk is given up on and counted (the object's after the
-// peer timeout, since an edge alone has only the origin besides, the
-// chunks' after a hedge delay, the disk then held slow).
+// read of the disk is given up on after a hedge delay and counted: the
+// disk ends no read, so it is stalled, not busy, and not waited on.
 func TestDiskStalledAfterRestart(t *testing.T) {
 	org := newTestOrigin(t)
 	const chunks = 3

@@ -38,7 +38,9 @@ func (s *Store) read(req *readReq) readRes {
 		buf = alignedBuf(int(req.e.blocks) * BlockSize)
 	}
 	err := s.readAt(buf, int64(req.e.block)*BlockSize)
-	s.st.readLatency.observe(s.cfg.Now().Sub(start))
+	end := s.cfg.Now()
+	s.lastRead.Store(end.UnixNano())
+	s.st.readLatency.observe(end.Sub(start))
 	var h header
 	var v []byte
 	if err == nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/edgecache/edgecache/chunk/disk"
 	"github.com/edgecache/edgecache/chunk/disk/disktest"
@@ -318,6 +319,33 @@ func TestBatchLargerThanTheStore(t *testing.T) {
 		}
 		if st := s.Stats(); hits+1 < st.Entries || st.ReadErrors != 0 {
 			t.Errorf("%d of the %d entries indexed read back, %d read errors: the index points at overwritten records", hits, st.Entries, st.ReadErrors)
+		}
+	})
+}
+
+// LastRead says when the device last ended a read, so that a caller
+// waiting on one can tell a busy device from a stalled one: zero before
+// any, then the time of the latest, a read served from the write queue
+// not counting (the device ended nothing).
+func TestLastRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := disktest.New()
+		s := mustOpen(t, testConfig(fs))
+		defer mustClose(t, s)
+		if got := s.LastRead(); !got.IsZero() {
+			t.Fatalf("LastRead before any read: %v", got)
+		}
+		v := value("k", 5000)
+		s.Put("k", "g", v)
+		mustGet(t, s, "k", v) // from the queue
+		if got := s.LastRead(); !got.IsZero() {
+			t.Fatalf("LastRead after a read of the queue: %v", got)
+		}
+		mustFlush(t, s)
+		time.Sleep(time.Minute)
+		mustGet(t, s, "k", v)
+		if got := s.LastRead(); !got.Equal(time.Now()) {
+			t.Errorf("LastRead after a read of the device: %v, want now (%v)", got, time.Now())
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgecache/edgecache/chunk"
@@ -25,6 +26,10 @@ type Disk interface {
 	// positive only costs a write skipped: the entry is fetched again
 	// when a read misses it).
 	Contains(key string) bool
+	// LastRead is when the device last ended a read: a read waited on
+	// past the hedge delay is worth waiting for only while the device
+	// ends others (busy), not when it ends none (stalled).
+	LastRead() time.Time
 	// Remove drops key.
 	Remove(key string) bool
 	// RemoveGroup drops every key filed under group, durably.
@@ -70,21 +75,22 @@ func (e *Engine) fromDisk(ctx context.Context, k StoreKey) ([]byte, bool) {
 	if d == nil {
 		return nil, false
 	}
-	return diskRead(e, ctx, k, d.Get)
+	v, err := d.Get(ctx, diskKey(k))
+	e.countDiskRead(err, errors.Is(err, context.DeadlineExceeded))
+	return v, err == nil
 }
 
-// diskRead reads k with read, counting the hit, the miss or the slow read.
-func diskRead[T any](e *Engine, ctx context.Context, k StoreKey, read func(context.Context, string) (T, error)) (T, bool) {
-	v, err := read(ctx, diskKey(k))
-	if err != nil {
+// countDiskRead counts a disk read: a hit, or a miss, slow or not.
+func (e *Engine) countDiskRead(err error, slow bool) {
+	switch {
+	case err == nil:
+		e.stats.diskHits.Add(1)
+	case slow:
+		e.stats.diskSlow.Add(1)
+		fallthrough
+	default:
 		e.stats.diskMisses.Add(1)
-		if errors.Is(err, context.DeadlineExceeded) {
-			e.stats.diskSlow.Add(1)
-		}
-		return v, false
 	}
-	e.stats.diskHits.Add(1)
-	return v, true
 }
 
 // localShard returns shard k from memory, else from the disk. A shard
@@ -110,24 +116,39 @@ func (e *Engine) localChunk(o *Object, key chunk.Key, patient bool) ([]byte, Sou
 	if d == nil {
 		return nil, SourceHit, false
 	}
-	v, ok := chunkFromDisk(e, key, patient, d.Get)
+	v, ok := boundedRead(e, e.ctx, d, diskKey(k), patient, d.Get)
 	if ok {
 		e.fence.Admit(o.Key, o.gen, func() { e.store.Add(k, v) })
 	}
 	return v, SourceDisk, ok
 }
 
-// chunkFromDisk reads decoded chunk key from the disk with read, within
-// diskBound.
-func chunkFromDisk[T any](e *Engine, key chunk.Key, patient bool, read func(context.Context, string) (T, error)) (T, bool) {
+// boundedRead reads key from d with read for a player, within diskBound.
+// A patient read past the hedge delay is given up at once if the device
+// ended no read meanwhile: a disk that answers no one is stalled, not
+// busy, and is not waited on, as a leader that answers no ping is not
+// (patient). A patient read given up on holds the disk slow.
+func boundedRead[T any](e *Engine, parent context.Context, d Disk, key string, patient bool, read func(context.Context, string) (T, error)) (T, bool) {
 	bound, patient := e.diskBound(patient)
-	ctx, cancel := context.WithTimeout(e.ctx, bound)
+	ctx, cancel := context.WithTimeout(parent, bound)
 	defer cancel()
-	v, ok := diskRead(e, ctx, ChunkEntry(key), read)
-	if !ok && patient && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		e.diskMissed("chunk "+key.String(), bound)
+	var stalled atomic.Bool
+	if patient {
+		t := time.AfterFunc(e.cfg.HedgeDelay, func() {
+			if e.now().Sub(d.LastRead()) >= e.cfg.HedgeDelay {
+				stalled.Store(true)
+				cancel()
+			}
+		})
+		defer t.Stop()
 	}
-	return v, ok
+	v, err := read(ctx, key)
+	slow := err != nil && (stalled.Load() || errors.Is(err, context.DeadlineExceeded))
+	e.countDiskRead(err, slow)
+	if slow && patient {
+		e.diskMissed(key, stalled.Load())
+	}
+	return v, err == nil
 }
 
 // diskBound is how long a read of the disk that a player waits on may
@@ -135,11 +156,11 @@ func chunkFromDisk[T any](e *Engine, key chunk.Key, patient bool, read func(cont
 // answers then (patient false), the bound is the hedge delay, as for a
 // slow owner (ARCHITECTURE.md, invariant 6). When the origin would
 // (patient: a node alone, or the leader of the chunk or the object), a
-// disk busy under load is worth waiting for: the bound is PeerTimeout,
-// and a disk that misses it (diskMissed) is held slow for the suspect
-// period, waited on for the hedge delay only, as a stalled disk must not
-// hold every player for PeerTimeout. It reports whether the read is a
-// patient one.
+// disk busy under load is worth waiting for, up to PeerTimeout, as a
+// busy leader is (see patient); a disk that stalled or missed that bound
+// is held slow for the suspect period (diskMissed), and waited on for the
+// hedge delay only meanwhile. It reports whether the read is a patient
+// one.
 func (e *Engine) diskBound(patient bool) (time.Duration, bool) {
 	if patient && e.now().UnixNano() >= e.diskSlowUntil.Load() {
 		return max(e.cfg.HedgeDelay, e.cfg.PeerTimeout), true
@@ -147,12 +168,12 @@ func (e *Engine) diskBound(patient bool) (time.Duration, bool) {
 	return e.cfg.HedgeDelay, false
 }
 
-// diskMissed holds the disk slow after a patient read of what missed
-// bound.
-func (e *Engine) diskMissed(what string, bound time.Duration) {
+// diskMissed holds the disk slow after a patient read of key was given
+// up on: stalled, or past the peer timeout.
+func (e *Engine) diskMissed(key string, stalled bool) {
 	e.diskSlowUntil.Store(e.now().Add(e.cluster.cfg.SuspectFor).UnixNano())
-	e.log.Warn("disk read past the peer timeout: the disk is waited on for the hedge delay only for a while",
-		"read", what, "bound", bound, "for", e.cluster.cfg.SuspectFor)
+	e.log.Warn("disk read given up on: the disk is waited on for the hedge delay only for a while",
+		"key", key, "stalled", stalled, "for", e.cluster.cfg.SuspectFor)
 }
 
 // Lent is a value a disk read into a buffer it lends: Bytes is valid
@@ -187,7 +208,7 @@ func (e *Engine) lend(key chunk.Key) (v Lent, asked bool) {
 	if seen, _ := e.readOnDisk.ContainsOrAdd(key, struct{}{}); seen {
 		return nil, false // and the requests for it that follow join one fill
 	}
-	v, _ = chunkFromDisk(e, key, e.cluster.Alone(), l.Lend)
+	v, _ = boundedRead(e, e.ctx, d, diskKey(k), e.cluster.Alone(), l.Lend)
 	return v, true
 }
 

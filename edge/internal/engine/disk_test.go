@@ -122,7 +122,7 @@ func TestChunkFromTheDiskOrPastIt(t *testing.T) {
 
 // A leader waits for its disk when busy, since the origin is its only
 // other source; one whose disk stalls answers a fill from the origin
-// after the peer timeout rather than hold the member that asked longer.
+// after the hedge delay rather than hold the member that asked longer.
 func TestLeaderPastAStalledDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRigWith(t, true)
@@ -132,7 +132,7 @@ func TestLeaderPastAStalledDisk(t *testing.T) {
 		}
 		r.at(leader).Settle()
 		r.forget(leader)
-		r.disks[leader].Slow(time.Second)
+		r.disks[leader].Busy(time.Second)
 		asker := r.net.Peers(t, r.owners[5])
 		got, src, err := asker.Fill(leader, r.key, r.obj, len(r.data))
 		if err != nil || !bytes.Equal(got, r.data) || src != engine.SourcePeer {
@@ -142,6 +142,7 @@ func TestLeaderPastAStalledDisk(t *testing.T) {
 			t.Errorf("%d disk hits at the leader, want 1", n)
 		}
 		r.forget(leader)
+		r.disks[leader].Busy(0)
 		r.disks[leader].Stall(true)
 		got, src, err = asker.Fill(leader, r.key, r.obj, len(r.data))
 		if err != nil || !bytes.Equal(got, r.data) || src != engine.SourceOrigin {
@@ -154,9 +155,11 @@ func TestLeaderPastAStalledDisk(t *testing.T) {
 }
 
 // A node alone has only the origin to go to past its disk, so it waits
-// for a disk that is busy, up to the peer timeout, rather than send the
-// origin what it holds. A disk that stalls past that bound is waited on
-// for the hedge delay only, for the suspect period, and the origin fills.
+// for a disk that is busy (ending other reads), up to the peer timeout,
+// rather than send the origin what it holds. A disk that ends no read for
+// a hedge delay is stalled, and not waited on longer; one stalled, or busy
+// past the peer timeout, is waited on for the hedge delay only for the
+// suspect period, and the origin fills.
 func TestAlonePastAStalledDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
@@ -183,15 +186,16 @@ func TestAlonePastAStalledDisk(t *testing.T) {
 		read(engine.SourceOrigin, 0)
 		read(engine.SourceDisk, 0)
 		busy := 40 * cfg.HedgeDelay
-		disk.Slow(busy)
+		disk.Busy(busy)
 		read(engine.SourceDisk, busy)
 		if n := org.Reads(path); n != 1 {
 			t.Errorf("the origin served %d reads of chunk 1 with the disk busy, want 1", n)
 		}
 
-		disk.Stall(true)
-		read(engine.SourceOrigin, cfg.PeerTimeout)
-		read(engine.SourceOrigin, cfg.HedgeDelay) // held slow: the hedge delay only
+		disk.Busy(0)
+		disk.Stall(true) // ends no read: not waited on past the hedge delay
+		read(engine.SourceOrigin, cfg.HedgeDelay)
+		read(engine.SourceOrigin, cfg.HedgeDelay) // held slow
 		if n := e.Stats().DiskSlow; n != 2 {
 			t.Errorf("%d slow disk reads, want 2", n)
 		}
@@ -200,7 +204,11 @@ func TestAlonePastAStalledDisk(t *testing.T) {
 		}
 		time.Sleep(enginetest.SuspectFor)
 		disk.Stall(false)
+		disk.Busy(busy)
 		read(engine.SourceDisk, busy) // the suspect period over, the busy disk is waited for again
+		disk.Busy(2 * cfg.PeerTimeout)
+		read(engine.SourceOrigin, cfg.PeerTimeout) // busy past the peer timeout
+		read(engine.SourceOrigin, cfg.HedgeDelay)  // and held slow
 	})
 }
 

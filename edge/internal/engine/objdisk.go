@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"time"
 )
 
@@ -59,17 +58,9 @@ func (e *Engine) objectFromDisk(ctx context.Context, req *Request, patient bool)
 		return nil
 	}
 	gen := e.fence.Epoch()
-	bound, patient := e.diskBound(patient)
-	ctx, cancel := context.WithTimeout(ctx, bound)
-	defer cancel()
-	rec, err := e.cfg.Disk.Get(ctx, objectDiskKey(req.Key))
-	if errors.Is(err, context.DeadlineExceeded) {
-		e.stats.diskSlow.Add(1)
-		if patient && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			e.diskMissed("object "+req.Key, bound)
-		}
-	}
-	if err != nil || len(rec) < savedAtLen {
+	d := e.cfg.Disk
+	rec, ok := boundedRead(e, ctx, d, objectDiskKey(req.Key), patient, d.Get)
+	if !ok || len(rec) < savedAtLen {
 		return nil
 	}
 	o, age, err := e.cfg.Objects.DecodeObject(rec[savedAtLen:])

@@ -17,7 +17,7 @@ var ErrNotOnDisk = errors.New("not on the disk")
 
 // Disk is an in-memory engine.Disk. Stall makes every read hang until its
 // caller gives up, as a disk stuck behind a failing device does; what it
-// holds is still there once Stall is lifted. Slow makes every read take a
+// holds is still there once Stall is lifted. Busy makes every read take a
 // while, as a device busy under load does.
 type Disk struct {
 	mu      sync.Mutex
@@ -26,6 +26,7 @@ type Disk struct {
 	delay   time.Duration
 	// outstanding counts the buffers Lend lent that were not released.
 	outstanding int
+	lastRead    time.Time
 	gets        int
 	puts        int
 }
@@ -45,12 +46,25 @@ func (d *Disk) Stall(on bool) {
 	d.stalled = on
 }
 
-// Slow makes every read answer d later, or fail with its context's error
-// if that ends first; 0 makes reads immediate again.
-func (d *Disk) Slow(delay time.Duration) {
+// Busy makes every read answer delay later, or fail with its context's
+// error if that ends first, while the device is ending other reads all
+// along (LastRead is always now), as a device busy under load does; 0
+// makes reads immediate again.
+func (d *Disk) Busy(delay time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.delay = delay
+}
+
+// LastRead is engine.Disk's: now while Busy, else when a read last
+// answered (a stalled disk answers none).
+func (d *Disk) LastRead() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.delay > 0 {
+		return time.Now()
+	}
+	return d.lastRead
 }
 
 // Len is how many entries the disk holds.
@@ -104,6 +118,9 @@ func (d *Disk) Get(ctx context.Context, key string) ([]byte, error) {
 			return nil, ctx.Err()
 		}
 	}
+	d.mu.Lock()
+	d.lastRead = time.Now()
+	d.mu.Unlock()
 	if !ok {
 		return nil, ErrNotOnDisk
 	}
