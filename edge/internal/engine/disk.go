@@ -195,9 +195,9 @@ type Lender interface {
 // a chunk read again within the memory's turnover is left to the fill,
 // which keeps it in memory. What a player reads once stays on the disk,
 // and what players read again is worth memory: a scan of the long tail
-// does not push the hot chunks out of memory.
-// asked says whether the disk was read: v is nil when it was and did not
-// answer in time, or failed.
+// does not push the hot chunks out of memory. asked says whether the
+// disk was read: v is nil when it was and did not answer in time, or
+// failed.
 func (e *Engine) lend(key chunk.Key) (v Lent, asked bool) {
 	k := ChunkEntry(key)
 	d := e.diskFor(k)
