@@ -124,18 +124,29 @@ func (e *Engine) localChunk(o *Object, key chunk.Key, patient bool) ([]byte, Sou
 }
 
 // boundedRead reads key from d with read for a player, within diskBound.
-// A patient read past the hedge delay is given up at once if the device
-// ended no read meanwhile: a disk that answers no one is stalled, not
-// busy, and is not waited on, as a leader that answers no ping is not
-// (patient). A patient read given up on holds the disk slow.
+// A patient read past the hedge delay goes on while the device ends
+// reads: if it ended none within the hedge delay, it has stallWindow
+// hedge delays more to end one, as a slow leader has a ping to answer
+// (patient); a disk that ends none then is stalled, not busy, and the
+// read is given up. The window spans the gaps of a device throttled in
+// slices (the kernel's blkio throttle dispatches in 100 ms slices). A
+// patient read given up on holds the disk slow.
 func boundedRead[T any](e *Engine, parent context.Context, d Disk, key string, patient bool, read func(context.Context, string) (T, error)) (T, bool) {
 	bound, patient := e.diskBound(patient)
 	ctx, cancel := context.WithTimeout(parent, bound)
 	defer cancel()
 	var stalled atomic.Bool
 	if patient {
-		t := time.AfterFunc(e.cfg.HedgeDelay, func() {
-			if e.now().Sub(d.LastRead()) >= e.cfg.HedgeDelay {
+		var mark atomic.Int64 // Unix nanoseconds: when the first check found the disk quiet
+		var t *time.Timer
+		t = time.AfterFunc(e.cfg.HedgeDelay, func() {
+			switch last, m := d.LastRead(), mark.Load(); {
+			case m == 0 && e.now().Sub(last) < e.cfg.HedgeDelay:
+				// busy
+			case m == 0:
+				mark.Store(e.now().UnixNano())
+				t.Reset(stallWindow * e.cfg.HedgeDelay)
+			case last.UnixNano() <= m:
 				stalled.Store(true)
 				cancel()
 			}
@@ -150,6 +161,10 @@ func boundedRead[T any](e *Engine, parent context.Context, d Disk, key string, p
 	}
 	return v, err == nil
 }
+
+// stallWindow is how many hedge delays a disk that ended no read lately
+// has to end one before a patient read takes it for stalled.
+const stallWindow = 10
 
 // diskBound is how long a read of the disk that a player waits on may
 // take: past it the entry is taken to be absent. When the ring is what

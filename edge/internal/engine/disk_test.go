@@ -157,7 +157,8 @@ func TestLeaderPastAStalledDisk(t *testing.T) {
 // A node alone has only the origin to go to past its disk, so it waits
 // for a disk that is busy (ending other reads), up to the peer timeout,
 // rather than send the origin what it holds. A disk that ends no read for
-// a hedge delay is stalled, and not waited on longer; one stalled, or busy
+// a hedge delay, then for ten more, is stalled, and not waited on longer;
+// one stalled, or busy
 // past the peer timeout, is waited on for the hedge delay only for the
 // suspect period, and the origin fills.
 func TestAlonePastAStalledDisk(t *testing.T) {
@@ -193,8 +194,8 @@ func TestAlonePastAStalledDisk(t *testing.T) {
 		}
 
 		disk.Busy(0)
-		disk.Stall(true) // ends no read: not waited on past the hedge delay
-		read(engine.SourceOrigin, cfg.HedgeDelay)
+		disk.Stall(true) // ends no read: given up when it ends none within 10 more hedge delays
+		read(engine.SourceOrigin, 11*cfg.HedgeDelay)
 		read(engine.SourceOrigin, cfg.HedgeDelay) // held slow
 		if n := e.Stats().DiskSlow; n != 2 {
 			t.Errorf("%d slow disk reads, want 2", n)
