@@ -8,8 +8,9 @@
 #           chunk read from the disk twice within the memory's turnover is
 #           kept in the small memory, so a few are memory hits; the edge's
 #           counters say how many)
-#   dd      dd iflag=direct bs=1M over the disk tier's file, right after
-#           each disk run: the device's sequential read bandwidth
+#   dd      dd iflag=direct bs=1M over the part of the disk tier's file
+#           the store has written, right after each disk run: the
+#           device's sequential read bandwidth
 # Both edges sit in front of nginx serving the data set (scripts/compare/),
 # are warmed and checked first (the second pass must be all hits, a disk
 # hit being one), and are measured with wrk and scripts/compare/range1m.lua,
@@ -19,8 +20,12 @@
 #
 # Environment (defaults in brackets): REPS [3], DURATION [10s], WRK
 # ["t2c64"], MEMORY [16MiB], DISK_DIR [a directory under /tmp: put it on
-# the device to measure], and those of scripts/compare/lib.sh. Prints each
-# run and the medians: disk MiB/s as a share of memory's and of dd's.
+# the device to measure], DEVICE_MIBS [none: the device as it is; a
+# number caps the disk edge's and dd's reads of the device to that many
+# MiB/s with the cgroup v1 blkio throttle, as root, to measure where the
+# device and not the CPU is the bound], and those of scripts/compare/lib.sh.
+# Prints each run and the medians: disk MiB/s as a share of memory's and
+# of dd's.
 set -euo pipefail
 # shellcheck source=compare/lib.sh
 . "$(dirname "$0")/compare/lib.sh"
@@ -44,6 +49,24 @@ mem_hp=127.0.0.1:$P_EDGE mem_pid=$! mem_admin=127.0.0.1:$P_ADMIN
 # An edge alone keeps decoded chunks and no shards: give them the disk.
 start_one_edge disk "$origin" --cache-size "$MEMORY" --disk-path "$DISK_DIR" --disk-size 2GiB --disk-chunk-share 0.9
 disk_hp=127.0.0.1:$P_EDGE disk_pid=$! disk_admin=127.0.0.1:$P_ADMIN
+# throttled: runs the rest of its arguments as a command, in the blkio
+# cgroup when DEVICE_MIBS is set.
+throttled() { "$@"; }
+if [ -n "${DEVICE_MIBS:-}" ]; then
+  blkio=/sys/fs/cgroup/blkio
+  [ -w "$blkio" ] || { echo "DEVICE_MIBS needs root and the cgroup v1 blkio hierarchy at $blkio" >&2; exit 2; }
+  mkdir -p "$DISK_DIR"
+  dev=$(findmnt -no SOURCE --target "$DISK_DIR")
+  parent=$(lsblk -no PKNAME "$dev" | head -1)
+  [ -n "$parent" ] && dev=/dev/$parent # the throttle applies to the whole disk
+  cg=$blkio/edgecache-disk-hot-$$
+  mkdir "$cg"
+  trap 'stop_all; rmdir "$cg" 2>/dev/null || true' EXIT
+  echo "$(lsblk -dno MAJ:MIN "$dev" | tr -d ' ') $((DEVICE_MIBS * MiB))" >"$cg/blkio.throttle.read_bps_device"
+  echo "$disk_pid" >"$cg/cgroup.procs"
+  throttled() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+  echo "device $dev capped at $DEVICE_MIBS MiB/s of reads for the disk edge and dd" | tee -a "$OUT/summary.txt"
+fi
 wait_http "http://$mem_admin/readyz"
 wait_http "http://$disk_admin/readyz"
 warm "$mem_hp" | tee -a "$OUT/summary.txt"
@@ -66,8 +89,14 @@ for rep in $(seq "$REPS"); do
   hits=$(( $(metric "$disk_admin" edgecache_disk_hits_total) - h0 ))
   reqs=$(( $(metric "$disk_admin" edgecache_client_requests_total) - r0 ))
   # A chunk is 1 MiB and a range 1 MiB on a chunk boundary: one chunk a request.
-  dd_mbs=$(dd if="$file" of=/dev/null bs=1M count=1024 iflag=direct 2>&1 | tail -1 |
-    awk '{printf "%.0f", ($(NF-1) * ($NF == "GB/s" ? 1000 : 1)) * 1e6 / 1048576}')
+  # Only the part of the file the store has written (the rest is
+  # allocated but unwritten, and reads of it never reach the device), read
+  # over and over up to 1 GiB: a short read outruns a throttle's slices.
+  written=$(( $(metric "$disk_admin" edgecache_disk_bytes) / MiB ))
+  dd_mbs=$(for _ in $(seq $(( (1024 + written - 1) / written ))); do
+      throttled dd if="$file" of=/dev/null bs=1M count="$written" iflag=direct 2>&1 | tail -1
+    done | awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "s,") s += $i; b += $1}
+      END {printf "%.0f", b / s / 1048576}')
   echo "dd	$rep	$dd_mbs" >>"$tsv"
   awk -F'\t' -v r="$rep" -v d="$dd_mbs" -v h="$hits" -v q="$reqs" '
     $1 == "memory" && $2 == r {m = $4} $1 == "disk" && $2 == r {k = $4; p = $6}
