@@ -137,18 +137,20 @@ func boundedRead[T any](e *Engine, parent context.Context, d Disk, key string, p
 	defer cancel()
 	var stalled atomic.Bool
 	if patient {
-		var mark atomic.Int64 // Unix nanoseconds: when the first check found the disk quiet
-		var t *time.Timer
-		t = time.AfterFunc(e.cfg.HedgeDelay, func() {
-			switch last, m := d.LastRead(), mark.Load(); {
-			case m == 0 && e.now().Sub(last) < e.cfg.HedgeDelay:
-				// busy
-			case m == 0:
-				mark.Store(e.now().UnixNano())
-				t.Reset(stallWindow * e.cfg.HedgeDelay)
-			case last.UnixNano() <= m:
-				stalled.Store(true)
-				cancel()
+		t := time.AfterFunc(e.cfg.HedgeDelay, func() {
+			if e.now().Sub(d.LastRead()) < e.cfg.HedgeDelay {
+				return // busy
+			}
+			quiet := e.now()
+			w := time.NewTimer(stallWindow * e.cfg.HedgeDelay)
+			defer w.Stop()
+			select {
+			case <-ctx.Done(): // the read ended
+			case <-w.C:
+				if !d.LastRead().After(quiet) {
+					stalled.Store(true)
+					cancel()
+				}
 			}
 		})
 		defer t.Stop()
