@@ -154,23 +154,30 @@ func TestLeaderPastAStalledDisk(t *testing.T) {
 	})
 }
 
+// aloneOnADisk starts one member on a fake disk, in front of an origin
+// holding a movie of two chunks at path.
+func aloneOnADisk(t *testing.T) (*engine.Engine, *enginetest.Origin, *enginetest.Disk, engine.Config, []byte) {
+	t.Helper()
+	net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
+	org := enginetest.NewOrigin()
+	data := enginetest.Movie(org, path, 2, 9)
+	cfg := enginetest.Config()
+	disk := enginetest.NewDisk()
+	cfg.Disk = disk
+	e := enginetest.StartEach(t, net, org, []engine.Config{cfg})[0].Engine
+	t.Cleanup(net.Wait)
+	return e, org, disk, cfg, data
+}
+
 // A node alone has only the origin to go to past its disk, so it waits
 // for a disk that is busy (ending other reads), up to the peer timeout,
 // rather than send the origin what it holds. A disk that ends no read for
 // a hedge delay, then for ten more, is stalled, and not waited on longer;
-// one stalled, or busy
-// past the peer timeout, is waited on for the hedge delay only for the
-// suspect period, and the origin fills.
+// one stalled, or busy past the peer timeout, is waited on for the hedge
+// delay only for the suspect period, and the origin fills.
 func TestAlonePastAStalledDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
-		org := enginetest.NewOrigin()
-		data := enginetest.Movie(org, path, 2, 9)
-		cfg := enginetest.Config()
-		disk := enginetest.NewDisk()
-		cfg.Disk = disk
-		e := enginetest.StartEach(t, net, org, []engine.Config{cfg})[0].Engine
-		t.Cleanup(net.Wait)
+		e, org, disk, cfg, data := aloneOnADisk(t)
 		o := enginetest.Get(t, e, path).Object
 		read := func(want engine.Source, took time.Duration) {
 			t.Helper()
@@ -282,15 +289,8 @@ func all(s []string, f func(string) bool) bool {
 // asked again by the fill that follows.
 func TestChunkLent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
-		org := enginetest.NewOrigin()
-		data := enginetest.Movie(org, path, 2, 9)
+		e, org, disk, _, data := aloneOnADisk(t)
 		want := data[enginetest.ChunkSize:]
-		cfg := enginetest.Config()
-		disk := enginetest.NewDisk()
-		cfg.Disk = disk
-		e := enginetest.StartEach(t, net, org, []engine.Config{cfg})[0].Engine
-		t.Cleanup(net.Wait)
 		o := enginetest.Get(t, e, path).Object
 		key := o.ChunkKey(1)
 		read := func(wantSrc engine.Source, wantLent bool) {

@@ -13,10 +13,11 @@ import (
 	"github.com/edgecache/edgecache/edge/internal/httpcache"
 )
 
-// A leader that holds no copy of a response (it restarted, or it joined
-// and now leads the key) takes the copy its keepers hold rather than ask
-// the origin again; a request that wants the origin's word still gets it.
-func TestLeaderTakesTheKeepersCopy(t *testing.T) {
+// sixWithKeepers starts six members in front of an origin holding a
+// movie at path, and returns them by address with path's three keepers,
+// its leader first.
+func sixWithKeepers(t *testing.T) (*enginetest.Network, *enginetest.Origin, map[string]*engine.Engine, []string) {
+	t.Helper()
 	net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
 	org := enginetest.NewOrigin()
 	enginetest.Movie(org, path, 2, 7)
@@ -31,7 +32,14 @@ func TestLeaderTakesTheKeepersCopy(t *testing.T) {
 		}
 		net.Wait()
 	})
-	keepers := any.Cluster().Ring().Owners(xxhash.Sum64String(path), 3)
+	return net, org, members, any.Cluster().Ring().Owners(xxhash.Sum64String(path), 3)
+}
+
+// A leader that holds no copy of a response (it restarted, or it joined
+// and now leads the key) takes the copy its keepers hold rather than ask
+// the origin again; a request that wants the origin's word still gets it.
+func TestLeaderTakesTheKeepersCopy(t *testing.T) {
+	_, org, members, keepers := sixWithKeepers(t)
 	leader := members[keepers[0]]
 	first := enginetest.Get(t, leader, path).Object
 	leader.Settle() // the copies reach the other keepers
@@ -64,21 +72,7 @@ func TestLeaderTakesTheKeepersCopy(t *testing.T) {
 // sends the lookup to the origin. A keeper whose leader is down takes the
 // copy the keepers behind it hold.
 func TestSuspectKeepersAskedBeforeTheOrigin(t *testing.T) {
-	net := enginetest.NewNetwork(enginetest.Timeouts{Peer: 2 * time.Second, Fill: 5 * time.Second, Ping: time.Second})
-	org := enginetest.NewOrigin()
-	enginetest.Movie(org, path, 2, 7)
-	members := map[string]*engine.Engine{}
-	var any *engine.Engine
-	for _, m := range enginetest.Start(t, net, org, enginetest.Config(), 6) {
-		members[m.Addr], any = m.Engine, m.Engine
-	}
-	t.Cleanup(func() {
-		for _, e := range members {
-			e.Settle()
-		}
-		net.Wait()
-	})
-	keepers := any.Cluster().Ring().Owners(xxhash.Sum64String(path), 3)
+	net, org, members, keepers := sixWithKeepers(t)
 	leader := members[keepers[0]]
 	first := enginetest.Get(t, leader, path).Object
 	leader.Settle()
