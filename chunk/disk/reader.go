@@ -2,7 +2,18 @@ package disk
 
 import (
 	"fmt"
+	"time"
 )
+
+// LastRead returns when the device last ended a read (zero before the
+// first), which tells a busy device from a stalled one.
+func (s *Store) LastRead() time.Time {
+	ns := s.lastRead.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
 
 // readLoop serves Gets until Close.
 func (s *Store) readLoop() {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Sentinel errors, for callers to branch on with errors.Is. Every error a
@@ -465,16 +464,6 @@ func (s *Store) Bytes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.idx.bytes
-}
-
-// LastRead returns when the device last ended a read (zero before the
-// first): a reader waiting on a read can tell a busy device, which ends
-// others meanwhile, from a stalled one, which ends none.
-func (s *Store) LastRead() time.Time {
-	if ns := s.lastRead.Load(); ns != 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Time{}
 }
 
 // Stats returns a snapshot of the store's state and counters.
