@@ -58,20 +58,15 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 // back). A chunk read from the disk again soon after goes through Chunk,
 // and into memory.
 func (e *Engine) ChunkLent(ctx context.Context, o *Object, idx int64) (b []byte, src Source, release func(), err error) {
-	if o.Storable() {
-		key := o.ChunkKey(idx)
-		if b, ok := e.store.Get(ChunkEntry(key)); ok {
-			return b, SourceHit, nil, nil
-		}
-		v, asked := e.lend(key)
+	askDisk := true
+	if o.Storable() && !e.store.Contains(ChunkEntry(o.ChunkKey(idx))) {
+		v, asked := e.lend(o.ChunkKey(idx))
 		if v != nil {
 			return v.Bytes(), SourceDisk, v.Release, nil
 		}
-		// A disk that did not lend the chunk in time is not asked again.
-		b, src, err = e.chunk(ctx, o, idx, !asked)
-		return b, src, nil, err
+		askDisk = !asked // a disk that did not lend the chunk in time is not asked again
 	}
-	b, src, err = e.Chunk(ctx, o, idx)
+	b, src, err = e.chunk(ctx, o, idx, askDisk)
 	return b, src, nil, err
 }
 
