@@ -8,7 +8,7 @@ import (
 
 // diskCollector exposes the disk tier's figures (disk.Stats of each path,
 // and the memory misses it answered) at scrape time. Without a disk tier
-// it exposes only the hits, which stay 0. The stores keep their own
+// it exposes only the hit counters, which stay 0. The stores keep their own
 // counters and histograms (chunk/disk does not import Prometheus), so
 // every value here is a constant metric built from a snapshot.
 type diskCollector struct {
@@ -18,7 +18,7 @@ type diskCollector struct {
 	reads, readBytes, writes, writtenBytes       *prometheus.Desc
 	readSeconds, writeSeconds                    *prometheus.Desc
 	errors, evictions, puts, dropped, abandoned  *prometheus.Desc
-	hits                                         *prometheus.Desc
+	hits, lent                                   *prometheus.Desc
 }
 
 func newDiskCollector(n *Node) *diskCollector {
@@ -54,6 +54,8 @@ func newDiskCollector(n *Node) *diskCollector {
 		abandoned: d("reads_abandoned_total", "Disk reads on this path whose caller stopped waiting before they ended "+
 			"(a slow device: the data came from elsewhere).", "path", "part"),
 		hits: d("hits_total", "Memory misses the disk tier answered: shards and chunks that needed neither a peer nor the origin."),
+		lent: d("lent_total", "Of the disk hits, decoded chunks sent to a player from a buffer the disk lent and then "+
+			"took back, not kept in memory: chunks not read from the disk lately. The other chunk hits went into memory."),
 	}
 }
 
@@ -62,7 +64,7 @@ func (c *diskCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.bytes, c.budget, c.entries, c.queued, c.off, c.rebuild,
 		c.reads, c.readBytes, c.writes, c.writtenBytes, c.readSeconds, c.writeSeconds,
-		c.errors, c.evictions, c.puts, c.dropped, c.abandoned, c.hits,
+		c.errors, c.evictions, c.puts, c.dropped, c.abandoned, c.hits, c.lent,
 	} {
 		ch <- d
 	}
@@ -73,7 +75,9 @@ func (c *diskCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.n.disks.stats() {
 		c.collectPart(ch, s)
 	}
-	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(c.n.eng.Stats().DiskHits))
+	es := c.n.eng.Stats()
+	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(es.DiskHits))
+	ch <- prometheus.MustNewConstMetric(c.lent, prometheus.CounterValue, float64(es.DiskLent))
 }
 
 // collectPart sends the series of one store.

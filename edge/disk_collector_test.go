@@ -101,6 +101,14 @@ func TestDiskCollectorExportsTheStore(t *testing.T) {
 	for _, s := range parts {
 		checkDiskSeries(t, fams, dir, s)
 	}
+	// The second pass read every chunk from the disk once: each was lent,
+	// and none went into memory.
+	es := n.eng.Stats()
+	hits := diskSample(t, fams, "edgecache_disk_hits_total", nil).GetCounter().GetValue()
+	lent := diskSample(t, fams, "edgecache_disk_lent_total", nil).GetCounter().GetValue()
+	if hits != float64(es.DiskHits) || lent != float64(es.DiskLent) || lent != chunks {
+		t.Errorf("disk hits %v, lent %v; the engine's %d and %d, want %d lent", hits, lent, es.DiskHits, es.DiskLent, chunks)
+	}
 }
 
 // checkDiskSeries checks the series of one store against its Stats.

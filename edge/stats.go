@@ -48,6 +48,7 @@ type Stats struct {
 	Invalidations      int64 // keys dropped after a successful unsafe request (RFC 9111 §4.4)
 	RelayedBytes       int64 // body bytes of answers relayed unstored (other methods, responses not stored)
 	DiskHits           int64 // memory misses the disk tier answered
+	DiskLent           int64 // of DiskHits, decoded chunks sent from a buffer the disk lent and not kept in memory (not read from the disk lately)
 	DiskMisses         int64 // memory misses the disk tier did not answer
 	DiskSlow           int64 // disk reads given up on past their bound (a hedge delay for a player's, the peer timeout for a peer's): the ring or the origin answered instead
 	DiskBytes          int64 // bytes the disk tier holds, over every path
@@ -95,6 +96,7 @@ func (n *Node) Stats() Stats {
 		Invalidations:      n.stats.invalidations.Load(),
 		RelayedBytes:       n.stats.relayedBytes.Load(),
 		DiskHits:           es.DiskHits,
+		DiskLent:           es.DiskLent,
 		DiskMisses:         es.DiskMisses,
 		DiskSlow:           es.DiskSlow,
 		ObjectsFromDisk:    es.ObjectsFromDisk,

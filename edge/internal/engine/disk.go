@@ -226,6 +226,9 @@ func (e *Engine) lend(key chunk.Key) (v Lent, asked bool) {
 		return nil, false // and the requests for it that follow join one fill
 	}
 	v, _ = boundedRead(e, e.ctx, d, diskKey(k), e.cluster.Alone(), l.Lend)
+	if v != nil {
+		e.stats.diskLent.Add(1)
+	}
 	return v, true
 }
 

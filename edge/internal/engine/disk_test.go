@@ -324,6 +324,9 @@ func TestChunkLent(t *testing.T) {
 		if n := org.Reads(path); n != 1 {
 			t.Errorf("the origin served %d reads of chunk 1, want 1", n)
 		}
+		if s := e.Stats(); s.DiskHits < 2 || s.DiskLent != 1 {
+			t.Errorf("%d disk hits, %d lent; want at least 2 (the lent read and the one into memory), 1 lent", s.DiskHits, s.DiskLent)
+		}
 
 		e.Store().RemoveFunc(func(engine.StoreKey) bool { return true })
 		disk.Stall(true)

@@ -194,6 +194,7 @@ type counters struct {
 	originChunks  atomic.Int64
 	streams       atomic.Int64
 	diskHits      atomic.Int64
+	diskLent      atomic.Int64
 	diskMisses    atomic.Int64
 	diskSlow      atomic.Int64
 	// objectsFromDisk counts metadata-cache misses the disk answered.
@@ -212,6 +213,7 @@ type Stats struct {
 	OriginChunks  int64 // ranged requests to the origin for one chunk
 	Streams       int64 // requests to the origin for a body from an offset to its end, cut into chunks
 	DiskHits      int64 // memory misses the disk answered
+	DiskLent      int64 // of DiskHits, decoded chunks sent from a buffer the disk lent, not kept in memory
 	DiskMisses    int64 // memory misses the disk did not answer (absent, an error, or the caller gave up)
 	DiskSlow      int64 // disk reads given up on as too slow: past a hedge delay for a player (or past the peer timeout for a peer), the ring asked instead
 	// ObjectsFromDisk counts lookups the disk answered with the stored
@@ -232,6 +234,7 @@ func (e *Engine) Stats() Stats {
 		OriginChunks:  e.stats.originChunks.Load(),
 		Streams:       e.stats.streams.Load(),
 		DiskHits:      e.stats.diskHits.Load(),
+		DiskLent:      e.stats.diskLent.Load(),
 		DiskMisses:    e.stats.diskMisses.Load(),
 		DiskSlow:      e.stats.diskSlow.Load(),
 
