@@ -24,8 +24,10 @@
 # number caps the disk edge's and dd's reads of the device to that many
 # MiB/s with the cgroup v1 blkio throttle, as root, to measure where the
 # device and not the CPU is the bound], and those of scripts/compare/lib.sh.
-# Prints each run and the medians: disk MiB/s as a share of memory's and
-# of dd's.
+# Prints each run (with the mean time a disk read took for the edge, and
+# what the device delivered meanwhile by the kernel's counters: its MiB/s
+# and its own time a read) and the medians: disk MiB/s as a share of
+# memory's and of dd's.
 set -euo pipefail
 # shellcheck source=compare/lib.sh
 . "$(dirname "$0")/compare/lib.sh"
@@ -49,14 +51,20 @@ mem_hp=127.0.0.1:$P_EDGE mem_pid=$! mem_admin=127.0.0.1:$P_ADMIN
 # An edge alone keeps decoded chunks and no shards: give them the disk.
 start_one_edge disk "$origin" --cache-size "$MEMORY" --disk-path "$DISK_DIR" --disk-size 2GiB --disk-chunk-share 0.9
 disk_hp=127.0.0.1:$P_EDGE disk_pid=$! disk_admin=127.0.0.1:$P_ADMIN
+mkdir -p "$DISK_DIR"
+dev=$(findmnt -no SOURCE --target "$DISK_DIR")
+# The kernel's counters of the block device DISK_DIR is on, if it is one:
+# what the device delivered during a disk run, and its own mean latency
+# per read, against the edge's (the difference is the wait of a reader
+# for the CPU once its read is done).
+devstat=/sys/class/block/$(basename "$dev")/stat
+[ -r "$devstat" ] || devstat=/dev/null
 # throttled: runs the rest of its arguments as a command, in the blkio
 # cgroup when DEVICE_MIBS is set.
 throttled() { "$@"; }
 if [ -n "${DEVICE_MIBS:-}" ]; then
   blkio=/sys/fs/cgroup/blkio
   [ -w "$blkio" ] || { echo "DEVICE_MIBS needs root and the cgroup v1 blkio hierarchy at $blkio" >&2; exit 2; }
-  mkdir -p "$DISK_DIR"
-  dev=$(findmnt -no SOURCE --target "$DISK_DIR")
   parent=$(lsblk -no PKNAME "$dev" | head -1)
   [ -n "$parent" ] && dev=/dev/$parent # the throttle applies to the whole disk
   cg=$blkio/edgecache-disk-hot-$$
@@ -77,6 +85,10 @@ file=$DISK_DIR/chunks.edgecache # the decoded chunks: what the ranges read
 metric() {
   curl -sf "http://$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s}'
 }
+# metric_ms ADMIN NAME: metric NAME's sum times 1000, a whole number.
+metric_ms() {
+  curl -sf "http://$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s * 1000}'
+}
 threads=${WRK#t} threads=${threads%c*} conns=${WRK#*c}
 tsv=$OUT/runs.tsv
 : >"$tsv"
@@ -84,10 +96,19 @@ for rep in $(seq "$REPS"); do
   row=$(measure "$mem_hp" "$mem_pid" range1m "$threads" "$conns" "$DURATION")
   echo "memory	$rep	$row" >>"$tsv"
   h0=$(metric "$disk_admin" edgecache_disk_hits_total) r0=$(metric "$disk_admin" edgecache_client_requests_total)
+  n0=$(metric "$disk_admin" edgecache_disk_read_seconds_count) s0=$(metric_ms "$disk_admin" edgecache_disk_read_seconds_sum)
+  d0=$(cat "$devstat") t0=$(date +%s%N)
   row=$(measure "$disk_hp" "$disk_pid" range1m "$threads" "$conns" "$DURATION")
+  d1=$(cat "$devstat") t1=$(date +%s%N)
   echo "disk	$rep	$row" >>"$tsv"
   hits=$(( $(metric "$disk_admin" edgecache_disk_hits_total) - h0 ))
   reqs=$(( $(metric "$disk_admin" edgecache_client_requests_total) - r0 ))
+  edge_ms=$(awk -v n=$(( $(metric "$disk_admin" edgecache_disk_read_seconds_count) - n0 )) \
+    -v s=$(( $(metric_ms "$disk_admin" edgecache_disk_read_seconds_sum) - s0 )) 'BEGIN {printf "%.2f", n ? s / n : 0}')
+  # Fields of the stat file: 1 reads, 3 sectors read, 4 ms reading.
+  device=$(echo "$d0 $d1" | awk -v ns=$((t1 - t0)) 'NF < 34 {print "n/a"; exit}
+    {k = NF / 2; r = $(k + 1) - $1
+     printf "%.0f MiB/s, %.2f ms a read", ($(k + 3) - $3) * 512 / 1048576 / (ns / 1e9), r ? ($(k + 4) - $4) / r : 0}')
   # A chunk is 1 MiB and a range 1 MiB on a chunk boundary: one chunk a request.
   # Only the part of the file the store has written (the rest is
   # allocated but unwritten, and reads of it never reach the device), read
@@ -98,9 +119,9 @@ for rep in $(seq "$REPS"); do
     done | awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "s,") s += $i; b += $1}
       END {printf "%.0f", b / s / 1048576}')
   echo "dd	$rep	$dd_mbs" >>"$tsv"
-  awk -F'\t' -v r="$rep" -v d="$dd_mbs" -v h="$hits" -v q="$reqs" '
+  awk -F'\t' -v r="$rep" -v d="$dd_mbs" -v h="$hits" -v q="$reqs" -v e="$edge_ms" -v dev="$device" '
     $1 == "memory" && $2 == r {m = $4} $1 == "disk" && $2 == r {k = $4; p = $6}
-    END {printf "rep %d: memory %.0f MiB/s, disk %.0f MiB/s (p99 %s ms; %.0f%% of its chunks from the disk), dd iflag=direct %.0f MiB/s\n", r, m, k, p, 100 * h / (q ? q : 1), d}' "$tsv" |
+    END {printf "rep %d: memory %.0f MiB/s, disk %.0f MiB/s (p99 %s ms; %.0f%% of its chunks from the disk; %s ms a read for the edge, the device %s), dd iflag=direct %.0f MiB/s\n", r, m, k, p, 100 * h / (q ? q : 1), e, dev, d}' "$tsv" |
     tee -a "$OUT/summary.txt"
 done
 # col NAME FIELD: the median of a column over the reps.
