@@ -59,8 +59,13 @@ func (e *Engine) Chunk(ctx context.Context, o *Object, idx int64) ([]byte, Sourc
 // and into memory.
 func (e *Engine) ChunkLent(ctx context.Context, o *Object, idx int64) (b []byte, src Source, release func(), err error) {
 	askDisk := true
-	if o.Storable() && !e.store.Contains(ChunkEntry(o.ChunkKey(idx))) {
-		v, asked := e.lend(o.ChunkKey(idx))
+	if o.Storable() {
+		// One lookup of memory for a hit, the path that matters most.
+		key := o.ChunkKey(idx)
+		if b, ok := e.store.Get(ChunkEntry(key)); ok {
+			return b, SourceHit, nil, nil
+		}
+		v, asked := e.lend(key)
 		if v != nil {
 			return v.Bytes(), SourceDisk, v.Release, nil
 		}
