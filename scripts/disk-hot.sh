@@ -81,13 +81,10 @@ warm "$mem_hp" | tee -a "$OUT/summary.txt"
 warm "$disk_hp" | tee -a "$OUT/summary.txt"
 
 file=$DISK_DIR/chunks.edgecache # the decoded chunks: what the ranges read
-# metric ADMIN NAME: the sum of an edge's samples of metric NAME.
+# metric ADMIN NAME [SCALE]: the sum of an edge's samples of metric NAME,
+# times SCALE (default 1), as a whole number.
 metric() {
-  curl -sf "http://$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s}'
-}
-# metric_ms ADMIN NAME: metric NAME's sum times 1000, a whole number.
-metric_ms() {
-  curl -sf "http://$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s * 1000}'
+  curl -sf "http://$1/metrics" | awk -v m="$2" -v x="${3:-1}" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s * x}'
 }
 threads=${WRK#t} threads=${threads%c*} conns=${WRK#*c}
 tsv=$OUT/runs.tsv
@@ -96,7 +93,7 @@ for rep in $(seq "$REPS"); do
   row=$(measure "$mem_hp" "$mem_pid" range1m "$threads" "$conns" "$DURATION")
   echo "memory	$rep	$row" >>"$tsv"
   h0=$(metric "$disk_admin" edgecache_disk_hits_total) r0=$(metric "$disk_admin" edgecache_client_requests_total)
-  n0=$(metric "$disk_admin" edgecache_disk_read_seconds_count) s0=$(metric_ms "$disk_admin" edgecache_disk_read_seconds_sum)
+  n0=$(metric "$disk_admin" edgecache_disk_read_seconds_count) s0=$(metric "$disk_admin" edgecache_disk_read_seconds_sum 1000)
   d0=$(cat "$devstat") t0=$(date +%s%N)
   row=$(measure "$disk_hp" "$disk_pid" range1m "$threads" "$conns" "$DURATION")
   d1=$(cat "$devstat") t1=$(date +%s%N)
@@ -104,7 +101,7 @@ for rep in $(seq "$REPS"); do
   hits=$(( $(metric "$disk_admin" edgecache_disk_hits_total) - h0 ))
   reqs=$(( $(metric "$disk_admin" edgecache_client_requests_total) - r0 ))
   edge_ms=$(awk -v n=$(( $(metric "$disk_admin" edgecache_disk_read_seconds_count) - n0 )) \
-    -v s=$(( $(metric_ms "$disk_admin" edgecache_disk_read_seconds_sum) - s0 )) 'BEGIN {printf "%.2f", n ? s / n : 0}')
+    -v s=$(( $(metric "$disk_admin" edgecache_disk_read_seconds_sum 1000) - s0 )) 'BEGIN {printf "%.2f", n ? s / n : 0}')
   # Fields of the stat file: 1 reads, 3 sectors read, 4 ms reading.
   device=$(echo "$d0 $d1" | awk -v ns=$((t1 - t0)) 'NF < 34 {print "n/a"; exit}
     {k = NF / 2; r = $(k + 1) - $1
