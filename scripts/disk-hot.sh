@@ -11,6 +11,11 @@
 #   dd      dd iflag=direct bs=1M over the part of the disk tier's file
 #           the store has written, right after each disk run: the
 #           device's sequential read bandwidth
+#   device  chunk/disk's BenchmarkReadBuffers/hugepages in DISK_DIR right
+#           after dd: four readers of 1 MiB records at random places,
+#           into buffers in huge pages as the store's (dd reads into 4 KiB
+#           pages, which a virtio disk takes in two requests a read; see
+#           docs/design.md, "Index and memory")
 # Both edges sit in front of nginx serving the data set (scripts/compare/),
 # are warmed and checked first (the second pass must be all hits, a disk
 # hit being one), and are measured with wrk and scripts/compare/range1m.lua,
@@ -27,7 +32,7 @@
 # Prints each run (with the mean time a disk read took for the edge, and
 # what the device delivered meanwhile by the kernel's counters: its MiB/s
 # and its own time a read) and the medians: disk MiB/s as a share of
-# memory's and of dd's.
+# memory's, of dd's and of the device's into huge pages.
 set -euo pipefail
 # shellcheck source=compare/lib.sh
 . "$(dirname "$0")/compare/lib.sh"
@@ -41,6 +46,7 @@ need nginx:nginx wrk:wrk curl:curl
 setup disk-hot
 DISK_DIR=${DISK_DIR:-$WORK/disk}
 build
+(cd "$REPO" && "$GO" test -c -o "$WORK/disk.test" ./chunk/disk/)
 make_data
 versions | tee "$OUT/summary.txt"
 
@@ -116,14 +122,19 @@ for rep in $(seq "$REPS"); do
     done | awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "s,") s += $i; b += $1}
       END {printf "%.0f", b / s / 1048576}')
   echo "dd	$rep	$dd_mbs" >>"$tsv"
-  awk -F'\t' -v r="$rep" -v d="$dd_mbs" -v h="$hits" -v q="$reqs" -v e="$edge_ms" -v dev="$device" '
+  mkdir -p "$DISK_DIR/bench"
+  dev_mbs=$(EDGECACHE_DISK_BENCH_DIR=$DISK_DIR/bench throttled "$WORK/disk.test" -test.run '^$' \
+      -test.bench 'ReadBuffers/hugepages' -test.benchtime 2s |
+    awk '$NF == "MB/s" {printf "%.0f", $(NF - 1) * 1e6 / 1048576}')
+  echo "device	$rep	$dev_mbs" >>"$tsv"
+  awk -F'\t' -v r="$rep" -v d="$dd_mbs" -v b="$dev_mbs" -v h="$hits" -v q="$reqs" -v e="$edge_ms" -v dev="$device" '
     $1 == "memory" && $2 == r {m = $4} $1 == "disk" && $2 == r {k = $4; p = $6}
-    END {printf "rep %d: memory %.0f MiB/s, disk %.0f MiB/s (p99 %s ms; %.0f%% of its chunks from the disk; %s ms a read for the edge, the device %s), dd iflag=direct %.0f MiB/s\n", r, m, k, p, 100 * h / (q ? q : 1), e, dev, d}' "$tsv" |
+    END {printf "rep %d: memory %.0f MiB/s, disk %.0f MiB/s (p99 %s ms; %.0f%% of its chunks from the disk; %s ms a read for the edge, the device %s), dd iflag=direct %.0f MiB/s, device into huge pages %.0f MiB/s\n", r, m, k, p, 100 * h / (q ? q : 1), e, dev, d, b}' "$tsv" |
     tee -a "$OUT/summary.txt"
 done
 # col NAME FIELD: the median of a column over the reps.
 col() { awk -F'\t' -v n="$1" -v k="$2" '$1 == n {print $k}' "$tsv" | median; }
-awk -v m="$(col memory 4)" -v k="$(col disk 4)" -v d="$(col dd 3)" -v n="$REPS" -v w="$WRK" 'BEGIN {
-  printf "medians of %d runs (wrk %s): memory %.0f MiB/s, disk %.0f MiB/s, dd %.0f MiB/s: disk = %.2f× memory, %.0f%% of dd\n", n, w, m, k, d, k / m, 100 * k / d
+awk -v m="$(col memory 4)" -v k="$(col disk 4)" -v d="$(col dd 3)" -v b="$(col device 3)" -v n="$REPS" -v w="$WRK" 'BEGIN {
+  printf "medians of %d runs (wrk %s): memory %.0f MiB/s, disk %.0f MiB/s, dd %.0f MiB/s, device into huge pages %.0f MiB/s: disk = %.2f× memory, %.0f%% of dd, %.0f%% of the device into huge pages\n", n, w, m, k, d, b, k / m, 100 * k / d, 100 * k / b
 }' | tee -a "$OUT/summary.txt"
 echo "# results in $OUT"

@@ -100,11 +100,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if e.printConfig {
 		return writeEffectiveConfig(stdout, f, cfg, e.secretFile)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The cache is most of the heap: let the collector work harder as
-		// the process nears the budget rather than grow past it.
-		debug.SetMemoryLimit(MemoryLimit(cfg.CacheSize) + DiskMemory(cfg))
-	}
+	setGoMemoryLimit(cfg)
 	closeLog, err := openAccessLog(&cfg, e.accessLog, stdout)
 	if err != nil {
 		return err
@@ -173,12 +169,39 @@ func MemoryLimit(cacheSize int64) int64 {
 // DiskMemory is what the disk tier of cfg adds to an edge's memory: per
 // path, its write queues and its indexes, disk.IndexEntryBytes per entry,
 // counting an entry per shard's worth (ChunkSize/DataShards) of
-// DiskSize: shards are the tier's smallest common entries. 0 without a
-// disk tier.
+// DiskSize: shards are the tier's smallest common entries; and once, its
+// read buffers in huge pages (OffHeapMemory). 0 without a disk tier.
 func DiskMemory(cfg edge.Config) int64 {
 	if len(cfg.DiskPaths) == 0 || cfg.ChunkSize <= 0 || cfg.DataShards <= 0 {
 		return 0
 	}
 	entries := cfg.DiskSize / max(1, cfg.ChunkSize/int64(cfg.DataShards))
-	return int64(len(cfg.DiskPaths)) * (edge.DiskQueueBytes + entries*disk.IndexEntryBytes)
+	return int64(len(cfg.DiskPaths))*(edge.DiskQueueBytes+entries*disk.IndexEntryBytes) + OffHeapMemory(cfg)
+}
+
+// OffHeapMemory is the part of an edge's memory that Go's memory limit
+// does not see: the disk tier's read buffers, mapped apart from the heap
+// in huge pages (disk.LendBufferBytes). 0 without a disk tier.
+func OffHeapMemory(cfg edge.Config) int64 {
+	if len(cfg.DiskPaths) == 0 {
+		return 0
+	}
+	return disk.LendBufferBytes
+}
+
+// setGoMemoryLimit gives Go's collector the edge's memory budget, less
+// what lies outside Go's heap: the budget is GOMEMLIMIT when the operator
+// set it (in Kubernetes, the container's limit), else the cache's and the
+// disk tier's (MemoryLimit, DiskMemory). The cache is most of the heap:
+// the collector works harder as the process nears the budget rather than
+// grow past it.
+func setGoMemoryLimit(cfg edge.Config) {
+	budget := MemoryLimit(cfg.CacheSize) + DiskMemory(cfg)
+	if os.Getenv("GOMEMLIMIT") != "" {
+		if OffHeapMemory(cfg) == 0 {
+			return // the operator's, as the runtime read it
+		}
+		budget = debug.SetMemoryLimit(-1)
+	}
+	debug.SetMemoryLimit(max(budget-OffHeapMemory(cfg), 0))
 }

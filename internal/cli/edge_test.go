@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -183,8 +184,37 @@ func TestDiskMemory(t *testing.T) {
 		t.Errorf("DiskMemory without a disk tier = %d", got)
 	}
 	cfg.DiskPaths, cfg.DiskSize, cfg.ChunkSize, cfg.DataShards = []string{"/a", "/b"}, 100<<30, 1<<20, 4
-	if got, want := DiskMemory(cfg), int64(2*(64<<20+409600*disk.IndexEntryBytes)); got != want {
+	if got, want := DiskMemory(cfg), int64(2*(64<<20+409600*disk.IndexEntryBytes)+disk.LendBufferBytes); got != want {
 		t.Errorf("DiskMemory = %d, want %d", got, want)
+	}
+}
+
+// Go's memory limit is the edge's budget less the disk tier's read
+// buffers, which lie outside Go's heap: the budget derived from the
+// configuration, or GOMEMLIMIT's when set; an operator's GOMEMLIMIT stands
+// as it is for an edge without a disk tier.
+func TestGoMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	withDisk := edge.DefaultConfig()
+	withDisk.DiskPaths, withDisk.DiskSize = []string{"/a"}, 10<<30
+	cases := []struct {
+		name string
+		env  string
+		cfg  edge.Config
+		want int64
+	}{
+		{"derived, disk", "", withDisk, MemoryLimit(withDisk.CacheSize) + DiskMemory(withDisk) - disk.LendBufferBytes},
+		{"derived, memory only", "", edge.DefaultConfig(), MemoryLimit(edge.DefaultConfig().CacheSize)},
+		{"GOMEMLIMIT, disk", "1GiB", withDisk, 1<<30 - disk.LendBufferBytes},
+		{"GOMEMLIMIT, memory only", "1GiB", edge.DefaultConfig(), 1 << 30},
+	}
+	for _, c := range cases {
+		t.Setenv("GOMEMLIMIT", c.env)
+		debug.SetMemoryLimit(1 << 30) // as the runtime sets it from GOMEMLIMIT at start
+		setGoMemoryLimit(c.cfg)
+		if got := debug.SetMemoryLimit(-1); got != c.want {
+			t.Errorf("%s: Go's memory limit %d, want %d", c.name, got, c.want)
+		}
 	}
 }
 
