@@ -39,7 +39,7 @@ func TestHugeSlabsLendWithinTheirLimit(t *testing.T) {
 	if len(got) != 15 || h.mapped > h.limit {
 		t.Fatalf("%d buffers, %d bytes mapped, for a limit of %d: want 15 within it", len(got), h.mapped, h.limit)
 	}
-	for _, s := range h.slabs {
+	for _, s := range h.ranges {
 		if s.start%hugePage != 0 {
 			t.Errorf("a slab at %#x: not on a huge page's boundary", s.start)
 		}
@@ -124,7 +124,7 @@ func TestGetBufFromTheSlabsThenTheHeap(t *testing.T) {
 	inSlabs := func(p *[]byte) bool {
 		slabs.mu.Lock()
 		defer slabs.mu.Unlock()
-		for _, s := range slabs.slabs {
+		for _, s := range slabs.ranges {
 			if a := addr(*p); a >= s.start && a < s.end {
 				return true
 			}
