@@ -7,11 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LendBufferBytes bounds the memory the process maps for read buffers in
-// huge pages (hugeSlabs), for all its stores together; reads past it use
-// buffers from Go's heap. It is memory outside Go's heap, which the Go
-// memory limit does not see: the edge's budget counts it apart.
-const LendBufferBytes = 32 << 20
+// IOBufferBytes bounds the memory the process maps for I/O buffers in
+// huge pages (hugeSlabs: lent read buffers and the writers' buffers), for
+// all its stores together; past it, buffers come from Go's heap. It is
+// memory outside Go's heap, which the Go memory limit does not see: the
+// edge's budget counts it apart.
+const IOBufferBytes = 32 << 20
 
 const (
 	// hugePage is the size of the transparent huge pages slabs are
@@ -52,7 +53,7 @@ type hugeSlabs struct {
 type slabRange struct{ start, end uintptr }
 
 // slabs is the process's pool of buffers in huge pages.
-var slabs = hugeSlabs{limit: LendBufferBytes}
+var slabs = hugeSlabs{limit: IOBufferBytes}
 
 // get returns a free buffer of class, n bytes long, mapping a new slab of
 // such buffers if there is none and the limit allows; nil if neither.

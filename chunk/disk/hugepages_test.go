@@ -137,7 +137,7 @@ func TestGetBufFromTheSlabsThenTheHeap(t *testing.T) {
 			putBuf(p)
 		}
 	}()
-	for range LendBufferBytes/(257*BlockSize) + 1 {
+	for range IOBufferBytes/(257*BlockSize) + 1 {
 		p := getBuf(257)
 		if len(*p) != 257*BlockSize || !aligned(*p) {
 			t.Fatalf("getBuf(257): %d bytes, aligned %v", len(*p), aligned(*p))
@@ -148,7 +148,7 @@ func TestGetBufFromTheSlabsThenTheHeap(t *testing.T) {
 		t.Skip("no slabs here (mapping refused): buffers come from the heap")
 	}
 	if last := held[len(held)-1]; inSlabs(last) {
-		t.Errorf("a buffer past %d bytes of slabs came from the slabs", LendBufferBytes)
+		t.Errorf("a buffer past %d bytes of slabs came from the slabs", IOBufferBytes)
 	}
 }
 

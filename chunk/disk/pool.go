@@ -12,7 +12,7 @@ import (
 // system call.
 //
 // They come first from slabs in huge pages (hugeSlabs), up to
-// LendBufferBytes in all, and past that from Go's heap, pooled in a
+// IOBufferBytes in all, and past that from Go's heap, pooled in a
 // sync.Pool per class: the garbage collector takes those not used since
 // its last cycle, so a burst past the slabs does not stay.
 //

@@ -170,7 +170,7 @@ func MemoryLimit(cacheSize int64) int64 {
 // path, its write queues and its indexes, disk.IndexEntryBytes per entry,
 // counting an entry per shard's worth (ChunkSize/DataShards) of
 // DiskSize: shards are the tier's smallest common entries; and once, its
-// read buffers in huge pages (OffHeapMemory). 0 without a disk tier.
+// I/O buffers in huge pages (OffHeapMemory). 0 without a disk tier.
 func DiskMemory(cfg edge.Config) int64 {
 	if len(cfg.DiskPaths) == 0 || cfg.ChunkSize <= 0 || cfg.DataShards <= 0 {
 		return 0
@@ -180,13 +180,13 @@ func DiskMemory(cfg edge.Config) int64 {
 }
 
 // OffHeapMemory is the part of an edge's memory that Go's memory limit
-// does not see: the disk tier's read buffers, mapped apart from the heap
-// in huge pages (disk.LendBufferBytes). 0 without a disk tier.
+// does not see: the disk tier's I/O buffers, mapped apart from the heap
+// in huge pages (disk.IOBufferBytes). 0 without a disk tier.
 func OffHeapMemory(cfg edge.Config) int64 {
 	if len(cfg.DiskPaths) == 0 {
 		return 0
 	}
-	return disk.LendBufferBytes
+	return disk.IOBufferBytes
 }
 
 // setGoMemoryLimit gives Go's collector the edge's memory budget, less

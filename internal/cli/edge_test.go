@@ -184,7 +184,7 @@ func TestDiskMemory(t *testing.T) {
 		t.Errorf("DiskMemory without a disk tier = %d", got)
 	}
 	cfg.DiskPaths, cfg.DiskSize, cfg.ChunkSize, cfg.DataShards = []string{"/a", "/b"}, 100<<30, 1<<20, 4
-	if got, want := DiskMemory(cfg), int64(2*(64<<20+409600*disk.IndexEntryBytes)+disk.LendBufferBytes); got != want {
+	if got, want := DiskMemory(cfg), int64(2*(64<<20+409600*disk.IndexEntryBytes)+disk.IOBufferBytes); got != want {
 		t.Errorf("DiskMemory = %d, want %d", got, want)
 	}
 }
@@ -203,9 +203,9 @@ func TestGoMemoryLimit(t *testing.T) {
 		cfg  edge.Config
 		want int64
 	}{
-		{"derived, disk", "", withDisk, MemoryLimit(withDisk.CacheSize) + DiskMemory(withDisk) - disk.LendBufferBytes},
+		{"derived, disk", "", withDisk, MemoryLimit(withDisk.CacheSize) + DiskMemory(withDisk) - disk.IOBufferBytes},
 		{"derived, memory only", "", edge.DefaultConfig(), MemoryLimit(edge.DefaultConfig().CacheSize)},
-		{"GOMEMLIMIT, disk", "1GiB", withDisk, 1<<30 - disk.LendBufferBytes},
+		{"GOMEMLIMIT, disk", "1GiB", withDisk, 1<<30 - disk.IOBufferBytes},
 		{"GOMEMLIMIT, memory only", "1GiB", edge.DefaultConfig(), 1 << 30},
 	}
 	for _, c := range cases {

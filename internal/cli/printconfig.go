@@ -56,7 +56,7 @@ func writeEffectiveConfig(w io.Writer, f *flagSet, cfg edge.Config, secretFile s
 		fmt.Fprintf(tw, "memory limit: %s\tenv GOMEMLIMIT\n", v)
 	} else {
 		if d := DiskMemory(cfg); d > 0 {
-			fmt.Fprintf(tw, "memory limit: %s\tcache size + 1/4 + %s + disk tier %s (queues, index, read buffers)\n",
+			fmt.Fprintf(tw, "memory limit: %s\tcache size + 1/4 + %s + disk tier %s (queues, index, I/O buffers)\n",
 				FormatSize(MemoryLimit(cfg.CacheSize)+d), FormatSize(memoryOverhead), FormatSize(d))
 		} else {
 			fmt.Fprintf(tw, "memory limit: %s\tcache size + 1/4 + %s\n", FormatSize(MemoryLimit(cfg.CacheSize)), FormatSize(memoryOverhead))

@@ -82,7 +82,7 @@ func TestEdgePrintConfig(t *testing.T) {
 		`(?m)^--advertise="" +default$`,
 		`(?m)^--peers=10\.0\.0\.1:8081,10\.0\.0\.2:8081 +command line$`,
 		`(?m)^cluster secret: <redacted> +30 bytes from EDGECACHE_CLUSTER_SECRET$`,
-		`(?m)^memory limit: 1781504KiB +cache size \+ 1/4 \+ 256MiB \+ disk tier 208640KiB \(queues, index, read buffers\)$`, // 1536MiB, and two disks of 204,800 entries (512 KiB shards) of 112 bytes and 64 MiB of queue, and 32 MiB of read buffers
+		`(?m)^memory limit: 1781504KiB +cache size \+ 1/4 \+ 256MiB \+ disk tier 208640KiB \(queues, index, I/O buffers\)$`, // 1536MiB, and two disks of 204,800 entries (512 KiB shards) of 112 bytes and 64 MiB of queue, and 32 MiB of I/O buffers
 		`(?m)^--refuse-methods=CONNECT,TRACE,PATCH +command line$`,
 		`(?m)^--share-set-cookie=true +command line$`,
 		`(?m)^--max-body-size=64MiB +default$`,

@@ -31,7 +31,7 @@ const (
 // An edge process with a disk tier larger than its memory stays within
 // its memory budget, the cache's (cli.MemoryLimit) plus what
 // docs/design.md counts for the disk (cli.DiskMemory: write queues, index
-// and read buffers), while its working set goes through the disk: the
+// and I/O buffers), while its working set goes through the disk: the
 // disk is not a way around the budget. Peak RSS is the kernel's high-water mark
 // (VmHWM) of the edge's own process, as in TestEdgeMemoryWithinBudget.
 func TestEdgeMemoryWithinBudgetWithDisk(t *testing.T) {
@@ -55,7 +55,7 @@ func TestEdgeMemoryWithinBudgetWithDisk(t *testing.T) {
 	cfg.CacheSize, cfg.ChunkSize, cfg.DiskPaths, cfg.DiskSize = diskMemCache, memChunk, []string{dir}, diskMemSize
 	limit := cli.MemoryLimit(diskMemCache) + cli.DiskMemory(cfg)
 	if got, want := metricValue(t, admin, "go_gc_gomemlimit_bytes"), limit-cli.OffHeapMemory(cfg); int64(got) != want {
-		t.Errorf("GOMEMLIMIT %v, want the cache's and the disk's less the read buffers outside the heap, %d", got, want)
+		t.Errorf("GOMEMLIMIT %v, want the cache's and the disk's less the I/O buffers outside the heap, %d", got, want)
 	}
 
 	start := time.Now()
