@@ -177,14 +177,14 @@ func (b *body) prepare() (engine.Source, error) {
 	} else {
 		b.slots = make([]slot, len(b.needs))
 	}
-	sent := len(b.needs) - b.ahead
 	// The first chunk is waited for next: fetched here rather than by a
 	// goroutine of its own, it costs no goroutine and no wake-up. The
 	// others start first, so they still come in parallel with it.
 	b.started = 1
 	b.startWindow(0)
-	b.fetchInline(0)
+	b.start(0, true)
 	worst := engine.SourceHit
+	sent := len(b.needs) - b.ahead
 	head := min(sent, headChunks)
 	for i := range head {
 		if _, _, err := b.wait(i); err != nil {
@@ -230,17 +230,34 @@ func isDone(c chan struct{}) bool {
 // startWindow starts the fetches of slots [from, from+readahead].
 func (b *body) startWindow(from int) {
 	for ; b.started < len(b.needs) && b.started <= from+b.n.cfg.Readahead; b.started++ {
-		b.start(b.started)
+		b.start(b.started, false)
 	}
 }
 
-func (b *body) start(i int) {
-	if b.cached(i) {
-		return
+// start fetches slot i: at once from local memory, else in the
+// background, or, with inline, in the calling goroutine, which waits for
+// the slot next (its fetch ends with the node, as a background one does;
+// the body cannot be recycled meanwhile, since the caller is the one to
+// recycle it). A chunk only fetched for the next request is never
+// waited for.
+func (b *body) start(i int, inline bool) {
+	s := &b.slots[i]
+	n, o, idx := b.n, b.o, b.needs[i]
+	if o.Storable() {
+		if data, ok := n.eng.Cached(o.ChunkKey(idx)); ok {
+			s.data, s.src = data, engine.SourceHit
+			if idx == 0 && b.fetched {
+				s.src = engine.SourceOrigin // it came with this request's lookup
+			}
+			return
+		}
 	}
-	s, n, o, idx := &b.slots[i], b.n, b.o, b.needs[i]
 	if i >= len(b.needs)-b.ahead {
 		n.ahead.fetch(n, o, idx) // for the next request, not this one
+		return
+	}
+	if inline {
+		s.data, s.src, s.release, s.err = n.eng.ChunkLent(n.baseCtx, o, idx)
 		return
 	}
 	if b.ctx == nil {
@@ -256,41 +273,6 @@ func (b *body) start(i int) {
 			f.release() // the body was recycled meanwhile
 		}
 	}()
-}
-
-// cached resolves slot i at once if its chunk is in local memory.
-func (b *body) cached(i int) bool {
-	s := &b.slots[i]
-	idx := b.needs[i]
-	if !b.o.Storable() {
-		return false
-	}
-	data, ok := b.n.eng.Cached(b.o.ChunkKey(idx))
-	if !ok {
-		return false
-	}
-	s.data, s.src = data, engine.SourceHit
-	if idx == 0 && b.fetched {
-		s.src = engine.SourceOrigin // it came with this request's lookup
-	}
-	return true
-}
-
-// fetchInline fetches slot i in the calling goroutine, which waits for it
-// next, when the response sends it; one only fetched for the next request
-// is started as start does. The fetch ends with the node, as a background
-// fetch does; the body cannot be recycled meanwhile, since the caller is
-// the one to recycle it.
-func (b *body) fetchInline(i int) {
-	if i >= len(b.needs)-b.ahead {
-		b.start(i)
-		return
-	}
-	if b.cached(i) {
-		return
-	}
-	s := &b.slots[i]
-	s.data, s.src, s.release, s.err = b.n.eng.ChunkLent(b.n.baseCtx, b.o, b.needs[i])
 }
 
 // wait returns the chunk of slot i once it is there.
